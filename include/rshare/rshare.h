@@ -1,0 +1,16 @@
+/* rshare — share disks, keyboards, mice and displays across the nodes of a
+ * chassis or rack over an out-of-band management channel.
+ * This header includes every public header. */
+#ifndef RSHARE_H
+#define RSHARE_H
+
+#include <rshare/common.h>
+#include <rshare/version.h>
+#include <rshare/error.h>
+#include <rshare/transport.h>
+#include <rshare/node.h>
+#include <rshare/message.h>
+#include <rshare/udp.h>
+#include <rshare/loop.h>
+
+#endif

@@ -1,0 +1,44 @@
+/* rshare — the UDP transport (IPv4 and IPv6). */
+#ifndef RSHARE_UDP_H
+#define RSHARE_UDP_H
+
+#include <rshare/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RSHARE_UDP_DEFAULT_PORT 7219
+#define RSHARE_UDP_DEFAULT_MTU 1400
+
+struct rshare_udp_config {
+    uint32_t struct_size;
+    /* "0.0.0.0:7219", "127.0.0.1:0", "[::1]:7219", ... (port 0: any). */
+    const char *bind_address;
+    /* Packet payload limit: default 1400, at most 65507 (loopback). */
+    uint32_t mtu;
+    /* Discovery destination: an IPv4 broadcast address or an IPv4/IPv6
+     * multicast group, with port ("255.255.255.255:7219", "[ff02::1]:7219").
+     * NULL: the limited broadcast address on the bound port (IPv4) or
+     * ff02::1 (IPv6). */
+    const char *discovery_address;
+    /* Interface for multicast (name), NULL for the default. */
+    const char *interface;
+    /* Socket buffer sizes in bytes (0 = 4 MiB). */
+    uint32_t socket_buffer_bytes;
+};
+
+RSHARE_API void rshare_udp_config_init(struct rshare_udp_config *config, size_t struct_size);
+
+/* Open a UDP socket and attach it to `node`.  Returns the transport index or
+ * a negative code (details in rshare_node_errmsg()). */
+RSHARE_API int rshare_node_add_udp(rshare_node *node, const struct rshare_udp_config *config);
+
+/* The address actually bound (useful with port 0), in text form. */
+RSHARE_API int rshare_udp_local_address(rshare_node *node, int transport_index,
+                                        char *buf, size_t buf_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* rshare core — internal interface of the bottom layer: the node's hooks
+ * (allocator, clock, log, persistence), errors, timers, transports and
+ * statistics.  Everything above lib/core reaches the node through this. */
+#ifndef RSHARE_CORE_H
+#define RSHARE_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "rshare/rshare.h"
+#include "timer.h"
+
+#define RS_MAX_TRANSPORTS 8
+#define RS_ERRMSG_MAX 256
+
+struct rs_transport {
+    struct rshare_transport_ops ops; /* copied, missing entries NULL */
+    void *impl;
+    size_t mtu;
+    uint32_t caps;
+    int fd;
+};
+
+/* Called by the core for every packet pushed by a transport. */
+typedef int (*rs_packet_fn)(rshare_node *node, int transport_index,
+                            const struct rshare_link_addr *src,
+                            const uint8_t *packet, size_t len, void *user_data);
+
+struct rs_core {
+    struct rshare_node_config config; /* with defaults filled in */
+    uint8_t cluster_key[RSHARE_CLUSTER_KEY_BYTES];
+    bool protected_mode;
+    struct rshare_node_stats stats;
+    char errmsg[RS_ERRMSG_MAX];
+
+    struct rs_transport transports[RS_MAX_TRANSPORTS];
+    int transport_count;
+
+    struct rs_timer_heap timers;
+    int epoll_fd;
+    int timer_fd;
+    bool in_process;
+    bool monotonic_clock; /* default clock: the timerfd can follow it */
+
+    rs_packet_fn on_packet;
+    void *on_packet_data;
+
+    /* 64-bit boot session: persisted boot counter (high half, 0 when there
+     * is no persistence) and random bits (low half). */
+    uint64_t session;
+
+    char *state_dir; /* default persistence, NULL when none */
+};
+
+/* The node handle starts with its core (lib/node.c composes the layers). */
+struct rs_core *rs_core(rshare_node *node);
+const struct rs_core *rs_core_const(const rshare_node *node);
+
+int rs_core_init(struct rs_core *core, rshare_node *node, const struct rshare_node_config *config);
+void rs_core_fini(struct rs_core *core, rshare_node *node);
+
+/* Allocation through the node's allocator. */
+void *rs_malloc(rshare_node *node, size_t size);
+void *rs_calloc(rshare_node *node, size_t count, size_t size);
+void *rs_realloc(rshare_node *node, void *ptr, size_t size);
+void rs_free(rshare_node *node, void *ptr);
+
+uint64_t rs_now_us(rshare_node *node);
+
+/* Record `code` with a formatted detail message; returns `code`. */
+int rs_errorf(rshare_node *node, int code, const char *fmt, ...) RSHARE_PRINTF(3, 4);
+/* Same, appending strerror(errno) and returning RSHARE_ESYS. */
+int rs_syserr(rshare_node *node, const char *fmt, ...) RSHARE_PRINTF(2, 3);
+
+/* Logging; compiled out below RSHARE_LOG_COMPILED_LEVEL with format checks kept. */
+#ifndef RSHARE_LOG_COMPILED_LEVEL
+#define RSHARE_LOG_COMPILED_LEVEL RSHARE_LOG_DEBUG
+#endif
+void rs_log_write(rshare_node *node, enum rshare_log_level level, const char *fmt, ...)
+    RSHARE_PRINTF(3, 4);
+#define rs_log(node, level, ...)                                                \
+    do {                                                                        \
+        if ((level) <= RSHARE_LOG_COMPILED_LEVEL)                               \
+            rs_log_write((node), (level), __VA_ARGS__);                         \
+    } while (0)
+#define rs_log_error(node, ...) rs_log(node, RSHARE_LOG_ERROR, __VA_ARGS__)
+#define rs_log_warn(node, ...) rs_log(node, RSHARE_LOG_WARNING, __VA_ARGS__)
+#define rs_log_info(node, ...) rs_log(node, RSHARE_LOG_INFO, __VA_ARGS__)
+#define rs_log_debug(node, ...) rs_log(node, RSHARE_LOG_DEBUG, __VA_ARGS__)
+
+/* Timers (see timer.h); `at_us` is on the node's clock. */
+int rs_timer_schedule(rshare_node *node, struct rs_timer *timer, uint64_t at_us);
+void rs_timer_cancel(rshare_node *node, struct rs_timer *timer);
+
+/* Transports. */
+struct rs_transport *rs_transport_get(rshare_node *node, int index);
+int rs_transport_send(rshare_node *node, int index, const struct rshare_link_addr *dst,
+                      const void *packet, size_t len, unsigned flags);
+
+/* Persistence: named records through the node's hook (or state_dir). */
+int rs_persist_load(rshare_node *node, const char *key, void *buf, size_t buf_len);
+int rs_persist_store(rshare_node *node, const char *key, const void *buf, size_t len);
+bool rs_persist_available(rshare_node *node);
+
+#define RS_STAT_INC(node, field) (rs_core(node)->stats.field++)
+#define RS_STAT_ADD(node, field, n) (rs_core(node)->stats.field += (n))
+
+#endif
+
+/* Set-up and tear-down of the pieces rs_core_init() assembles. */
+int rs_persist_init(rshare_node *node, const struct rshare_node_config *config);
+void rs_persist_fini(rshare_node *node);
+int rs_event_init(rshare_node *node);
+void rs_event_fini(rshare_node *node);
+void rs_transports_close(rshare_node *node);

@@ -1,0 +1,194 @@
+/* rshare core — event-loop integration: one epoll descriptor that covers
+ * every transport and a timerfd for the node's timers, the non-blocking
+ * process step, and the blocking run step built on it.  The node never
+ * starts threads; the caller's loop drives everything. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "event.h"
+
+/* Packets read from one transport per process step, so that a flood on one
+ * link cannot starve timers and the other links. */
+#define POLL_BUDGET 256
+
+int rs_event_init(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    core->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (core->epoll_fd < 0)
+        return rs_syserr(node, "epoll_create1");
+    core->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (core->timer_fd < 0)
+        return rs_syserr(node, "timerfd_create");
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    if (epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, core->timer_fd, &ev) < 0)
+        return rs_syserr(node, "epoll_ctl timerfd");
+    return 0;
+}
+
+void rs_event_fini(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    if (core->timer_fd >= 0)
+        close(core->timer_fd);
+    if (core->epoll_fd >= 0)
+        close(core->epoll_fd);
+    core->timer_fd = core->epoll_fd = -1;
+}
+
+int rs_event_watch(rshare_node *node, int index)
+{
+    struct rs_core *core = rs_core(node);
+    int fd = core->transports[index].fd;
+    if (fd < 0)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)index};
+    if (epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return rs_syserr(node, "epoll_ctl transport %d", index);
+    return 0;
+}
+
+static void *heap_grow(void *ctx, void *ptr, size_t size)
+{
+    return rs_realloc(ctx, ptr, size);
+}
+
+static void arm_timerfd(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    if (core->timer_fd < 0 || !core->monotonic_clock /* injected clocks: callers use rshare_node_timeout_us() */ || core->in_process)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    struct rs_timer *top = rs_timer_heap_top(&core->timers);
+    if (top) {
+        uint64_t at = top->at_us ? top->at_us : 1;
+        its.it_value.tv_sec = (time_t)(at / 1000000u);
+        its.it_value.tv_nsec = (long)(at % 1000000u) * 1000;
+    }
+    timerfd_settime(core->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+int rs_timer_schedule(rshare_node *node, struct rs_timer *timer, uint64_t at_us)
+{
+    struct rs_core *core = rs_core(node);
+    rs_timer_heap_remove(&core->timers, timer);
+    timer->at_us = at_us;
+    int rc = rs_timer_heap_push(&core->timers, timer, heap_grow, node);
+    if (rc < 0)
+        return rs_errorf(node, rc, "cannot grow the timer heap");
+    if (rs_timer_heap_top(&core->timers) == timer)
+        arm_timerfd(node);
+    return 0;
+}
+
+void rs_timer_cancel(rshare_node *node, struct rs_timer *timer)
+{
+    rs_timer_heap_remove(&rs_core(node)->timers, timer);
+}
+
+RSHARE_API int rshare_node_fd(rshare_node *node)
+{
+    return node ? rs_core(node)->epoll_fd : -1;
+}
+
+RSHARE_API int64_t rshare_node_timeout_us(rshare_node *node)
+{
+    if (!node)
+        return -1;
+    struct rs_core *core = rs_core(node);
+    int64_t best = -1;
+    struct rs_timer *top = rs_timer_heap_top(&core->timers);
+    if (top) {
+        uint64_t now = rs_now_us(node);
+        best = top->at_us > now ? (int64_t)(top->at_us - now) : 0;
+    }
+    for (int i = 0; i < core->transport_count; i++) {
+        struct rs_transport *t = &core->transports[i];
+        if (!t->ops.next_timeout_us)
+            continue;
+        int64_t us = t->ops.next_timeout_us(t->impl);
+        if (us >= 0 && (best < 0 || us < best))
+            best = us;
+    }
+    return best;
+}
+
+RSHARE_API int rshare_node_timeout_ms(rshare_node *node)
+{
+    int64_t us = rshare_node_timeout_us(node);
+    if (us < 0)
+        return -1;
+    int64_t ms = (us + 999) / 1000;
+    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+static void poll_transports(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    for (int i = 0; i < core->transport_count; i++) {
+        struct rs_transport *t = &core->transports[i];
+        if (!t->ops.poll)
+            continue;
+        for (int round = 0; round < POLL_BUDGET; round++) {
+            int n = t->ops.poll(t->impl, node, i);
+            if (n <= 0)
+                break;
+        }
+    }
+}
+
+static void run_due_timers(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    uint64_t now = rs_now_us(node);
+    /* Timers set while firing with a deadline <= now run in this pass too,
+     * but a bound keeps a timer that reschedules itself at "now" from
+     * spinning forever. */
+    size_t budget = core->timers.count + 1024;
+    struct rs_timer *t;
+    while (budget-- && (t = rs_timer_heap_top(&core->timers)) && t->at_us <= now) {
+        rs_timer_heap_remove(&core->timers, t);
+        t->fire(node, t);
+    }
+}
+
+RSHARE_API int rshare_node_process(rshare_node *node)
+{
+    if (!node)
+        return RSHARE_EINVAL;
+    struct rs_core *core = rs_core(node);
+    if (core->in_process)
+        return rs_errorf(node, RSHARE_EBUSY, "rshare_node_process called from a callback");
+    core->in_process = true;
+    if (core->timer_fd >= 0) {
+        uint64_t expirations;
+        ssize_t n = read(core->timer_fd, &expirations, sizeof(expirations));
+        (void)n; /* EAGAIN when it had not fired: nothing to do */
+    }
+    poll_transports(node);
+    run_due_timers(node);
+    core->in_process = false;
+    arm_timerfd(node);
+    return 0;
+}
+
+RSHARE_API int rshare_node_run(rshare_node *node, int timeout_ms)
+{
+    if (!node)
+        return RSHARE_EINVAL;
+    int wait = rshare_node_timeout_ms(node);
+    if (wait < 0 || (timeout_ms >= 0 && timeout_ms < wait))
+        wait = timeout_ms;
+    struct pollfd pfd = {.fd = rs_core(node)->epoll_fd, .events = POLLIN};
+    if (wait != 0 && poll(&pfd, 1, wait) < 0 && errno != EINTR)
+        return rs_syserr(node, "poll");
+    return rshare_node_process(node);
+}

@@ -1,0 +1,114 @@
+/* rshare core — the transports attached to a node: attaching a plug-in
+ * (copying its versioned vtable), sending through it, and accepting pushed
+ * packets, which go up to the link layer through the core's packet hook. */
+#include "config.h"
+
+#include <string.h>
+
+#include "core.h"
+#include "event.h"
+
+RSHARE_API int rshare_node_add_transport(rshare_node *node,
+                                         const struct rshare_transport_ops *ops, void *impl)
+{
+    if (!node || !ops) {
+        if (ops && ops->close && ops->struct_size >= offsetof(struct rshare_transport_ops, close) + sizeof(ops->close))
+            ops->close(impl);
+        return RSHARE_EINVAL;
+    }
+    struct rs_core *core = rs_core(node);
+    struct rs_transport t;
+    memset(&t, 0, sizeof(t));
+    size_t n = ops->struct_size < sizeof(t.ops) ? ops->struct_size : sizeof(t.ops);
+    memcpy(&t.ops, ops, n);
+    t.impl = impl;
+    int rc = 0;
+    if (n < offsetof(struct rshare_transport_ops, caps) || ops->version < 1)
+        rc = rs_errorf(node, RSHARE_EVERSION, "transport ops version %u / size %u not supported",
+                       ops->version, ops->struct_size);
+    else if (!t.ops.send || !t.ops.mtu)
+        rc = rs_errorf(node, RSHARE_EINVAL, "transport '%s' lacks send or mtu",
+                       t.ops.name ? t.ops.name : "?");
+    else if (core->transport_count == RS_MAX_TRANSPORTS)
+        rc = rs_errorf(node, RSHARE_EBUSY, "at most %d transports per node", RS_MAX_TRANSPORTS);
+    if (rc == 0) {
+        t.mtu = t.ops.mtu(impl);
+        if (t.mtu < RSHARE_TRANSPORT_MTU_MIN || t.mtu > RSHARE_TRANSPORT_MTU_MAX)
+            rc = rs_errorf(node, RSHARE_EINVAL, "transport MTU %zu out of range", t.mtu);
+    }
+    if (rc < 0) {
+        if (t.ops.close)
+            t.ops.close(impl);
+        return rc;
+    }
+    t.caps = t.ops.caps ? t.ops.caps(impl) : 0;
+    t.fd = (t.ops.fd && (t.caps & RSHARE_TRANSPORT_CAP_FD)) ? t.ops.fd(impl) : -1;
+    int index = core->transport_count;
+    core->transports[index] = t;
+    core->transport_count++;
+    rc = rs_event_watch(node, index);
+    if (rc < 0) {
+        core->transport_count--;
+        if (t.ops.close)
+            t.ops.close(impl);
+        return rc;
+    }
+    return index;
+}
+
+struct rs_transport *rs_transport_get(rshare_node *node, int index)
+{
+    struct rs_core *core = rs_core(node);
+    if (index < 0 || index >= core->transport_count)
+        return NULL;
+    return &core->transports[index];
+}
+
+int rs_transport_send(rshare_node *node, int index, const struct rshare_link_addr *dst,
+                      const void *packet, size_t len, unsigned flags)
+{
+    struct rs_transport *t = rs_transport_get(node, index);
+    if (!t)
+        return rs_errorf(node, RSHARE_EINVAL, "no transport %d", index);
+    if (len > t->mtu)
+        return rs_errorf(node, RSHARE_EMSGSIZE, "packet of %zu bytes above MTU %zu", len, t->mtu);
+    int rc = t->ops.send(t->impl, dst, packet, len, flags);
+    if (rc < 0) {
+        RS_STAT_INC(node, tx_errors);
+        return rc;
+    }
+    RS_STAT_INC(node, tx_packets);
+    RS_STAT_ADD(node, tx_bytes, len);
+    return 0;
+}
+
+RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
+                                const struct rshare_link_addr *src, const void *packet, size_t len)
+{
+    if (!node || !src || (!packet && len))
+        return RSHARE_EINVAL;
+    struct rs_transport *t = rs_transport_get(node, transport_index);
+    if (!t || src->len > RSHARE_LINK_ADDR_MAX)
+        return RSHARE_EINVAL;
+    struct rs_core *core = rs_core(node);
+    core->stats.rx_packets++;
+    core->stats.rx_bytes += len;
+    if (len > t->mtu) {
+        core->stats.rx_oversized++;
+        return RSHARE_EMSGSIZE;
+    }
+    if (!core->on_packet)
+        return RSHARE_ENOTSUP;
+    return core->on_packet(node, transport_index, src, packet, len, core->on_packet_data);
+}
+
+void rs_transports_close(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    for (int i = core->transport_count - 1; i >= 0; i--) {
+        struct rs_transport *t = &core->transports[i];
+        if (t->ops.close)
+            t->ops.close(t->impl);
+    }
+    core->transport_count = 0;
+}

@@ -1,0 +1,63 @@
+/* rshare link — internal interface of the packet layer: messages in,
+ * packets out (fragmented to each transport's MTU, protected, retransmitted
+ * selectively), and reassembled messages up through a callback. */
+#ifndef RSHARE_LINK_H
+#define RSHARE_LINK_H
+
+#include <stdbool.h>
+
+#include "core/core.h"
+#include "peer.h"
+#include "protect.h"
+
+/* A message handed up.  When `owned` is true the upper layer may take the
+ * buffer (set `owned` to false and release it later with rs_free()). */
+struct rs_link_msg {
+    uint8_t *data;
+    size_t len;
+    bool owned;
+};
+
+typedef void (*rs_link_deliver_fn)(rshare_node *node, uint32_t src, struct rs_link_msg *msg);
+/* A peer restarted (new boot session) or is being forgotten. */
+typedef void (*rs_link_peer_fn)(rshare_node *node, struct rs_peer *peer);
+
+struct rs_link {
+    struct rs_peer_table peers;
+    uint8_t key[RS_PROTECT_KEY_LEN];
+    uint64_t next_seq;
+    uint32_t next_xfer;
+    size_t reassembly_bytes;
+    uint8_t *rx_buf, *tx_buf; /* scratch, sized to the largest MTU */
+    size_t rx_len, tx_len;
+
+    rs_link_deliver_fn deliver;
+    rs_link_peer_fn peer_reset;
+    rs_link_peer_fn peer_free;
+};
+
+struct rs_link *rs_link(rshare_node *node);
+int rs_link_init(rshare_node *node);
+void rs_link_fini(rshare_node *node);
+
+void rs_link_set_upper(rshare_node *node, rs_link_deliver_fn deliver,
+                       rs_link_peer_fn peer_reset, rs_link_peer_fn peer_free);
+
+/* Send one message to `dst` (or RSHARE_NODE_ID_BROADCAST, single packet
+ * only).  `*xfer_out` receives the transfer id when the message needed
+ * several packets (0 otherwise).  The message is copied. */
+int rs_link_send(rshare_node *node, uint32_t dst, const void *msg, size_t len, unsigned flags,
+                 uint32_t *xfer_out);
+/* True while a multi-packet transfer is still being delivered. */
+bool rs_link_transfer_active(rshare_node *node, uint32_t dst, uint32_t xfer);
+
+/* Largest message the node accepts or sends. */
+size_t rs_link_max_message(rshare_node *node);
+
+/* Packet-building helpers shared by the link files. */
+int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, unsigned flags,
+                        const uint8_t *part, size_t part_len, const void *payload,
+                        size_t payload_len);
+uint8_t *rs_link_scratch(rshare_node *node, size_t need, bool rx);
+
+#endif

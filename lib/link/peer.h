@@ -1,0 +1,54 @@
+/* rshare link — the peer table: what the link layer knows of each other
+ * node (address, boot session, replay window, transfers both ways), plus
+ * one slot the message layer hangs its own per-peer state on. */
+#ifndef RSHARE_PEER_H
+#define RSHARE_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rshare/transport.h"
+#include "replay.h"
+
+#define RS_PEER_BUCKETS 64
+#define RS_PEER_COMPLETED 64 /* recently completed incoming transfers */
+
+struct rs_xfer_out;
+struct rs_reassembly;
+typedef struct rshare_node rshare_node;
+
+struct rs_peer {
+    uint32_t id;
+    struct rs_peer *hash_next;
+
+    bool has_addr;
+    int transport;
+    struct rshare_link_addr addr;
+
+    bool has_session;
+    uint64_t session;
+    struct rs_replay replay;
+
+    struct rs_xfer_out *out;
+    struct rs_reassembly *in;
+    uint32_t in_count;
+    uint32_t completed[RS_PEER_COMPLETED];
+    unsigned completed_next;
+
+    void *upper; /* message-layer state, released through rs_link peer_free */
+};
+
+struct rs_peer_table {
+    struct rs_peer *buckets[RS_PEER_BUCKETS];
+    uint32_t count;
+};
+
+struct rs_peer *rs_peer_find(rshare_node *node, uint32_t id);
+/* Find or create; NULL (counted) when the table is full or memory is short. */
+struct rs_peer *rs_peer_get(rshare_node *node, uint32_t id);
+void rs_peer_table_clear(rshare_node *node);
+
+void rs_peer_remember_completed(struct rs_peer *peer, uint32_t xfer);
+bool rs_peer_recently_completed(const struct rs_peer *peer, uint32_t xfer);
+
+#endif

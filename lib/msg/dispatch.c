@@ -1,0 +1,270 @@
+/* rshare msg — incoming messages: header checks, the sender check against
+ * the authenticated packet source, dedupe for requests, handler dispatch,
+ * and the request handle through which a handler answers (now or later). */
+#include "config.h"
+
+#include <string.h>
+
+#include "body.h"
+#include "dedupe.h"
+#include "msg.h"
+
+struct rshare_request {
+    struct rshare_request *next, *prev; /* unanswered requests of the node */
+    rshare_node *node;
+    uint32_t peer;
+    uint32_t request_id; /* 0 for notifications */
+    uint16_t type;
+    const uint8_t *data;
+    size_t len;
+    uint8_t *owned; /* the message buffer, when the handle keeps it */
+};
+
+static const struct rs_handler *handler_for(rshare_node *node, uint16_t type)
+{
+    struct rs_msg *msg = rs_msg(node);
+    for (size_t i = 0; i < msg->handler_count; i++)
+        if (msg->handlers[i].type == type)
+            return &msg->handlers[i];
+    return NULL;
+}
+
+static void send_answer(rshare_node *node, uint32_t peer, uint32_t request_id, uint8_t *wire,
+                        size_t len)
+{
+    rs_link_send(node, peer, wire, len, 0, NULL);
+    rs_dedupe_answer(node, peer, request_id, wire, len);
+}
+
+static int answer_error(rshare_node *node, uint32_t peer, uint16_t type, uint32_t request_id,
+                        int code, const char *text)
+{
+    size_t text_len = text ? strnlen(text, 200) : 0;
+    uint8_t cbor[256];
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, cbor, sizeof(cbor));
+    rs_cbor_put_array(&w, 2);
+    rs_cbor_put_int(&w, code);
+    rs_cbor_put_text(&w, text ? text : "", text_len);
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_ERROR, type, request_id);
+    uint8_t *wire;
+    size_t len;
+    int rc = rs_msg_build_raw(node, &hdr, cbor, w.len, &wire, &len);
+    if (rc < 0)
+        return rc;
+    send_answer(node, peer, request_id, wire, len);
+    return 0;
+}
+
+static void incoming_link(rshare_node *node, struct rshare_request *req)
+{
+    struct rs_msg *msg = rs_msg(node);
+    req->prev = NULL;
+    req->next = msg->incoming;
+    if (msg->incoming)
+        msg->incoming->prev = req;
+    msg->incoming = req;
+}
+
+static void incoming_release(rshare_node *node, struct rshare_request *req)
+{
+    struct rs_msg *msg = rs_msg(node);
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        msg->incoming = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    rs_free(node, req->owned);
+    rs_free(node, req);
+}
+
+static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
+                       struct rs_link_msg *lm, const uint8_t *data, size_t len)
+{
+    struct rs_peer *peer = rs_peer_find(node, src);
+    struct rs_dedupe_entry *entry;
+    int state = rs_dedupe_check(node, peer, hdr->request_id, &entry);
+    if (state < 0)
+        return; /* no memory for the cache: the sender retries */
+    switch (state) {
+    case RS_DEDUPE_ANSWERED:
+        RS_STAT_INC(node, duplicates_replayed);
+        rs_link_send(node, src, entry->answer, entry->answer_len, 0, NULL);
+        return;
+    case RS_DEDUPE_IN_PROGRESS:
+        RS_STAT_INC(node, duplicates_replayed);
+        return;
+    case RS_DEDUPE_STALE:
+        RS_STAT_INC(node, requests_stale);
+        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ESTALE,
+                     "request older than the dedupe cache");
+        return;
+    }
+    const struct rs_handler *h = handler_for(node, hdr->type);
+    if (!h) {
+        RS_STAT_INC(node, unhandled);
+        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOHANDLER,
+                     "no handler for this message type");
+        return;
+    }
+    struct rshare_request *req = rs_calloc(node, 1, sizeof(*req));
+    if (!req) {
+        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOMEM, "out of memory");
+        return;
+    }
+    req->node = node;
+    req->peer = src;
+    req->request_id = hdr->request_id;
+    req->type = hdr->type;
+    /* The handle outlives this call when the handler answers later, so it
+     * keeps the message: taken over from the link layer when it can be. */
+    if (lm->owned) {
+        req->owned = lm->data;
+        lm->owned = false;
+        req->data = data;
+    } else {
+        req->owned = rs_malloc(node, len ? len : 1);
+        if (!req->owned) {
+            rs_free(node, req);
+            answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOMEM, "out of memory");
+            return;
+        }
+        if (len)
+            memcpy(req->owned, data, len);
+        req->data = req->owned;
+    }
+    req->len = len;
+    incoming_link(node, req);
+    h->fn(node, req, h->user_data);
+}
+
+static void on_notify(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
+                      const uint8_t *data, size_t len)
+{
+    const struct rs_handler *h = handler_for(node, hdr->type);
+    if (!h) {
+        RS_STAT_INC(node, unhandled);
+        return;
+    }
+    struct rshare_request req = {.node = node, .peer = src, .type = hdr->type, .data = data,
+                                 .len = len};
+    h->fn(node, &req, h->user_data);
+}
+
+void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
+{
+    struct rs_msg_hdr hdr;
+    int rc = rs_msg_hdr_decode(lm->data, lm->len, &hdr);
+    if (rc < 0) {
+        RS_STAT_INC(node, msgs_malformed);
+        if (rc == RSHARE_EVERSION)
+            RS_STAT_INC(node, rx_bad_version);
+        return;
+    }
+    if (hdr.sender != src) {
+        RS_STAT_INC(node, rx_spoofed);
+        return;
+    }
+    RS_STAT_INC(node, msgs_received);
+    const uint8_t *body = lm->data + RS_MSG_HDR_LEN;
+    size_t body_len = lm->len - RS_MSG_HDR_LEN;
+    if (hdr.kind == RS_MSG_RESPONSE || hdr.kind == RS_MSG_ERROR) {
+        rs_request_on_answer(node, src, &hdr, body, body_len);
+        return;
+    }
+    if (hdr.type < RSHARE_MSG_TYPE_APP_FIRST) {
+        /* No internal message types exist yet: count, and refuse requests. */
+        RS_STAT_INC(node, unhandled);
+        if (hdr.kind == RS_MSG_REQUEST)
+            answer_error(node, src, hdr.type, hdr.request_id, RSHARE_ENOHANDLER,
+                         "unknown internal message type");
+        return;
+    }
+    /* Application bodies are one CBOR byte string, read in place. */
+    struct rs_cbor_reader r;
+    rs_cbor_reader_init(&r, body, body_len);
+    const uint8_t *data;
+    size_t len;
+    if (rs_cbor_get_bytes(&r, &data, &len) < 0 || !rs_cbor_at_end(&r)) {
+        RS_STAT_INC(node, msgs_malformed);
+        if (hdr.kind == RS_MSG_REQUEST)
+            answer_error(node, src, hdr.type, hdr.request_id, RSHARE_EPROTO, "malformed body");
+        return;
+    }
+    if (hdr.kind == RS_MSG_REQUEST)
+        on_request(node, src, &hdr, lm, data, len);
+    else
+        on_notify(node, src, &hdr, data, len);
+}
+
+void rs_incoming_free_all(rshare_node *node)
+{
+    while (rs_msg(node)->incoming)
+        incoming_release(node, rs_msg(node)->incoming);
+}
+
+/* --- the request handle ------------------------------------------------------ */
+
+RSHARE_API uint32_t rshare_request_peer(const rshare_request *request)
+{
+    return request ? request->peer : 0;
+}
+
+RSHARE_API uint16_t rshare_request_type(const rshare_request *request)
+{
+    return request ? request->type : 0;
+}
+
+RSHARE_API const void *rshare_request_data(const rshare_request *request)
+{
+    return request ? request->data : NULL;
+}
+
+RSHARE_API size_t rshare_request_len(const rshare_request *request)
+{
+    return request ? request->len : 0;
+}
+
+RSHARE_API int rshare_request_expects_reply(const rshare_request *request)
+{
+    return request && request->request_id != 0;
+}
+
+RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, size_t len)
+{
+    if (!request || (!body && len))
+        return RSHARE_EINVAL;
+    rshare_node *node = request->node;
+    if (!request->request_id)
+        return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_RESPONSE, request->type, request->request_id);
+    uint8_t *wire;
+    size_t wire_len;
+    int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
+    if (rc < 0) {
+        /* Too large or no memory: the caller still gets an answer. */
+        answer_error(node, request->peer, request->type, request->request_id, rc,
+                     "reply could not be built");
+    } else {
+        send_answer(node, request->peer, request->request_id, wire, wire_len);
+    }
+    incoming_release(node, request);
+    return rc;
+}
+
+RSHARE_API int rshare_request_fail(rshare_request *request, int code, const char *text)
+{
+    if (!request)
+        return RSHARE_EINVAL;
+    rshare_node *node = request->node;
+    if (!request->request_id)
+        return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
+    if (code >= 0 || code <= RSHARE_ERROR_MIN_)
+        code = RSHARE_EREMOTE;
+    int rc = answer_error(node, request->peer, request->type, request->request_id, code, text);
+    incoming_release(node, request);
+    return rc;
+}

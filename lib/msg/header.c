@@ -1,0 +1,39 @@
+/* rshare msg — message header encoding and validation. */
+#include "config.h"
+
+#include "header.h"
+
+#include "core/endian.h"
+#include "rshare/error.h"
+
+void rs_msg_hdr_encode(const struct rs_msg_hdr *hdr, uint8_t *out)
+{
+    out[0] = RS_MSG_VERSION;
+    out[1] = hdr->kind;
+    rs_put16(out + 2, hdr->type);
+    rs_put32(out + 4, hdr->request_id);
+    rs_put32(out + 8, hdr->sender);
+    rs_put32(out + 12, hdr->map_epoch);
+    rs_put64(out + 16, hdr->map_version);
+}
+
+int rs_msg_hdr_decode(const uint8_t *buf, size_t len, struct rs_msg_hdr *hdr)
+{
+    if (len < 1)
+        return RSHARE_EPROTO;
+    if (buf[0] != RS_MSG_VERSION)
+        return RSHARE_EVERSION;
+    if (len < RS_MSG_HDR_LEN)
+        return RSHARE_EPROTO;
+    hdr->kind = buf[1];
+    hdr->type = rs_get16(buf + 2);
+    hdr->request_id = rs_get32(buf + 4);
+    hdr->sender = rs_get32(buf + 8);
+    hdr->map_epoch = rs_get32(buf + 12);
+    hdr->map_version = rs_get64(buf + 16);
+    if (hdr->kind < RS_MSG_REQUEST || hdr->kind > RS_MSG_NOTIFY)
+        return RSHARE_EPROTO;
+    if ((hdr->kind != RS_MSG_NOTIFY) != (hdr->request_id != 0))
+        return RSHARE_EPROTO; /* requests and answers carry an id, notifications none */
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* rshare msg — the fixed message header: protocol version, kind, type,
+ * request id, sender and the sender's map epoch/version.  24 bytes, network
+ * byte order, followed by the CBOR body. */
+#ifndef RSHARE_MSG_HEADER_H
+#define RSHARE_MSG_HEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_MSG_VERSION 1
+#define RS_MSG_HDR_LEN 24
+
+enum rs_msg_kind {
+    RS_MSG_REQUEST = 1,  /* expects a RESPONSE or ERROR with the same id */
+    RS_MSG_RESPONSE = 2,
+    RS_MSG_ERROR = 3,    /* body: [code, text] */
+    RS_MSG_NOTIFY = 4    /* no answer, no retry */
+};
+
+struct rs_msg_hdr {
+    uint8_t kind;
+    uint16_t type;
+    uint32_t request_id;
+    uint32_t sender;
+    uint32_t map_epoch;
+    uint64_t map_version;
+};
+
+void rs_msg_hdr_encode(const struct rs_msg_hdr *hdr, uint8_t *out);
+/* 0, RSHARE_EVERSION or RSHARE_EPROTO. */
+int rs_msg_hdr_decode(const uint8_t *buf, size_t len, struct rs_msg_hdr *hdr);
+
+#endif

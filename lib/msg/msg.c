@@ -1,0 +1,119 @@
+/* rshare msg — the message layer's set-up, handler registry and message
+ * building; wires the link layer's upward callbacks. */
+#include "config.h"
+
+#include <string.h>
+
+#include "body.h"
+#include "dedupe.h"
+#include "msg.h"
+
+static void peer_reset(rshare_node *node, struct rs_peer *peer)
+{
+    rs_dedupe_clear(node, peer);
+}
+
+static void peer_free(rshare_node *node, struct rs_peer *peer)
+{
+    rs_dedupe_free(node, peer);
+}
+
+int rs_msg_init(rshare_node *node)
+{
+    struct rs_msg *msg = rs_msg(node);
+    msg->next_request_id = 1;
+    rs_link_set_upper(node, rs_msg_deliver, peer_reset, peer_free);
+    return 0;
+}
+
+void rs_msg_fini(rshare_node *node)
+{
+    struct rs_msg *msg = rs_msg(node);
+    rs_requests_fail_all(node, RSHARE_ESHUTDOWN);
+    rs_incoming_free_all(node);
+    rs_free(node, msg->handlers);
+    msg->handlers = NULL;
+    msg->handler_count = 0;
+}
+
+RSHARE_API int rshare_node_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handler,
+                                       void *user_data)
+{
+    if (!node)
+        return RSHARE_EINVAL;
+    if (type < RSHARE_MSG_TYPE_APP_FIRST)
+        return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    struct rs_msg *msg = rs_msg(node);
+    for (size_t i = 0; i < msg->handler_count; i++) {
+        if (msg->handlers[i].type != type)
+            continue;
+        if (handler) {
+            msg->handlers[i].fn = handler;
+            msg->handlers[i].user_data = user_data;
+        } else {
+            msg->handlers[i] = msg->handlers[--msg->handler_count];
+        }
+        return 0;
+    }
+    if (!handler)
+        return 0;
+    struct rs_handler *grown =
+        rs_realloc(node, msg->handlers, (msg->handler_count + 1) * sizeof(*grown));
+    if (!grown)
+        return RSHARE_ENOMEM;
+    msg->handlers = grown;
+    msg->handlers[msg->handler_count++] = (struct rs_handler){type, handler, user_data};
+    return 0;
+}
+
+RSHARE_API void rshare_free(rshare_node *node, void *ptr)
+{
+    if (node)
+        rs_free(node, ptr);
+}
+
+void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, uint16_t type,
+                     uint32_t request_id)
+{
+    struct rs_msg *msg = rs_msg(node);
+    hdr->kind = kind;
+    hdr->type = type;
+    hdr->request_id = request_id;
+    hdr->sender = rs_core(node)->config.node_id;
+    hdr->map_epoch = msg->map_epoch;
+    hdr->map_version = msg->map_version;
+}
+
+int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void *cbor,
+                     size_t cbor_len, uint8_t **out, size_t *out_len)
+{
+    uint8_t *buf = rs_malloc(node, RS_MSG_HDR_LEN + cbor_len);
+    if (!buf)
+        return RSHARE_ENOMEM;
+    rs_msg_hdr_encode(hdr, buf);
+    if (cbor_len)
+        memcpy(buf + RS_MSG_HDR_LEN, cbor, cbor_len);
+    *out = buf;
+    *out_len = RS_MSG_HDR_LEN + cbor_len;
+    return 0;
+}
+
+int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *body,
+                 size_t body_len, uint8_t **out, size_t *out_len)
+{
+    size_t limit = rs_link_max_message(node);
+    size_t cap = RS_MSG_HDR_LEN + rs_cbor_string_head_len(body_len) + body_len;
+    if (body_len > limit || cap > limit)
+        return rs_errorf(node, RSHARE_EMSGSIZE, "message of %zu bytes above the limit of %zu",
+                         cap, limit);
+    uint8_t *buf = rs_malloc(node, cap);
+    if (!buf)
+        return rs_errorf(node, RSHARE_ENOMEM, "no memory for a %zu-byte message", cap);
+    rs_msg_hdr_encode(hdr, buf);
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, buf + RS_MSG_HDR_LEN, cap - RS_MSG_HDR_LEN);
+    rs_cbor_put_bytes(&w, body, body_len);
+    *out = buf;
+    *out_len = RS_MSG_HDR_LEN + w.len;
+    return 0;
+}

@@ -1,0 +1,57 @@
+/* rshare msg — internal interface of the message layer: request/response
+ * with retries and backoff, at-most-once execution through a per-peer
+ * dedupe cache, handlers per message type. */
+#ifndef RSHARE_MSG_H
+#define RSHARE_MSG_H
+
+#include "core/core.h"
+#include "header.h"
+#include "link/link.h"
+
+#define RS_PENDING_BUCKETS 256
+
+struct rs_handler {
+    uint16_t type;
+    rshare_handler_fn fn;
+    void *user_data;
+};
+
+struct rs_pending; /* an outgoing request (request.c) */
+
+struct rs_msg {
+    struct rs_handler *handlers;
+    size_t handler_count;
+
+    struct rs_pending *pending[RS_PENDING_BUCKETS];
+    uint32_t pending_count;
+    uint32_t next_request_id;
+
+    struct rshare_request *incoming; /* requests not answered yet */
+
+    uint32_t map_epoch;   /* carried in every header; set by the cluster layer */
+    uint64_t map_version;
+};
+
+struct rs_msg *rs_msg(rshare_node *node);
+int rs_msg_init(rshare_node *node);
+void rs_msg_fini(rshare_node *node);
+
+/* Encode header + CBOR byte-string body into a fresh buffer. */
+int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *body,
+                 size_t body_len, uint8_t **out, size_t *out_len);
+/* The same with a raw CBOR body (already encoded). */
+int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void *cbor,
+                     size_t cbor_len, uint8_t **out, size_t *out_len);
+void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, uint16_t type,
+                     uint32_t request_id);
+
+/* request.c */
+void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
+                          const uint8_t *body, size_t body_len);
+void rs_requests_fail_all(rshare_node *node, int status);
+
+/* dispatch.c */
+void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *msg);
+void rs_incoming_free_all(rshare_node *node);
+
+#endif

@@ -1,0 +1,237 @@
+/* rshare msg — outgoing requests: each is resent with exponential backoff
+ * until an answer arrives or request_timeout_ms passes, and completes
+ * exactly once.  While the link layer is still delivering a multi-packet
+ * request, the retry waits instead of sending a second copy. */
+#include "config.h"
+
+#include <string.h>
+
+#include "body.h"
+#include "msg.h"
+
+struct rs_pending {
+    struct rs_pending *next; /* hash chain */
+    struct rs_timer timer;
+    uint32_t id;
+    uint32_t peer;
+    uint16_t type;
+    uint32_t xfer;
+    uint32_t interval_ms;
+    uint64_t deadline_us;
+    uint8_t *wire;
+    size_t wire_len;
+    rshare_reply_fn done;
+    void *user_data;
+};
+
+static void pending_timer(rshare_node *node, struct rs_timer *timer);
+
+static struct rs_pending **bucket(struct rs_msg *msg, uint32_t id)
+{
+    return &msg->pending[id % RS_PENDING_BUCKETS];
+}
+
+static struct rs_pending *pending_find(struct rs_msg *msg, uint32_t id)
+{
+    struct rs_pending *p = *bucket(msg, id);
+    while (p && p->id != id)
+        p = p->next;
+    return p;
+}
+
+static void pending_unlink(rshare_node *node, struct rs_pending *p)
+{
+    struct rs_msg *msg = rs_msg(node);
+    struct rs_pending **pp = bucket(msg, p->id);
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+    msg->pending_count--;
+    rs_timer_cancel(node, &p->timer);
+}
+
+/* Unlink first, then call back: the callback may start new requests. */
+static void complete(rshare_node *node, struct rs_pending *p, const struct rshare_reply *reply)
+{
+    pending_unlink(node, p);
+    rshare_reply_fn done = p->done;
+    void *user_data = p->user_data;
+    rs_free(node, p->wire);
+    rs_free(node, p);
+    done(node, reply, user_data);
+}
+
+static void transmit(rshare_node *node, struct rs_pending *p)
+{
+    int rc = rs_link_send(node, p->peer, p->wire, p->wire_len, 0, &p->xfer);
+    if (rc < 0)
+        rs_log_debug(node, "request %u to node %u: send failed (%s), will retry", p->id, p->peer,
+                     rshare_err_name(rc));
+}
+
+static void schedule(rshare_node *node, struct rs_pending *p)
+{
+    uint64_t at = rs_now_us(node) + (uint64_t)p->interval_ms * 1000u;
+    rs_timer_schedule(node, &p->timer, at < p->deadline_us ? at : p->deadline_us);
+}
+
+RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t type,
+                                const void *body, size_t len, rshare_reply_fn done,
+                                void *user_data)
+{
+    if (!node || !done || (!body && len))
+        return RSHARE_EINVAL;
+    if (type < RSHARE_MSG_TYPE_APP_FIRST)
+        return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    if (peer_id == RSHARE_NODE_ID_NONE || peer_id == RSHARE_NODE_ID_BROADCAST)
+        return rs_errorf(node, RSHARE_EINVAL, "requests go to one node");
+    struct rs_msg *msg = rs_msg(node);
+    struct rs_core *core = rs_core(node);
+    if (msg->pending_count >= core->config.max_pending_requests)
+        return rs_errorf(node, RSHARE_EBUSY, "%u requests pending (limit)", msg->pending_count);
+    if (!rs_peer_find(node, peer_id))
+        return rs_errorf(node, RSHARE_EUNREACH, "node %u is unknown", peer_id);
+    struct rs_pending *p = rs_calloc(node, 1, sizeof(*p));
+    if (!p)
+        return RSHARE_ENOMEM;
+    uint32_t id = msg->next_request_id++;
+    if (msg->next_request_id == 0)
+        msg->next_request_id = 1;
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_REQUEST, type, id);
+    int rc = rs_msg_build(node, &hdr, body, len, &p->wire, &p->wire_len);
+    if (rc < 0) {
+        rs_free(node, p);
+        return rc;
+    }
+    p->id = id;
+    p->peer = peer_id;
+    p->type = type;
+    p->interval_ms = core->config.request_retry_ms;
+    p->deadline_us = rs_now_us(node) + (uint64_t)core->config.request_timeout_ms * 1000u;
+    p->done = done;
+    p->user_data = user_data;
+    rs_timer_init(&p->timer, pending_timer);
+    p->next = *bucket(msg, id);
+    *bucket(msg, id) = p;
+    msg->pending_count++;
+    RS_STAT_INC(node, msgs_sent);
+    transmit(node, p);
+    schedule(node, p);
+    return 0;
+}
+
+static void pending_timer(rshare_node *node, struct rs_timer *timer)
+{
+    struct rs_pending *p = (struct rs_pending *)((char *)timer - offsetof(struct rs_pending, timer));
+    uint64_t now = rs_now_us(node);
+    if (now >= p->deadline_us) {
+        RS_STAT_INC(node, requests_timed_out);
+        struct rshare_reply reply = {.status = RSHARE_ETIMEDOUT};
+        complete(node, p, &reply);
+        return;
+    }
+    if (!rs_link_transfer_active(node, p->peer, p->xfer)) {
+        RS_STAT_INC(node, requests_retried);
+        transmit(node, p);
+        uint32_t cap = rs_core(node)->config.request_timeout_ms / 4;
+        p->interval_ms = p->interval_ms * 2 < cap ? p->interval_ms * 2 : (cap ? cap : 1);
+    }
+    schedule(node, p);
+}
+
+void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
+                          const uint8_t *body, size_t body_len)
+{
+    struct rs_pending *p = pending_find(rs_msg(node), hdr->request_id);
+    if (!p || p->peer != src || p->type != hdr->type)
+        return; /* late duplicate of an answer already taken */
+    struct rs_cbor_reader r;
+    rs_cbor_reader_init(&r, body, body_len);
+    struct rshare_reply reply = {0};
+    if (hdr->kind == RS_MSG_RESPONSE) {
+        const uint8_t *data;
+        if (rs_cbor_get_bytes(&r, &data, &reply.len) < 0 || !rs_cbor_at_end(&r)) {
+            RS_STAT_INC(node, msgs_malformed);
+            return;
+        }
+        reply.data = data;
+    } else {
+        size_t n;
+        int64_t code;
+        const char *text;
+        if (rs_cbor_get_array(&r, &n) < 0 || n != 2 || rs_cbor_get_int(&r, &code) < 0 ||
+            rs_cbor_get_text(&r, &text, &reply.len) < 0 || !rs_cbor_at_end(&r) ||
+            code >= 0 || code < INT32_MIN) {
+            RS_STAT_INC(node, msgs_malformed);
+            return;
+        }
+        reply.status = RSHARE_EREMOTE;
+        reply.remote_code = (int)code;
+        reply.data = text;
+    }
+    complete(node, p, &reply);
+}
+
+void rs_requests_fail_all(rshare_node *node, int status)
+{
+    struct rs_msg *msg = rs_msg(node);
+    for (unsigned b = 0; b < RS_PENDING_BUCKETS; b++) {
+        while (msg->pending[b]) {
+            struct rshare_reply reply = {.status = status};
+            complete(node, msg->pending[b], &reply);
+        }
+    }
+}
+
+/* --- the synchronous helper ------------------------------------------------ */
+
+struct sync_call {
+    bool finished;
+    int status;
+    void *reply;
+    size_t reply_len;
+};
+
+static void sync_done(rshare_node *node, const struct rshare_reply *reply, void *user_data)
+{
+    struct sync_call *call = user_data;
+    call->finished = true;
+    call->status = reply->status;
+    if (reply->status == 0) {
+        call->reply = rs_malloc(node, reply->len);
+        if (!call->reply) {
+            call->status = RSHARE_ENOMEM;
+            return;
+        }
+        if (reply->len)
+            memcpy(call->reply, reply->data, reply->len);
+        call->reply_len = reply->len;
+    } else if (reply->status == RSHARE_EREMOTE) {
+        rs_errorf(node, RSHARE_EREMOTE, "node replied with %s: %.*s",
+                  rshare_err_name(reply->remote_code), (int)reply->len, (const char *)reply->data);
+    }
+}
+
+RSHARE_API int rshare_node_call_sync(rshare_node *node, uint32_t peer_id, uint16_t type,
+                                     const void *body, size_t len, void **reply, size_t *reply_len)
+{
+    if (!node || !reply || !reply_len)
+        return RSHARE_EINVAL;
+    *reply = NULL;
+    *reply_len = 0;
+    if (rs_core(node)->in_process)
+        return rs_errorf(node, RSHARE_EBUSY, "rshare_node_call_sync called from a callback");
+    struct sync_call call = {0};
+    int rc = rshare_node_call(node, peer_id, type, body, len, sync_done, &call);
+    if (rc < 0)
+        return rc;
+    /* The request's own deadline guarantees that this loop ends. */
+    while (!call.finished)
+        if (rshare_node_run(node, -1) < 0)
+            rshare_node_process(node);
+    *reply = call.reply;
+    *reply_len = call.reply_len;
+    return call.status;
+}
