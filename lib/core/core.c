@@ -120,7 +120,9 @@ static int start_session(rshare_node *node, struct rs_core *core)
     if (!rs_persist_available(node)) {
         randombytes_buf(&core->session, sizeof(core->session));
         core->session &= ~SESSION_PERSISTED;
-        rs_log_warn(node, "no persistence configured: peers cannot tell this boot from a replayed older one");
+        if (core->protected_mode)
+            rs_log_warn(node, "no persistence configured: peers cannot tell this boot from a "
+                              "replay of an older one");
         return 0;
     }
     uint8_t buf[4];
