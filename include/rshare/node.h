@@ -35,7 +35,8 @@ struct rshare_node_config {
     uint32_t request_timeout_ms;      /* default 5000 */
     uint32_t request_retry_ms;        /* first retry, doubled each time; default 100 */
     uint32_t max_pending_requests;    /* default 4096 */
-    uint32_t dedupe_entries;          /* per peer, default 1024 */
+    uint32_t peer_slots;              /* requests in flight to one peer (more wait
+                                         in a queue), default 128, at most 1024 */
     uint32_t link_window;             /* fragments in flight per transfer, default 64 */
 
     /* Hooks (zeroed = defaults). */
@@ -117,7 +118,7 @@ struct rshare_node_stats {
     uint64_t requests_retried;
     uint64_t requests_timed_out;
     uint64_t duplicates_replayed;   /* duplicate requests answered from cache */
-    uint64_t requests_stale;        /* too old for the dedupe cache: refused */
+    uint64_t requests_stale;        /* late copies of requests nobody waits for */
     uint64_t unhandled;             /* no handler for the message type */
 };
 

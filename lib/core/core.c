@@ -19,7 +19,7 @@
 #define DEFAULT_REQUEST_TIMEOUT_MS 5000u
 #define DEFAULT_REQUEST_RETRY_MS 100u
 #define DEFAULT_MAX_PENDING 4096u
-#define DEFAULT_DEDUPE_ENTRIES 1024u
+#define DEFAULT_PEER_SLOTS 128u
 #define DEFAULT_LINK_WINDOW 64u
 #define MAX_MESSAGE_LIMIT (64u << 20)
 
@@ -79,7 +79,7 @@ static int resolve_config(rshare_node *node, struct rshare_node_config *cfg,
     SET_DEFAULT(request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);
     SET_DEFAULT(request_retry_ms, DEFAULT_REQUEST_RETRY_MS);
     SET_DEFAULT(max_pending_requests, DEFAULT_MAX_PENDING);
-    SET_DEFAULT(dedupe_entries, DEFAULT_DEDUPE_ENTRIES);
+    SET_DEFAULT(peer_slots, DEFAULT_PEER_SLOTS);
     SET_DEFAULT(link_window, DEFAULT_LINK_WINDOW);
     if (cfg->max_message_bytes > MAX_MESSAGE_LIMIT)
         return rs_errorf(node, RSHARE_EINVAL, "max_message_bytes above %u", MAX_MESSAGE_LIMIT);

@@ -170,6 +170,12 @@ bool rs_link_transfer_active(rshare_node *node, uint32_t dst, uint32_t xfer)
     return peer && xfer && rs_transfer_find(peer, xfer);
 }
 
+bool rs_link_receiving_from(rshare_node *node, uint32_t src)
+{
+    struct rs_peer *peer = rs_peer_find(node, src);
+    return peer && peer->in;
+}
+
 /* A new boot session from a known peer: a restart, or a replay of an older
  * session.  Persisted sessions carry a boot counter and must only grow. */
 static bool session_acceptable(const struct rs_peer *peer, uint64_t session)

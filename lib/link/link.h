@@ -51,6 +51,9 @@ int rs_link_send(rshare_node *node, uint32_t dst, const void *msg, size_t len, u
 /* True while a multi-packet transfer is still being delivered. */
 bool rs_link_transfer_active(rshare_node *node, uint32_t dst, uint32_t xfer);
 
+/* True while a multi-packet message from `src` is being reassembled. */
+bool rs_link_receiving_from(rshare_node *node, uint32_t src);
+
 /* Largest message the node accepts or sends. */
 size_t rs_link_max_message(rshare_node *node);
 

@@ -9,12 +9,18 @@
 #include "dedupe.h"
 #include "msg.h"
 
+/* Where an answer goes: the requester, its request and slot. */
+struct answer_to {
+    uint32_t peer;
+    uint16_t type;
+    uint16_t slot;
+    uint32_t request_id;
+};
+
 struct rshare_request {
     struct rshare_request *next, *prev; /* unanswered requests of the node */
     rshare_node *node;
-    uint32_t peer;
-    uint32_t request_id; /* 0 for notifications */
-    uint16_t type;
+    struct answer_to to; /* request_id 0 for notifications */
     const uint8_t *data;
     size_t len;
     uint8_t *owned; /* the message buffer, when the handle keeps it */
@@ -29,15 +35,13 @@ static const struct rs_handler *handler_for(rshare_node *node, uint16_t type)
     return NULL;
 }
 
-static void send_answer(rshare_node *node, uint32_t peer, uint32_t request_id, uint8_t *wire,
-                        size_t len)
+static void send_answer(rshare_node *node, const struct answer_to *to, uint8_t *wire, size_t len)
 {
-    rs_link_send(node, peer, wire, len, 0, NULL);
-    rs_dedupe_answer(node, peer, request_id, wire, len);
+    rs_link_send(node, to->peer, wire, len, 0, NULL);
+    rs_dedupe_answer(node, to->peer, to->slot, to->request_id, wire, len);
 }
 
-static int answer_error(rshare_node *node, uint32_t peer, uint16_t type, uint32_t request_id,
-                        int code, const char *text)
+static int answer_error(rshare_node *node, const struct answer_to *to, int code, const char *text)
 {
     size_t text_len = text ? strnlen(text, 200) : 0;
     uint8_t cbor[256];
@@ -47,13 +51,13 @@ static int answer_error(rshare_node *node, uint32_t peer, uint16_t type, uint32_
     rs_cbor_put_int(&w, code);
     rs_cbor_put_text(&w, text ? text : "", text_len);
     struct rs_msg_hdr hdr;
-    rs_msg_fill_hdr(node, &hdr, RS_MSG_ERROR, type, request_id);
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_ERROR, to->type, to->request_id);
     uint8_t *wire;
     size_t len;
     int rc = rs_msg_build_raw(node, &hdr, cbor, w.len, &wire, &len);
     if (rc < 0)
         return rc;
-    send_answer(node, peer, request_id, wire, len);
+    send_answer(node, to, wire, len);
     return 0;
 }
 
@@ -84,8 +88,10 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
                        struct rs_link_msg *lm, const uint8_t *data, size_t len)
 {
     struct rs_peer *peer = rs_peer_find(node, src);
+    struct answer_to to = {.peer = src, .type = hdr->type, .slot = hdr->slot,
+                           .request_id = hdr->request_id};
     struct rs_dedupe_entry *entry;
-    int state = rs_dedupe_check(node, peer, hdr->request_id, &entry);
+    int state = rs_dedupe_check(node, peer, hdr->slot, hdr->request_id, &entry);
     if (state < 0)
         return; /* no memory for the cache: the sender retries */
     switch (state) {
@@ -97,27 +103,24 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
         RS_STAT_INC(node, duplicates_replayed);
         return;
     case RS_DEDUPE_STALE:
-        RS_STAT_INC(node, requests_stale);
-        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ESTALE,
-                     "request older than the dedupe cache");
+        RS_STAT_INC(node, requests_stale); /* a late copy; nobody waits for it */
         return;
+
     }
     const struct rs_handler *h = handler_for(node, hdr->type);
     if (!h) {
         RS_STAT_INC(node, unhandled);
-        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOHANDLER,
+        answer_error(node, &to, RSHARE_ENOHANDLER,
                      "no handler for this message type");
         return;
     }
     struct rshare_request *req = rs_calloc(node, 1, sizeof(*req));
     if (!req) {
-        answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOMEM, "out of memory");
+        answer_error(node, &to, RSHARE_ENOMEM, "out of memory");
         return;
     }
     req->node = node;
-    req->peer = src;
-    req->request_id = hdr->request_id;
-    req->type = hdr->type;
+    req->to = to;
     /* The handle outlives this call when the handler answers later, so it
      * keeps the message: taken over from the link layer when it can be. */
     if (lm->owned) {
@@ -128,7 +131,7 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
         req->owned = rs_malloc(node, len ? len : 1);
         if (!req->owned) {
             rs_free(node, req);
-            answer_error(node, src, hdr->type, hdr->request_id, RSHARE_ENOMEM, "out of memory");
+            answer_error(node, &to, RSHARE_ENOMEM, "out of memory");
             return;
         }
         if (len)
@@ -148,8 +151,8 @@ static void on_notify(rshare_node *node, uint32_t src, const struct rs_msg_hdr *
         RS_STAT_INC(node, unhandled);
         return;
     }
-    struct rshare_request req = {.node = node, .peer = src, .type = hdr->type, .data = data,
-                                 .len = len};
+    struct rshare_request req = {.node = node, .to = {.peer = src, .type = hdr->type},
+                                 .data = data, .len = len};
     h->fn(node, &req, h->user_data);
 }
 
@@ -177,9 +180,9 @@ void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
     if (hdr.type < RSHARE_MSG_TYPE_APP_FIRST) {
         /* No internal message types exist yet: count, and refuse requests. */
         RS_STAT_INC(node, unhandled);
+        struct answer_to to = {src, hdr.type, hdr.slot, hdr.request_id};
         if (hdr.kind == RS_MSG_REQUEST)
-            answer_error(node, src, hdr.type, hdr.request_id, RSHARE_ENOHANDLER,
-                         "unknown internal message type");
+            answer_error(node, &to, RSHARE_ENOHANDLER, "unknown internal message type");
         return;
     }
     /* Application bodies are one CBOR byte string, read in place. */
@@ -189,8 +192,9 @@ void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
     size_t len;
     if (rs_cbor_get_bytes(&r, &data, &len) < 0 || !rs_cbor_at_end(&r)) {
         RS_STAT_INC(node, msgs_malformed);
+        struct answer_to to = {src, hdr.type, hdr.slot, hdr.request_id};
         if (hdr.kind == RS_MSG_REQUEST)
-            answer_error(node, src, hdr.type, hdr.request_id, RSHARE_EPROTO, "malformed body");
+            answer_error(node, &to, RSHARE_EPROTO, "malformed body");
         return;
     }
     if (hdr.kind == RS_MSG_REQUEST)
@@ -209,12 +213,12 @@ void rs_incoming_free_all(rshare_node *node)
 
 RSHARE_API uint32_t rshare_request_peer(const rshare_request *request)
 {
-    return request ? request->peer : 0;
+    return request ? request->to.peer : 0;
 }
 
 RSHARE_API uint16_t rshare_request_type(const rshare_request *request)
 {
-    return request ? request->type : 0;
+    return request ? request->to.type : 0;
 }
 
 RSHARE_API const void *rshare_request_data(const rshare_request *request)
@@ -229,7 +233,7 @@ RSHARE_API size_t rshare_request_len(const rshare_request *request)
 
 RSHARE_API int rshare_request_expects_reply(const rshare_request *request)
 {
-    return request && request->request_id != 0;
+    return request && request->to.request_id != 0;
 }
 
 RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, size_t len)
@@ -237,19 +241,18 @@ RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, s
     if (!request || (!body && len))
         return RSHARE_EINVAL;
     rshare_node *node = request->node;
-    if (!request->request_id)
+    if (!request->to.request_id)
         return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
     struct rs_msg_hdr hdr;
-    rs_msg_fill_hdr(node, &hdr, RS_MSG_RESPONSE, request->type, request->request_id);
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_RESPONSE, request->to.type, request->to.request_id);
     uint8_t *wire;
     size_t wire_len;
     int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
     if (rc < 0) {
         /* Too large or no memory: the caller still gets an answer. */
-        answer_error(node, request->peer, request->type, request->request_id, rc,
-                     "reply could not be built");
+        answer_error(node, &request->to, rc, "reply could not be built");
     } else {
-        send_answer(node, request->peer, request->request_id, wire, wire_len);
+        send_answer(node, &request->to, wire, wire_len);
     }
     incoming_release(node, request);
     return rc;
@@ -260,11 +263,11 @@ RSHARE_API int rshare_request_fail(rshare_request *request, int code, const char
     if (!request)
         return RSHARE_EINVAL;
     rshare_node *node = request->node;
-    if (!request->request_id)
+    if (!request->to.request_id)
         return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
     if (code >= 0 || code <= RSHARE_ERROR_MIN_)
         code = RSHARE_EREMOTE;
-    int rc = answer_error(node, request->peer, request->type, request->request_id, code, text);
+    int rc = answer_error(node, &request->to, code, text);
     incoming_release(node, request);
     return rc;
 }

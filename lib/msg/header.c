@@ -15,6 +15,8 @@ void rs_msg_hdr_encode(const struct rs_msg_hdr *hdr, uint8_t *out)
     rs_put32(out + 8, hdr->sender);
     rs_put32(out + 12, hdr->map_epoch);
     rs_put64(out + 16, hdr->map_version);
+    rs_put16(out + 24, hdr->slot);
+    rs_put16(out + 26, 0); /* reserved */
 }
 
 int rs_msg_hdr_decode(const uint8_t *buf, size_t len, struct rs_msg_hdr *hdr)
@@ -31,9 +33,17 @@ int rs_msg_hdr_decode(const uint8_t *buf, size_t len, struct rs_msg_hdr *hdr)
     hdr->sender = rs_get32(buf + 8);
     hdr->map_epoch = rs_get32(buf + 12);
     hdr->map_version = rs_get64(buf + 16);
+    hdr->slot = rs_get16(buf + 24);
+    if (rs_get16(buf + 26) != 0 || hdr->slot >= RS_MSG_SLOTS_MAX)
+        return RSHARE_EPROTO;
     if (hdr->kind < RS_MSG_REQUEST || hdr->kind > RS_MSG_NOTIFY)
         return RSHARE_EPROTO;
     if ((hdr->kind != RS_MSG_NOTIFY) != (hdr->request_id != 0))
         return RSHARE_EPROTO; /* requests and answers carry an id, notifications none */
     return 0;
+}
+
+void rs_msg_hdr_set_slot(uint8_t *wire, uint16_t slot)
+{
+    rs_put16(wire + 24, slot);
 }

@@ -8,19 +8,46 @@
 #include "dedupe.h"
 #include "msg.h"
 
-static void peer_reset(rshare_node *node, struct rs_peer *peer)
+struct rs_msg_peer *rs_msg_peer(rshare_node *node, struct rs_peer *peer)
 {
-    rs_dedupe_clear(node, peer);
+    if (peer->upper)
+        return peer->upper;
+    struct rs_msg_peer *mp = rs_calloc(node, 1, sizeof(*mp));
+    if (!mp)
+        return NULL;
+    mp->slot_busy = rs_calloc(node, rs_core(node)->config.peer_slots, 1);
+    if (!mp->slot_busy) {
+        rs_free(node, mp);
+        return NULL;
+    }
+    peer->upper = mp;
+    return mp;
 }
 
+static void peer_reset(rshare_node *node, struct rs_peer *peer)
+{
+    if (peer->upper)
+        rs_dedupe_clear(node, peer->upper);
+    rs_requests_peer_restarted(node, peer->id);
+}
+
+/* The node is going away: pending requests were completed before. */
 static void peer_free(rshare_node *node, struct rs_peer *peer)
 {
-    rs_dedupe_free(node, peer);
+    struct rs_msg_peer *mp = peer->upper;
+    if (!mp)
+        return;
+    rs_dedupe_clear(node, mp);
+    rs_free(node, mp->slot_busy);
+    rs_free(node, mp);
+    peer->upper = NULL;
 }
 
 int rs_msg_init(rshare_node *node)
 {
     struct rs_msg *msg = rs_msg(node);
+    if (rs_core(node)->config.peer_slots > RS_MSG_SLOTS_MAX)
+        return rs_errorf(node, RSHARE_EINVAL, "peer_slots above %u", RS_MSG_SLOTS_MAX);
     msg->next_request_id = 1;
     rs_link_set_upper(node, rs_msg_deliver, peer_reset, peer_free);
     return 0;
@@ -82,6 +109,7 @@ void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, ui
     hdr->sender = rs_core(node)->config.node_id;
     hdr->map_epoch = msg->map_epoch;
     hdr->map_version = msg->map_version;
+    hdr->slot = 0;
 }
 
 int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void *cbor,
@@ -116,4 +144,27 @@ int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *bo
     *out = buf;
     *out_len = RS_MSG_HDR_LEN + w.len;
     return 0;
+}
+
+RSHARE_API int rshare_node_notify(rshare_node *node, uint32_t peer_id, uint16_t type,
+                                  const void *body, size_t len)
+{
+    if (!node || (!body && len))
+        return RSHARE_EINVAL;
+    if (type < RSHARE_MSG_TYPE_APP_FIRST)
+        return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    if (peer_id == RSHARE_NODE_ID_NONE)
+        return rs_errorf(node, RSHARE_EINVAL, "no destination");
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_NOTIFY, type, 0);
+    uint8_t *wire;
+    size_t wire_len;
+    int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
+    if (rc < 0)
+        return rc;
+    rc = rs_link_send(node, peer_id, wire, wire_len, 0, NULL);
+    rs_free(node, wire);
+    if (rc == 0)
+        RS_STAT_INC(node, msgs_sent);
+    return rc;
 }

@@ -17,6 +17,18 @@ struct rs_handler {
 };
 
 struct rs_pending; /* an outgoing request (request.c) */
+struct rs_dedupe_entry;
+
+/* What the message layer keeps per peer (hung on the link's peer). */
+struct rs_msg_peer {
+    /* as requester: our slots for this peer, and requests waiting for one */
+    uint8_t *slot_busy;
+    uint32_t slots_used;
+    struct rs_pending *queue_head, *queue_tail;
+    /* as responder: the reply cache, indexed by the peer's slots */
+    struct rs_dedupe_entry *cache;
+    uint32_t cache_len;
+};
 
 struct rs_msg {
     struct rs_handler *handlers;
@@ -27,6 +39,7 @@ struct rs_msg {
     uint32_t next_request_id;
 
     struct rshare_request *incoming; /* requests not answered yet */
+    bool closing;                    /* the node is being destroyed */
 
     uint32_t map_epoch;   /* carried in every header; set by the cluster layer */
     uint64_t map_version;
@@ -49,6 +62,11 @@ void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, ui
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
                           const uint8_t *body, size_t body_len);
 void rs_requests_fail_all(rshare_node *node, int status);
+/* The peer restarted: requests it may have seen complete with an error. */
+void rs_requests_peer_restarted(rshare_node *node, uint32_t peer_id);
+
+/* Per-peer state, created on first use (NULL when memory is short). */
+struct rs_msg_peer *rs_msg_peer(rshare_node *node, struct rs_peer *peer);
 
 /* dispatch.c */
 void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *msg);

@@ -1,7 +1,9 @@
-/* rshare msg — outgoing requests: each is resent with exponential backoff
- * until an answer arrives or request_timeout_ms passes, and completes
- * exactly once.  While the link layer is still delivering a multi-packet
- * request, the retry waits instead of sending a second copy. */
+/* rshare msg — outgoing requests.  Each request takes one of the node's
+ * slots for its peer (or waits in the peer's queue for one), is resent with
+ * exponential backoff until an answer arrives or request_timeout_ms passes,
+ * and completes exactly once.  While the link layer is still carrying the
+ * request or an answer from that peer, the retry waits instead of sending a
+ * second copy. */
 #include "config.h"
 
 #include <string.h>
@@ -10,11 +12,14 @@
 #include "msg.h"
 
 struct rs_pending {
-    struct rs_pending *next; /* hash chain */
+    struct rs_pending *next;   /* hash chain */
+    struct rs_pending *queued; /* the peer's wait queue */
     struct rs_timer timer;
     uint32_t id;
     uint32_t peer;
     uint16_t type;
+    int slot;                  /* -1 while waiting for one */
+    bool orphaned;             /* its peer restarted while it was out */
     uint32_t xfer;
     uint32_t interval_ms;
     uint64_t deadline_us;
@@ -39,6 +44,45 @@ static struct rs_pending *pending_find(struct rs_msg *msg, uint32_t id)
     return p;
 }
 
+static struct rs_msg_peer *peer_state(rshare_node *node, uint32_t peer_id)
+{
+    struct rs_peer *peer = rs_peer_find(node, peer_id);
+    return peer ? rs_msg_peer(node, peer) : NULL;
+}
+
+static void transmit(rshare_node *node, struct rs_pending *p)
+{
+    int rc = rs_link_send(node, p->peer, p->wire, p->wire_len, 0, &p->xfer);
+    if (rc < 0)
+        rs_log_debug(node, "request %u to node %u: send failed (%s), will retry", p->id, p->peer,
+                     rshare_err_name(rc));
+}
+
+/* Give `p` a free slot of its peer and send it; false when none is free. */
+static bool start(rshare_node *node, struct rs_msg_peer *mp, struct rs_pending *p)
+{
+    uint32_t slots = rs_core(node)->config.peer_slots;
+    if (mp->slots_used == slots)
+        return false;
+    uint32_t s = 0;
+    while (mp->slot_busy[s])
+        s++;
+    mp->slot_busy[s] = 1;
+    mp->slots_used++;
+    p->slot = (int)s;
+    rs_msg_hdr_set_slot(p->wire, (uint16_t)s);
+    transmit(node, p);
+    return true;
+}
+
+static void schedule(rshare_node *node, struct rs_pending *p)
+{
+    uint64_t at = rs_now_us(node) + (uint64_t)p->interval_ms * 1000u;
+    rs_timer_schedule(node, &p->timer, at < p->deadline_us ? at : p->deadline_us);
+}
+
+/* Remove from the hash, the timer heap, and the slot or the queue; a freed
+ * slot goes to the next request waiting for this peer. */
 static void pending_unlink(rshare_node *node, struct rs_pending *p)
 {
     struct rs_msg *msg = rs_msg(node);
@@ -49,6 +93,30 @@ static void pending_unlink(rshare_node *node, struct rs_pending *p)
         *pp = p->next;
     msg->pending_count--;
     rs_timer_cancel(node, &p->timer);
+    struct rs_msg_peer *mp = peer_state(node, p->peer);
+    if (!mp)
+        return;
+    if (p->slot < 0) {
+        struct rs_pending **q = &mp->queue_head, *prev = NULL;
+        while (*q && *q != p) {
+            prev = *q;
+            q = &(*q)->queued;
+        }
+        if (*q)
+            *q = p->queued;
+        if (mp->queue_tail == p)
+            mp->queue_tail = prev;
+        return;
+    }
+    mp->slot_busy[p->slot] = 0;
+    mp->slots_used--;
+    struct rs_pending *next = mp->queue_head;
+    if (next && !msg->closing) {
+        mp->queue_head = next->queued;
+        if (!mp->queue_head)
+            mp->queue_tail = NULL;
+        start(node, mp, next);
+    }
 }
 
 /* Unlink first, then call back: the callback may start new requests. */
@@ -60,20 +128,6 @@ static void complete(rshare_node *node, struct rs_pending *p, const struct rshar
     rs_free(node, p->wire);
     rs_free(node, p);
     done(node, reply, user_data);
-}
-
-static void transmit(rshare_node *node, struct rs_pending *p)
-{
-    int rc = rs_link_send(node, p->peer, p->wire, p->wire_len, 0, &p->xfer);
-    if (rc < 0)
-        rs_log_debug(node, "request %u to node %u: send failed (%s), will retry", p->id, p->peer,
-                     rshare_err_name(rc));
-}
-
-static void schedule(rshare_node *node, struct rs_pending *p)
-{
-    uint64_t at = rs_now_us(node) + (uint64_t)p->interval_ms * 1000u;
-    rs_timer_schedule(node, &p->timer, at < p->deadline_us ? at : p->deadline_us);
 }
 
 RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t type,
@@ -92,7 +146,8 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
         return rs_errorf(node, RSHARE_EBUSY, "%u requests pending (limit)", msg->pending_count);
     if (!rs_peer_find(node, peer_id))
         return rs_errorf(node, RSHARE_EUNREACH, "node %u is unknown", peer_id);
-    struct rs_pending *p = rs_calloc(node, 1, sizeof(*p));
+    struct rs_msg_peer *mp = peer_state(node, peer_id);
+    struct rs_pending *p = mp ? rs_calloc(node, 1, sizeof(*p)) : NULL;
     if (!p)
         return RSHARE_ENOMEM;
     uint32_t id = msg->next_request_id++;
@@ -108,6 +163,7 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
     p->id = id;
     p->peer = peer_id;
     p->type = type;
+    p->slot = -1;
     p->interval_ms = core->config.request_retry_ms;
     p->deadline_us = rs_now_us(node) + (uint64_t)core->config.request_timeout_ms * 1000u;
     p->done = done;
@@ -117,7 +173,13 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
     *bucket(msg, id) = p;
     msg->pending_count++;
     RS_STAT_INC(node, msgs_sent);
-    transmit(node, p);
+    if (!start(node, mp, p)) {
+        if (mp->queue_tail)
+            mp->queue_tail->queued = p;
+        else
+            mp->queue_head = p;
+        mp->queue_tail = p;
+    }
     schedule(node, p);
     return 0;
 }
@@ -132,7 +194,9 @@ static void pending_timer(rshare_node *node, struct rs_timer *timer)
         complete(node, p, &reply);
         return;
     }
-    if (!rs_link_transfer_active(node, p->peer, p->xfer)) {
+    bool busy = rs_link_transfer_active(node, p->peer, p->xfer) ||
+                rs_link_receiving_from(node, p->peer);
+    if (p->slot >= 0 && !busy) {
         RS_STAT_INC(node, requests_retried);
         transmit(node, p);
         uint32_t cap = rs_core(node)->config.request_timeout_ms / 4;
@@ -145,7 +209,7 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
                           const uint8_t *body, size_t body_len)
 {
     struct rs_pending *p = pending_find(rs_msg(node), hdr->request_id);
-    if (!p || p->peer != src || p->type != hdr->type)
+    if (!p || p->peer != src || p->type != hdr->type || p->slot < 0)
         return; /* late duplicate of an answer already taken */
     struct rs_cbor_reader r;
     rs_cbor_reader_init(&r, body, body_len);
@@ -177,10 +241,35 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
 void rs_requests_fail_all(rshare_node *node, int status)
 {
     struct rs_msg *msg = rs_msg(node);
+    msg->closing = true;
     for (unsigned b = 0; b < RS_PENDING_BUCKETS; b++) {
         while (msg->pending[b]) {
             struct rshare_reply reply = {.status = status};
             complete(node, msg->pending[b], &reply);
+        }
+    }
+}
+
+void rs_requests_peer_restarted(rshare_node *node, uint32_t peer_id)
+{
+    /* Requests the old boot may have executed cannot be retried safely: the
+     * new boot has no memory of them.  Queued ones never left: they stay. */
+    struct rs_msg *msg = rs_msg(node);
+    for (unsigned b = 0; b < RS_PENDING_BUCKETS; b++)
+        for (struct rs_pending *p = msg->pending[b]; p; p = p->next)
+            p->orphaned = p->peer == peer_id && p->slot >= 0;
+    /* Completing one starts a queued request in its slot (not orphaned) and
+     * callbacks may add requests: rescan the chain after each completion. */
+    for (unsigned b = 0; b < RS_PENDING_BUCKETS; b++) {
+        struct rs_pending *p = msg->pending[b];
+        while (p) {
+            if (p->orphaned) {
+                struct rshare_reply reply = {.status = RSHARE_EUNREACH};
+                complete(node, p, &reply);
+                p = msg->pending[b];
+            } else {
+                p = p->next;
+            }
         }
     }
 }
