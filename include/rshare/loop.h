@@ -13,7 +13,10 @@ extern "C" {
 typedef struct rshare_loop_net rshare_loop_net;
 
 /* Faults of one directed link (or the default for all).  Probabilities are
- * in parts per million. */
+ * in parts per million.  rshare_loop_link_init() sets no faults, a delay of
+ * 50 us (so that time advances), MTU 1400 and a queue of 4096 packets.
+ * Packets to an address nobody holds, or to an endpoint closed while they
+ * were in flight, count as lost. */
 struct rshare_loop_link {
     uint32_t struct_size;
     uint32_t loss_ppm;          /* packet dropped */
@@ -54,7 +57,9 @@ RSHARE_API int rshare_node_add_loop(rshare_node *node, rshare_loop_net *net, uin
 
 /* Run the simulation: advance virtual time event by event, processing every
  * node, until `done(user_data)` returns non-zero or `max_us` of virtual time
- * have passed.  Returns 0 when done, RSHARE_ETIMEDOUT otherwise. */
+ * have passed (`done` may be NULL: run for `max_us`).  Returns 0 when done,
+ * RSHARE_ETIMEDOUT when the time ran out, or a negative code from argument
+ * checks or rshare_node_process(). */
 RSHARE_API int rshare_loop_net_run(rshare_loop_net *net, rshare_node *const *nodes, size_t count,
                                    int (*done)(void *user_data), void *user_data,
                                    uint64_t max_us);

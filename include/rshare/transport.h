@@ -60,7 +60,8 @@ struct rshare_transport_ops {
     /* Microseconds until the transport next needs poll() without its fd
      * becoming readable (simulated links), or -1 for never.  May be NULL. */
     int64_t (*next_timeout_us)(void *impl);
-    /* Text form of an address, NUL-terminated.  Returns the length. */
+    /* Text form of an address, NUL-terminated.  Returns the length, or
+     * RSHARE_EINVAL (and an empty string) when `buf` is too small. */
     int (*addr_format)(void *impl, const struct rshare_link_addr *addr,
                        char *buf, size_t buf_len);
     int (*addr_parse)(void *impl, const char *text, struct rshare_link_addr *addr);

@@ -31,10 +31,18 @@ struct rshare_udp_config {
 RSHARE_API void rshare_udp_config_init(struct rshare_udp_config *config, size_t struct_size);
 
 /* Open a UDP socket and attach it to `node`.  Returns the transport index or
- * a negative code (details in rshare_node_errmsg()). */
+ * a negative code (details in rshare_node_errmsg()).
+ *
+ * Address text forms (bind, discovery and peer addresses): "1.2.3.4:port",
+ * "[v6addr]:port", "[fe80::1%eth0]:port"; numeric only, never resolved.  A
+ * missing port means RSHARE_UDP_DEFAULT_PORT.  An IPv6 socket bound to
+ * "[::]" also reaches IPv4 peers; bound to another IPv6 address it is
+ * IPv6-only. */
 RSHARE_API int rshare_node_add_udp(rshare_node *node, const struct rshare_udp_config *config);
 
-/* The address actually bound (useful with port 0), in text form. */
+/* The address actually bound (useful with port 0), in text form.  Returns
+ * the text length, or a negative code (RSHARE_EINVAL when the transport is
+ * not UDP or the buffer is too small). */
 RSHARE_API int rshare_udp_local_address(rshare_node *node, int transport_index,
                                         char *buf, size_t buf_len);
 

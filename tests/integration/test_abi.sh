@@ -9,7 +9,7 @@ lib="${top_builddir:-.}/.libs/librshare.so"
 baseline="${top_srcdir:-.}/abi/librshare.abi"
 current=$(mktemp)
 trap 'rm -f "$current"' EXIT
-"$ABIDW" --no-corpus-path --headers-dir "${top_srcdir:-.}/include/rshare" \
+"$ABIDW" --no-corpus-path --drop-private-types --headers-dir "${top_srcdir:-.}/include/rshare" \
     --headers-dir "${top_builddir:-.}/include/rshare" --out-file "$current" "$lib"
 if [ ! -f "$baseline" ]; then
     echo "no baseline: create it with 'make abi-baseline'"; exit 1

@@ -13,14 +13,16 @@ count=0
 missing=""
 for sym in $(echo "$exported" | grep '^rshare_'); do
     count=$((count + 1))
-    grep -q "\\b$sym\\b" "${top_srcdir:-.}"/include/rshare/*.h || missing="$missing $sym"
+    grep -q "\\b$sym\\b" "${top_srcdir:-.}"/include/rshare/*.h \
+        "${top_builddir:-.}"/include/rshare/*.h || missing="$missing $sym"
 done
 if [ -n "$missing" ]; then
     echo "exported but not declared in include/rshare/:$missing"; exit 1
 fi
 # Every RSHARE_API declaration is exported (nothing hidden by mistake).
-declared=$(grep -ho 'RSHARE_API[^(]*(' "${top_srcdir:-.}"/include/rshare/*.h | \
-    sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u)
+declared=$(grep -h 'RSHARE_API' "${top_srcdir:-.}"/include/rshare/*.h \
+    "${top_builddir:-.}"/include/rshare/*.h | grep -v '#define' | \
+    grep -o '[a-z_0-9]*(' | head -n 1000 | grep '^rshare_' | tr -d '(' | sort -u)
 notexp=""
 for sym in $declared; do
     echo "$exported" | grep -qx "$sym" || notexp="$notexp $sym"
