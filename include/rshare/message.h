@@ -25,8 +25,8 @@ typedef void (*rshare_handler_fn)(rshare_node *node, rshare_request *request,
 
 /* Completion of rshare_node_call(): `status` is 0 and `reply` holds the
  * response body, or `status` is negative (RSHARE_ETIMEDOUT, RSHARE_EREMOTE
- * with the peer's code in `remote_code`, ...).  `reply` is valid only during
- * the call. */
+ * with the peer's code in `remote_code` and its text in `data`, ...).  `reply`
+ * is valid only during the call; `data` may be NULL when `len` is 0. */
 struct rshare_reply {
     int status;
     int remote_code;

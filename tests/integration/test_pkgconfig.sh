@@ -18,7 +18,7 @@ int main(void) { printf("%s\n", rshare_version_string()); return 0; }
 C
 flags=$(PKG_CONFIG_PATH="$stage" pkg-config --cflags --libs rshare)
 libdir=$(PKG_CONFIG_PATH="$stage" pkg-config --variable=libdir rshare)
-${CC:-cc} -o "$stage/use" "$stage/use.c" $flags
+${CC:-cc} ${SANITIZER_FLAGS:-} -o "$stage/use" "$stage/use.c" $flags
 out=$(LD_LIBRARY_PATH="$libdir" "$stage/use")
 want=$(sed -n 's/^Version: //p' "$b/rshare.pc")
 [ "$out" = "$want" ] || { echo "version $out, expected $want"; exit 1; }

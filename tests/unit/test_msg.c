@@ -184,7 +184,8 @@ static void on_reply(rshare_node *node, const struct rshare_reply *reply, void *
     r->remote_code = reply->remote_code;
     free(r->data);
     r->data = malloc(reply->len + 1);
-    memcpy(r->data, reply->data, reply->len);
+    if (reply->len)
+        memcpy(r->data, reply->data, reply->len);
     r->len = reply->len;
 }
 
@@ -327,6 +328,8 @@ START_TEST(test_timeout_and_shutdown)
     ck_assert_uint_eq(st.requests_timed_out, 1);
     ck_assert_uint_ge(st.requests_retried, 2); /* backoff: 100, 200, 400 ms */
     ck_assert_uint_le(st.requests_retried, 4);
+    free(r.data);
+    r.data = NULL;
 
     /* Unknown peer and reserved types are refused at once. */
     ck_assert_int_eq(rshare_node_call(c.nodes[0], 77, ECHO, "x", 1, on_reply, &r), RSHARE_EUNREACH);
