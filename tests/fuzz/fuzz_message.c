@@ -7,25 +7,9 @@
 #include "link/link.h"
 #include "msg/msg.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "null_transport.h"
 
-static size_t fuzz_mtu(void *impl) { (void)impl; return 1400; }
-static int fuzz_send(void *impl, const struct rshare_link_addr *dst, const void *p, size_t n,
-                     unsigned flags)
-{
-    (void)impl; (void)dst; (void)p; (void)n; (void)flags;
-    return 0;
-}
-static int fuzz_parse(void *impl, const char *text, struct rshare_link_addr *a)
-{
-    (void)impl; (void)text;
-    a->len = 1;
-    return 0;
-}
-static const struct rshare_transport_ops fuzz_ops = {
-    .struct_size = sizeof(struct rshare_transport_ops), .version = RSHARE_TRANSPORT_OPS_VERSION,
-    .name = "fuzz", .mtu = fuzz_mtu, .send = fuzz_send, .addr_parse = fuzz_parse};
-static void no_log(void *u, enum rshare_log_level l, const char *m) { (void)u; (void)l; (void)m; }
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void later(rshare_node *node, rshare_request *req, void *u)
 {
@@ -46,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = 2;
-    cfg.log = (struct rshare_log){no_log, NULL, RSHARE_LOG_ERROR};
+    cfg.log = (struct rshare_log){null_log, NULL, RSHARE_LOG_ERROR};
     rshare_node *node;
     if (rshare_node_create(&cfg, &node) != 0)
         return 0;
-    rshare_node_add_transport(node, &fuzz_ops, NULL);
+    rshare_node_add_transport(node, &null_transport_ops, NULL);
     rshare_node_add_peer(node, 1, 0, "1");
     rshare_node_set_handler(node, 0x8001, later, NULL);
     /* Outstanding requests 1..3 so that answers find something to match. */

@@ -8,29 +8,12 @@
 
 #include <rshare/rshare.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "null_transport.h"
 
-static size_t fuzz_mtu(void *impl) { (void)impl; return 65507; }
-static int fuzz_send(void *impl, const struct rshare_link_addr *dst, const void *p, size_t n,
-                     unsigned flags)
-{
-    (void)impl; (void)dst; (void)p; (void)n; (void)flags;
-    return 0;
-}
-static int fuzz_parse(void *impl, const char *text, struct rshare_link_addr *a)
-{
-    (void)impl; (void)text;
-    a->len = 1;
-    a->bytes[0] = 1;
-    return 0;
-}
-static const struct rshare_transport_ops fuzz_ops = {
-    .struct_size = sizeof(struct rshare_transport_ops), .version = RSHARE_TRANSPORT_OPS_VERSION,
-    .name = "fuzz", .mtu = fuzz_mtu, .send = fuzz_send, .addr_parse = fuzz_parse};
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t now = 1000000;
 static uint64_t fuzz_clock(void *u) { (void)u; return now; }
-static void no_log(void *u, enum rshare_log_level l, const char *m) { (void)u; (void)l; (void)m; }
 
 static void echo(rshare_node *node, rshare_request *req, void *u)
 {
@@ -49,12 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.node_id = 2;
     cfg.cluster_key = (data[0] & 1) ? key : NULL;
     cfg.clock = (struct rshare_clock){fuzz_clock, &now};
-    cfg.log = (struct rshare_log){no_log, NULL, RSHARE_LOG_ERROR};
+    cfg.log = (struct rshare_log){null_log, NULL, RSHARE_LOG_ERROR};
     cfg.max_reassembly_bytes = 1u << 20;
     rshare_node *node;
     if (rshare_node_create(&cfg, &node) != 0)
         return 0;
-    rshare_node_add_transport(node, &fuzz_ops, NULL);
+    rshare_node_add_transport(node, &null_transport_ops, NULL);
     rshare_node_set_handler(node, 0x8001, echo, NULL);
     rshare_node_add_peer(node, 1, 0, "1");
     /* The rest is a sequence of [len_hi len_lo packet...] records. */

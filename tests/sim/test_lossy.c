@@ -4,6 +4,8 @@
  * the same seed gives the same run twice. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +27,6 @@ struct world {
     uint8_t *big;
     int big_status;
 };
-
-static void quiet(void *u, enum rshare_log_level l, const char *m)
-{
-    (void)u;
-    (void)l;
-    (void)m;
-}
 
 static void on_request(rshare_node *node, rshare_request *req, void *user_data)
 {
@@ -108,7 +103,7 @@ static void world_run(struct world *w, uint64_t seed, const uint8_t *key)
         cfg.cluster_key = key;
         cfg.clock = rshare_loop_net_clock(w->net);
         cfg.request_timeout_ms = 120000;
-        cfg.log = (struct rshare_log){quiet, NULL, RSHARE_LOG_ERROR};
+        cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
         ck_assert_int_eq(rshare_node_create(&cfg, &w->nodes[i]), 0);
         ck_assert_int_ge(rshare_node_add_loop(w->nodes[i], w->net, (uint32_t)(i + 1)), 0);
         ck_assert_int_eq(rshare_node_set_handler(w->nodes[i], ECHO, on_request, w), 0);
@@ -210,9 +205,5 @@ int main(void)
     tcase_add_test(tc, test_lossy_protected);
     tcase_add_test(tc, test_same_seed_same_run);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

@@ -4,6 +4,8 @@
  * still goes through. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +61,6 @@ static const struct rshare_transport_ops cap_ops = {
 
 static uint64_t now_us = 1000000;
 static uint64_t test_clock(void *u) { (void)u; return now_us; }
-static void quiet(void *u, enum rshare_log_level l, const char *m) { (void)u; (void)l; (void)m; }
 
 static const uint8_t key[32] = {0xA5, 1, 2, 3};
 static const uint8_t other_key[32] = {0x5A, 1, 2, 3};
@@ -82,7 +83,7 @@ static rshare_node *make_node(uint32_t id, const uint8_t *k, struct capture *c)
     cfg.node_id = id;
     cfg.cluster_key = k;
     cfg.clock = (struct rshare_clock){test_clock, &now_us};
-    cfg.log = (struct rshare_log){quiet, NULL, RSHARE_LOG_ERROR};
+    cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
     cfg.reassembly_timeout_ms = 500;
     cfg.max_reassembly_bytes = 1u << 20;
     rshare_node *n;
@@ -409,7 +410,7 @@ START_TEST(test_old_session_replay)
         cfg.cluster_key = key;
         cfg.state_dir = dir;
         cfg.clock = (struct rshare_clock){test_clock, &now_us};
-        cfg.log = (struct rshare_log){quiet, NULL, RSHARE_LOG_ERROR};
+        cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
         ck_assert_int_eq(rshare_node_create(&cfg, &a), 0);
         ck_assert_int_eq(rshare_node_add_transport(a, &cap_ops, &cap_a), 0);
         ck_assert_int_eq(rshare_node_add_peer(a, 2, 0, "2"), 0);
@@ -446,9 +447,5 @@ int main(void)
     tcase_add_test(tc, test_reassembly_bounds);
     tcase_add_test(tc, test_old_session_replay);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

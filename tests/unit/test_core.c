@@ -3,6 +3,8 @@
  * entry points. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <poll.h>
 #include <stdio.h>
@@ -362,9 +364,5 @@ int main(void)
     tcase_add_test(tc, test_transport_attach);
     tcase_add_test(tc, test_stats_struct_size);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

@@ -4,6 +4,8 @@
  * see exactly what the transport delivers and when. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +37,6 @@ struct sim {
     int index[MAX_NODES];
     struct recorder rec[MAX_NODES];
 };
-
-static void quiet_log(void *user_data, enum rshare_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    (void)message;
-}
 
 static int record_packet(rshare_node *node, int transport_index,
                          const struct rshare_link_addr *src, const uint8_t *packet, size_t len,
@@ -78,7 +73,7 @@ static rshare_node *make_node(rshare_loop_net *net, uint32_t id)
     cfg.node_id = id;
     if (net)
         cfg.clock = rshare_loop_net_clock(net);
-    cfg.log.write = quiet_log;
+    cfg.log.write = rs_test_quiet_log;
     cfg.log.max_level = RSHARE_LOG_ERROR;
     rshare_node *node = NULL;
     ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
@@ -910,9 +905,5 @@ static Suite *loop_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loop_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(loop_suite());
 }

@@ -3,6 +3,8 @@
  * the loop transport. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,13 +138,6 @@ struct cluster {
     rshare_node *nodes[2];
 };
 
-static void quiet(void *u, enum rshare_log_level l, const char *m)
-{
-    (void)u;
-    (void)l;
-    (void)m;
-}
-
 static void cluster_up(struct cluster *c, const uint8_t *key, uint32_t timeout_ms)
 {
     ck_assert_int_eq(rshare_loop_net_create(1, &c->net), 0);
@@ -153,7 +148,7 @@ static void cluster_up(struct cluster *c, const uint8_t *key, uint32_t timeout_m
         cfg.cluster_key = key;
         cfg.clock = rshare_loop_net_clock(c->net);
         cfg.request_timeout_ms = timeout_ms;
-        cfg.log = (struct rshare_log){quiet, NULL, RSHARE_LOG_ERROR};
+        cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
         ck_assert_int_eq(rshare_node_create(&cfg, &c->nodes[i]), 0);
         ck_assert_int_eq(rshare_node_add_loop(c->nodes[i], c->net, (uint32_t)(i + 1)), 0);
     }
@@ -378,9 +373,5 @@ int main(void)
     tcase_add_test(tc, test_timeout_and_shutdown);
     tcase_add_test(tc, test_message_limit);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

@@ -3,6 +3,8 @@
  * number exactly once. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,9 +162,5 @@ int main(void)
     tcase_add_test(tc, test_ack_round_trip);
     tcase_add_test(tc, test_replay_window);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

@@ -2,6 +2,8 @@
  * single-bit change of header, body or tag, and the wrong key. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -74,9 +76,5 @@ int main(void)
     tcase_add_test(tc, test_seal_open);
     tcase_add_test(tc, test_nonce_differs_per_sequence);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

@@ -2,6 +2,8 @@
  * deadlines, and survives removal from any position. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -102,9 +104,5 @@ int main(void)
     tcase_add_test(tc, test_remove_anywhere);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(s);
 }

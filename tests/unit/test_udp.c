@@ -4,6 +4,8 @@
  * Nothing here sends outside 127.0.0.0/8 and ::1. */
 #include "config.h"
 
+#include "testutil.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
@@ -794,9 +796,5 @@ static Suite *udp_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(udp_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rs_test_run(udp_suite());
 }
