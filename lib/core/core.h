@@ -41,6 +41,7 @@ struct rs_core {
     int timer_fd;
     bool in_process;
     bool monotonic_clock; /* default clock: the timerfd can follow it */
+    uint64_t timer_armed_us; /* deadline the timerfd is set to, 0 = none */
 
     rs_packet_fn on_packet;
     void *on_packet_data;

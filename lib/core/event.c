@@ -60,20 +60,24 @@ static void *heap_grow(void *ctx, void *ptr, size_t size)
     return rs_realloc(ctx, ptr, size);
 }
 
+/* Set the timerfd to the earliest deadline, with one system call only when
+ * that deadline changed. */
 static void arm_timerfd(rshare_node *node)
 {
     struct rs_core *core = rs_core(node);
-    if (core->timer_fd < 0 || !core->monotonic_clock /* injected clocks: callers use rshare_node_timeout_us() */ || core->in_process)
+    /* Injected clocks: callers ask rshare_node_timeout_us() instead. */
+    if (core->timer_fd < 0 || !core->monotonic_clock || core->in_process)
+        return;
+    struct rs_timer *top = rs_timer_heap_top(&core->timers);
+    uint64_t at = top ? (top->at_us ? top->at_us : 1) : 0;
+    if (at == core->timer_armed_us)
         return;
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
-    struct rs_timer *top = rs_timer_heap_top(&core->timers);
-    if (top) {
-        uint64_t at = top->at_us ? top->at_us : 1;
-        its.it_value.tv_sec = (time_t)(at / 1000000u);
-        its.it_value.tv_nsec = (long)(at % 1000000u) * 1000;
-    }
-    timerfd_settime(core->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+    its.it_value.tv_sec = (time_t)(at / 1000000u);
+    its.it_value.tv_nsec = (long)(at % 1000000u) * 1000;
+    if (timerfd_settime(core->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        core->timer_armed_us = at;
 }
 
 int rs_timer_schedule(rshare_node *node, struct rs_timer *timer, uint64_t at_us)
@@ -130,18 +134,31 @@ RSHARE_API int rshare_node_timeout_ms(rshare_node *node)
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+/* Read what is pending on the transports that are ready (and on those
+ * without a descriptor), and acknowledge an expired timerfd. */
 static void poll_transports(rshare_node *node)
 {
     struct rs_core *core = rs_core(node);
+    bool ready[RS_MAX_TRANSPORTS] = {false};
+    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
+    int n = core->epoll_fd >= 0 ? epoll_wait(core->epoll_fd, events, RS_MAX_TRANSPORTS + 1, 0) : 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t id = events[i].data.u32;
+        if (id == UINT32_MAX) {
+            uint64_t expirations;
+            if (read(core->timer_fd, &expirations, sizeof(expirations)) > 0)
+                core->timer_armed_us = 0;
+        } else if (id < RS_MAX_TRANSPORTS) {
+            ready[id] = true;
+        }
+    }
     for (int i = 0; i < core->transport_count; i++) {
         struct rs_transport *t = &core->transports[i];
-        if (!t->ops.poll)
+        if (!t->ops.poll || (t->fd >= 0 && !ready[i]))
             continue;
-        for (int round = 0; round < POLL_BUDGET; round++) {
-            int n = t->ops.poll(t->impl, node, i);
-            if (n <= 0)
+        for (int round = 0; round < POLL_BUDGET; round++)
+            if (t->ops.poll(t->impl, node, i) <= 0)
                 break;
-        }
     }
 }
 
@@ -168,11 +185,6 @@ RSHARE_API int rshare_node_process(rshare_node *node)
     if (core->in_process)
         return rs_errorf(node, RSHARE_EBUSY, "rshare_node_process called from a callback");
     core->in_process = true;
-    if (core->timer_fd >= 0) {
-        uint64_t expirations;
-        ssize_t n = read(core->timer_fd, &expirations, sizeof(expirations));
-        (void)n; /* EAGAIN when it had not fired: nothing to do */
-    }
     poll_transports(node);
     run_due_timers(node);
     core->in_process = false;
