@@ -51,9 +51,12 @@ struct rshare_transport_ops {
      * or another negative code. */
     int (*send)(void *impl, const struct rshare_link_addr *dst,
                 const void *packet, size_t len, unsigned flags);
-    /* Read everything pending and hand each packet to the node with
-     * rshare_node_push().  Returns the number of packets pushed or a negative
-     * code.  NULL for pure push-model transports. */
+    /* Read what is pending and hand each packet to the node with
+     * rshare_node_push().  Called once per process step while the fd is
+     * readable (always, for transports without one); a transport may stop
+     * after a bound of its choosing so that one busy link cannot starve the
+     * others.  Returns the number of packets pushed or a negative code.
+     * NULL for pure push-model transports. */
     int (*poll)(void *impl, rshare_node *node, int transport_index);
     /* A file descriptor that becomes readable when poll() has work, or -1. */
     int (*fd)(void *impl);

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -13,10 +12,6 @@
 
 #include "core.h"
 #include "event.h"
-
-/* Packets read from one transport per process step, so that a flood on one
- * link cannot starve timers and the other links. */
-#define POLL_BUDGET 256
 
 int rs_event_init(rshare_node *node)
 {
@@ -60,8 +55,10 @@ static void *heap_grow(void *ctx, void *ptr, size_t size)
     return rs_realloc(ctx, ptr, size);
 }
 
-/* Set the timerfd to the earliest deadline, with one system call only when
- * that deadline changed. */
+/* Keep the timerfd at or before the earliest deadline.  It is only moved
+ * earlier, never later: a request that completes long before its retry
+ * timer leaves the timerfd armed, and the early wake-up (one per retry
+ * interval at most) costs less than a system call per request. */
 static void arm_timerfd(rshare_node *node)
 {
     struct rs_core *core = rs_core(node);
@@ -69,8 +66,10 @@ static void arm_timerfd(rshare_node *node)
     if (core->timer_fd < 0 || !core->monotonic_clock || core->in_process)
         return;
     struct rs_timer *top = rs_timer_heap_top(&core->timers);
-    uint64_t at = top ? (top->at_us ? top->at_us : 1) : 0;
-    if (at == core->timer_armed_us)
+    if (!top)
+        return;
+    uint64_t at = top->at_us ? top->at_us : 1;
+    if (core->timer_armed_us && core->timer_armed_us <= at)
         return;
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
@@ -134,14 +133,14 @@ RSHARE_API int rshare_node_timeout_ms(rshare_node *node)
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
-/* Read what is pending on the transports that are ready (and on those
- * without a descriptor), and acknowledge an expired timerfd. */
-static void poll_transports(rshare_node *node)
+/* Read what is pending on the transports that epoll reported ready (and on
+ * those without a descriptor), and acknowledge an expired timerfd.  Each
+ * transport's poll() drains what it can in one call; anything left keeps
+ * its descriptor readable for the next round. */
+static void poll_transports(rshare_node *node, const struct epoll_event *events, int n)
 {
     struct rs_core *core = rs_core(node);
     bool ready[RS_MAX_TRANSPORTS] = {false};
-    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
-    int n = core->epoll_fd >= 0 ? epoll_wait(core->epoll_fd, events, RS_MAX_TRANSPORTS + 1, 0) : 0;
     for (int i = 0; i < n; i++) {
         uint32_t id = events[i].data.u32;
         if (id == UINT32_MAX) {
@@ -154,11 +153,8 @@ static void poll_transports(rshare_node *node)
     }
     for (int i = 0; i < core->transport_count; i++) {
         struct rs_transport *t = &core->transports[i];
-        if (!t->ops.poll || (t->fd >= 0 && !ready[i]))
-            continue;
-        for (int round = 0; round < POLL_BUDGET; round++)
-            if (t->ops.poll(t->impl, node, i) <= 0)
-                break;
+        if (t->ops.poll && (t->fd < 0 || ready[i]))
+            t->ops.poll(t->impl, node, i);
     }
 }
 
@@ -177,19 +173,29 @@ static void run_due_timers(rshare_node *node)
     }
 }
 
+/* One step: the events the caller's wait (or a zero-timeout epoll_wait)
+ * produced, then the timers that are due. */
+static int process_events(rshare_node *node, const struct epoll_event *events, int n)
+{
+    struct rs_core *core = rs_core(node);
+    if (core->in_process)
+        return rs_errorf(node, RSHARE_EBUSY, "rshare_node_process called from a callback");
+    core->in_process = true;
+    poll_transports(node, events, n);
+    run_due_timers(node);
+    core->in_process = false;
+    arm_timerfd(node);
+    return 0;
+}
+
 RSHARE_API int rshare_node_process(rshare_node *node)
 {
     if (!node)
         return RSHARE_EINVAL;
     struct rs_core *core = rs_core(node);
-    if (core->in_process)
-        return rs_errorf(node, RSHARE_EBUSY, "rshare_node_process called from a callback");
-    core->in_process = true;
-    poll_transports(node);
-    run_due_timers(node);
-    core->in_process = false;
-    arm_timerfd(node);
-    return 0;
+    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
+    int n = epoll_wait(core->epoll_fd, events, RS_MAX_TRANSPORTS + 1, 0);
+    return process_events(node, events, n > 0 ? n : 0);
 }
 
 RSHARE_API int rshare_node_run(rshare_node *node, int timeout_ms)
@@ -199,8 +205,9 @@ RSHARE_API int rshare_node_run(rshare_node *node, int timeout_ms)
     int wait = rshare_node_timeout_ms(node);
     if (wait < 0 || (timeout_ms >= 0 && timeout_ms < wait))
         wait = timeout_ms;
-    struct pollfd pfd = {.fd = rs_core(node)->epoll_fd, .events = POLLIN};
-    if (wait != 0 && poll(&pfd, 1, wait) < 0 && errno != EINTR)
-        return rs_syserr(node, "poll");
-    return rshare_node_process(node);
+    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
+    int n = epoll_wait(rs_core(node)->epoll_fd, events, RS_MAX_TRANSPORTS + 1, wait);
+    if (n < 0 && errno != EINTR)
+        return rs_syserr(node, "epoll_wait");
+    return process_events(node, events, n > 0 ? n : 0);
 }
