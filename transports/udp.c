@@ -1,6 +1,7 @@
 /* rshare transport — UDP over IPv4 and IPv6: one non-blocking datagram socket
  * per instance, its compact binary link address and text form, and discovery
  * by IPv4 broadcast or IPv4/IPv6 multicast. */
+#define _GNU_SOURCE /* recvmmsg */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -20,13 +21,11 @@
 
 #define UDP_DEFAULT_BIND_HOST "0.0.0.0"
 #define UDP_DEFAULT_BUFFER_BYTES (4u * 1024u * 1024u)
-/* Larger than any UDP payload (65507 bytes over IPv4, 65527 over IPv6): a
- * datagram above the MTU arrives whole, so the node sees and counts it
- * instead of processing a silently truncated packet. */
-#define UDP_RX_BUFFER_BYTES 65536
-/* Datagrams read per poll() call; the node calls poll() again while it
- * returns work, within its own budget. */
-#define UDP_POLL_BATCH 64
+/* Datagrams read by one recvmmsg() call, and recvmmsg() calls per poll():
+ * one system call usually brings everything that arrived, and the bound
+ * keeps a flooded socket from starving the node's other links. */
+#define UDP_RX_BATCH 16
+#define UDP_POLL_CALLS 4
 /* "[" IPv6 "%" interface "]:" port, NUL: 1 + 45 + 1 + 15 + 2 + 5 + 1. */
 #define UDP_TEXT_MAX 80
 
@@ -53,7 +52,13 @@ struct udp_transport {
     bool dual_stack;  /* IPv6 socket bound to [::] that also carries IPv4 */
     size_t mtu;
     struct rshare_link_addr discovery;
-    uint8_t rx[UDP_RX_BUFFER_BYTES];
+    /* UDP_RX_BATCH receive buffers of mtu + 1 bytes: a datagram longer than
+     * the MTU is pushed with mtu + 1 bytes, so the node counts it as
+     * oversized instead of processing a silently truncated packet. */
+    uint8_t *rx;
+    struct mmsghdr rx_msgs[UDP_RX_BATCH];
+    struct iovec rx_iov[UDP_RX_BATCH];
+    union udp_sockaddr rx_src[UDP_RX_BATCH];
 };
 
 static uint32_t udp_caps(void *impl);
@@ -117,10 +122,15 @@ RSHARE_API int rshare_node_add_udp(rshare_node *node, const struct rshare_udp_co
     struct udp_transport *u = rs_malloc(node, sizeof(*u));
     if (!u)
         return rs_errorf(node, RSHARE_ENOMEM, "no memory for a UDP transport");
-    memset(u, 0, offsetof(struct udp_transport, rx));
+    memset(u, 0, sizeof(*u));
     u->node = node;
     u->fd = -1;
     u->mtu = cfg.mtu;
+    u->rx = rs_malloc(node, UDP_RX_BATCH * (u->mtu + 1));
+    if (!u->rx) {
+        rs_free(node, u);
+        return rs_errorf(node, RSHARE_ENOMEM, "no memory for UDP receive buffers");
+    }
 
     rc = open_socket(u, &cfg);
     if (rc == 0)
@@ -229,14 +239,20 @@ static int udp_poll(void *impl, rshare_node *node, int transport_index)
 {
     struct udp_transport *u = impl;
     int pushed = 0;
-    for (int reads = 0; reads < UDP_POLL_BATCH; reads++) {
-        union udp_sockaddr src;
-        socklen_t src_len = sizeof(src);
-        memset(&src, 0, sizeof(src));
-        /* MSG_TRUNC returns the datagram's true length even were it larger
+    for (int call = 0; call < UDP_POLL_CALLS; call++) {
+        for (int i = 0; i < UDP_RX_BATCH; i++) {
+            u->rx_iov[i].iov_base = u->rx + (size_t)i * (u->mtu + 1);
+            u->rx_iov[i].iov_len = u->mtu + 1;
+            memset(&u->rx_msgs[i].msg_hdr, 0, sizeof(u->rx_msgs[i].msg_hdr));
+            u->rx_msgs[i].msg_hdr.msg_iov = &u->rx_iov[i];
+            u->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+            u->rx_msgs[i].msg_hdr.msg_name = &u->rx_src[i];
+            u->rx_msgs[i].msg_hdr.msg_namelen = sizeof(u->rx_src[i]);
+        }
+        /* MSG_TRUNC reports a datagram's true length even when it was longer
          * than the buffer; the cap below keeps the push inside what was
-         * stored, and the length still exceeds the MTU, so it is counted. */
-        ssize_t n = recvfrom(u->fd, u->rx, sizeof(u->rx), MSG_TRUNC, &src.sa, &src_len);
+         * stored while the length still exceeds the MTU. */
+        int n = recvmmsg(u->fd, u->rx_msgs, UDP_RX_BATCH, MSG_TRUNC | MSG_DONTWAIT, NULL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -244,13 +260,19 @@ static int udp_poll(void *impl, rshare_node *node, int transport_index)
                 break;
             return fail_errno(node, RSHARE_EIO, "UDP receive");
         }
-        struct rshare_link_addr from;
-        if (link_from_sockaddr(&src, &from) < 0)
-            continue; /* not IPv4/IPv6: there is no way to answer it */
-        size_t len = (size_t)n < sizeof(u->rx) ? (size_t)n : sizeof(u->rx);
-        /* A rejected packet is counted by the node; keep reading. */
-        (void)rshare_node_push(node, transport_index, &from, u->rx, len);
-        pushed++;
+        for (int i = 0; i < n; i++) {
+            struct rshare_link_addr from;
+            if (link_from_sockaddr(&u->rx_src[i], &from) < 0)
+                continue; /* not IPv4/IPv6: there is no way to answer it */
+            size_t len = u->rx_msgs[i].msg_len;
+            if (len > u->mtu + 1)
+                len = u->mtu + 1;
+            /* A rejected packet is counted by the node; keep reading. */
+            (void)rshare_node_push(node, transport_index, &from, u->rx_iov[i].iov_base, len);
+            pushed++;
+        }
+        if (n < UDP_RX_BATCH)
+            break; /* the socket is drained */
     }
     return pushed;
 }
@@ -309,6 +331,7 @@ static void udp_close(void *impl)
         return;
     if (u->fd >= 0)
         close(u->fd);
+    rs_free(u->node, u->rx);
     rs_free(u->node, u);
 }
 
