@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/core.h"
 #include "link/link.h"
 #include "msg/msg.h"
@@ -14,6 +15,7 @@ struct rshare_node {
     struct rs_core core; /* first: rs_core() is a cast */
     struct rs_link link;
     struct rs_msg msg;
+    struct rs_cluster cluster;
 };
 
 struct rs_core *rs_core(rshare_node *node)
@@ -34,6 +36,11 @@ struct rs_link *rs_link(rshare_node *node)
 struct rs_msg *rs_msg(rshare_node *node)
 {
     return &node->msg;
+}
+
+struct rs_cluster *rs_cluster(rshare_node *node)
+{
+    return &node->cluster;
 }
 
 RSHARE_API int rshare_node_create(const struct rshare_node_config *config, rshare_node **node_out)
@@ -59,6 +66,8 @@ RSHARE_API int rshare_node_create(const struct rshare_node_config *config, rshar
         rc = rs_link_init(node);
     if (rc == 0)
         rc = rs_msg_init(node);
+    if (rc == 0)
+        rc = rs_cluster_init(node);
     if (rc < 0) {
         rshare_node_destroy(node);
         return rc;
@@ -71,6 +80,7 @@ RSHARE_API void rshare_node_destroy(rshare_node *node)
 {
     if (!node)
         return;
+    rs_cluster_fini(node);
     rs_msg_fini(node);
     rs_link_fini(node);
     rs_core_fini(&node->core, node);

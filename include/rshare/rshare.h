@@ -12,5 +12,7 @@
 #include <rshare/message.h>
 #include <rshare/udp.h>
 #include <rshare/loop.h>
+#include <rshare/resource.h>
+#include <rshare/cluster.h>
 
 #endif

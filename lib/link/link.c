@@ -325,7 +325,18 @@ RSHARE_API int rshare_node_add_peer(rshare_node *node, uint32_t peer_id, int tra
     if (!peer)
         return rs_errorf(node, RSHARE_EBUSY, "peer table full");
     peer->has_addr = true;
+    peer->configured = true;
     peer->transport = transport_index;
     peer->addr = addr;
     return 0;
+}
+
+void rs_link_for_each_seed(rshare_node *node, void (*fn)(rshare_node *node, uint32_t id, void *arg),
+                           void *arg)
+{
+    struct rs_link *link = rs_link(node);
+    for (unsigned b = 0; b < RS_PEER_BUCKETS; b++)
+        for (struct rs_peer *p = link->peers.buckets[b]; p; p = p->hash_next)
+            if (p->configured && p->has_addr)
+                fn(node, p->id, arg);
 }

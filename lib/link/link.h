@@ -54,6 +54,10 @@ bool rs_link_transfer_active(rshare_node *node, uint32_t dst, uint32_t xfer);
 /* True while a multi-packet message from `src` is being reassembled. */
 bool rs_link_receiving_from(rshare_node *node, uint32_t src);
 
+/* Call `fn` for every peer configured with rshare_node_add_peer(). */
+void rs_link_for_each_seed(rshare_node *node, void (*fn)(rshare_node *node, uint32_t id, void *arg),
+                           void *arg);
+
 /* Largest message the node accepts or sends. */
 size_t rs_link_max_message(rshare_node *node);
 

@@ -22,6 +22,7 @@ struct rs_peer {
     struct rs_peer *hash_next;
 
     bool has_addr;
+    bool configured; /* given by rshare_node_add_peer(): a discovery seed */
     int transport;
     struct rshare_link_addr addr;
 

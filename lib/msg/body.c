@@ -228,3 +228,53 @@ bool rs_cbor_at_end(const struct rs_cbor_reader *r)
 {
     return r->pos == r->len;
 }
+
+int rs_cbor_get_map(struct rs_cbor_reader *r, size_t *count)
+{
+    struct rs_cbor_item it;
+    int rc = get_kind(r, &it, RS_CBOR_MAP);
+    if (rc == 0)
+        *count = (size_t)it.value;
+    return rc;
+}
+
+int rs_cbor_get_bool(struct rs_cbor_reader *r, bool *v)
+{
+    struct rs_cbor_item it;
+    int rc = get_kind(r, &it, RS_CBOR_BOOL);
+    if (rc == 0)
+        *v = it.value != 0;
+    return rc;
+}
+
+static int skip_depth(struct rs_cbor_reader *r, int depth)
+{
+    if (depth > RS_CBOR_MAX_DEPTH)
+        return RSHARE_EPROTO;
+    struct rs_cbor_item it;
+    int rc = rs_cbor_next(r, &it);
+    if (rc < 0)
+        return rc;
+    if (it.kind != RS_CBOR_ARRAY && it.kind != RS_CBOR_MAP)
+        return 0;
+    /* Every element takes at least one byte: a count above what remains is
+     * a lie, refused before looping on it. */
+    uint64_t items = it.kind == RS_CBOR_MAP ? it.value * 2 : it.value;
+    if (it.value > r->len - r->pos || items > r->len - r->pos)
+        return RSHARE_EPROTO;
+    for (uint64_t i = 0; i < items; i++)
+        if ((rc = skip_depth(r, depth + 1)) < 0)
+            return rc;
+    return 0;
+}
+
+int rs_cbor_skip(struct rs_cbor_reader *r)
+{
+    return skip_depth(r, 0);
+}
+
+void rs_cbor_put_bool(struct rs_cbor_writer *w, bool v)
+{
+    if (!w->overflow)
+        advance(w, cbor_encode_bool(v, w->buf + w->len, w->cap - w->len));
+}

@@ -61,5 +61,12 @@ int rs_cbor_get_bytes(struct rs_cbor_reader *r, const uint8_t **ptr, size_t *len
 int rs_cbor_get_text(struct rs_cbor_reader *r, const char **ptr, size_t *len);
 int rs_cbor_get_array(struct rs_cbor_reader *r, size_t *count);
 bool rs_cbor_at_end(const struct rs_cbor_reader *r);
+int rs_cbor_get_map(struct rs_cbor_reader *r, size_t *count);
+int rs_cbor_get_bool(struct rs_cbor_reader *r, bool *v);
+/* Skip one complete item (arrays and maps with their contents, nested at
+ * most RS_CBOR_MAX_DEPTH deep): how readers ignore fields they do not know. */
+#define RS_CBOR_MAX_DEPTH 8
+int rs_cbor_skip(struct rs_cbor_reader *r);
+void rs_cbor_put_bool(struct rs_cbor_writer *w, bool v);
 
 #endif

@@ -177,25 +177,20 @@ void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
         rs_request_on_answer(node, src, &hdr, body, body_len);
         return;
     }
-    if (hdr.type < RSHARE_MSG_TYPE_APP_FIRST) {
-        /* No internal message types exist yet: count, and refuse requests. */
-        RS_STAT_INC(node, unhandled);
-        struct answer_to to = {src, hdr.type, hdr.slot, hdr.request_id};
-        if (hdr.kind == RS_MSG_REQUEST)
-            answer_error(node, &to, RSHARE_ENOHANDLER, "unknown internal message type");
-        return;
-    }
-    /* Application bodies are one CBOR byte string, read in place. */
-    struct rs_cbor_reader r;
-    rs_cbor_reader_init(&r, body, body_len);
-    const uint8_t *data;
-    size_t len;
-    if (rs_cbor_get_bytes(&r, &data, &len) < 0 || !rs_cbor_at_end(&r)) {
-        RS_STAT_INC(node, msgs_malformed);
-        struct answer_to to = {src, hdr.type, hdr.slot, hdr.request_id};
-        if (hdr.kind == RS_MSG_REQUEST)
-            answer_error(node, &to, RSHARE_EPROTO, "malformed body");
-        return;
+    const uint8_t *data = body;
+    size_t len = body_len;
+    if (hdr.type >= RSHARE_MSG_TYPE_APP_FIRST) {
+        /* Application bodies are one CBOR byte string, read in place;
+         * rshare's own types carry raw CBOR that their layer checks. */
+        struct rs_cbor_reader r;
+        rs_cbor_reader_init(&r, body, body_len);
+        if (rs_cbor_get_bytes(&r, &data, &len) < 0 || !rs_cbor_at_end(&r)) {
+            RS_STAT_INC(node, msgs_malformed);
+            struct answer_to to = {src, hdr.type, hdr.slot, hdr.request_id};
+            if (hdr.kind == RS_MSG_REQUEST)
+                answer_error(node, &to, RSHARE_EPROTO, "malformed body");
+            return;
+        }
     }
     if (hdr.kind == RS_MSG_REQUEST)
         on_request(node, src, &hdr, lm, data, len);

@@ -70,6 +70,12 @@ RSHARE_API int rshare_node_set_handler(rshare_node *node, uint16_t type, rshare_
         return RSHARE_EINVAL;
     if (type < RSHARE_MSG_TYPE_APP_FIRST)
         return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    return rs_msg_set_handler(node, type, handler, user_data);
+}
+
+int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handler,
+                       void *user_data)
+{
     struct rs_msg *msg = rs_msg(node);
     for (size_t i = 0; i < msg->handler_count; i++) {
         if (msg->handlers[i].type != type)
@@ -115,6 +121,9 @@ void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, ui
 int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void *cbor,
                      size_t cbor_len, uint8_t **out, size_t *out_len)
 {
+    if (cbor_len > rs_link_max_message(node) - RS_MSG_HDR_LEN)
+        return rs_errorf(node, RSHARE_EMSGSIZE, "message body of %zu bytes above the limit",
+                         cbor_len);
     uint8_t *buf = rs_malloc(node, RS_MSG_HDR_LEN + cbor_len);
     if (!buf)
         return RSHARE_ENOMEM;
@@ -129,6 +138,8 @@ int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void
 int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *body,
                  size_t body_len, uint8_t **out, size_t *out_len)
 {
+    if (hdr->type < RSHARE_MSG_TYPE_APP_FIRST && hdr->kind != RS_MSG_ERROR)
+        return rs_msg_build_raw(node, hdr, body, body_len, out, out_len);
     size_t limit = rs_link_max_message(node);
     size_t cap = RS_MSG_HDR_LEN + rs_cbor_string_head_len(body_len) + body_len;
     if (body_len > limit || cap > limit)
@@ -153,6 +164,12 @@ RSHARE_API int rshare_node_notify(rshare_node *node, uint32_t peer_id, uint16_t 
         return RSHARE_EINVAL;
     if (type < RSHARE_MSG_TYPE_APP_FIRST)
         return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    return rs_msg_notify(node, peer_id, type, body, len, 0);
+}
+
+int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
+                  size_t len, unsigned flags)
+{
     if (peer_id == RSHARE_NODE_ID_NONE)
         return rs_errorf(node, RSHARE_EINVAL, "no destination");
     struct rs_msg_hdr hdr;
@@ -162,7 +179,7 @@ RSHARE_API int rshare_node_notify(rshare_node *node, uint32_t peer_id, uint16_t 
     int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
     if (rc < 0)
         return rc;
-    rc = rs_link_send(node, peer_id, wire, wire_len, 0, NULL);
+    rc = rs_link_send(node, peer_id, wire, wire_len, flags, NULL);
     rs_free(node, wire);
     if (rc == 0)
         RS_STAT_INC(node, msgs_sent);

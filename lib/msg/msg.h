@@ -58,6 +58,15 @@ int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void
 void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, uint16_t type,
                      uint32_t request_id);
 
+/* For the layers above: their own message types (below
+ * RSHARE_MSG_TYPE_APP_FIRST) carry raw CBOR bodies, not byte strings. */
+int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handler,
+                       void *user_data);
+int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
+                rshare_reply_fn done, void *user_data);
+int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
+                  size_t len, unsigned flags);
+
 /* request.c */
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
                           const uint8_t *body, size_t body_len);

@@ -138,6 +138,12 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
         return RSHARE_EINVAL;
     if (type < RSHARE_MSG_TYPE_APP_FIRST)
         return rs_errorf(node, RSHARE_EINVAL, "message type 0x%04x is reserved for rshare", type);
+    return rs_msg_call(node, peer_id, type, body, len, done, user_data);
+}
+
+int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
+                rshare_reply_fn done, void *user_data)
+{
     if (peer_id == RSHARE_NODE_ID_NONE || peer_id == RSHARE_NODE_ID_BROADCAST)
         return rs_errorf(node, RSHARE_EINVAL, "requests go to one node");
     struct rs_msg *msg = rs_msg(node);
@@ -214,7 +220,10 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
     struct rs_cbor_reader r;
     rs_cbor_reader_init(&r, body, body_len);
     struct rshare_reply reply = {0};
-    if (hdr->kind == RS_MSG_RESPONSE) {
+    if (hdr->kind == RS_MSG_RESPONSE && hdr->type < RSHARE_MSG_TYPE_APP_FIRST) {
+        reply.data = body; /* rshare's own types: raw CBOR, checked by their layer */
+        reply.len = body_len;
+    } else if (hdr->kind == RS_MSG_RESPONSE) {
         const uint8_t *data;
         if (rs_cbor_get_bytes(&r, &data, &reply.len) < 0 || !rs_cbor_at_end(&r)) {
             RS_STAT_INC(node, msgs_malformed);

@@ -1,0 +1,84 @@
+/* rshare — the cluster: nodes discover each other, a manager (the leader of
+ * the replicated global resource map) is chosen among the manager-eligible
+ * nodes, and every node keeps a copy of the map. */
+#ifndef RSHARE_CLUSTER_H
+#define RSHARE_CLUSTER_H
+
+#include <rshare/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rshare_cluster_config {
+    uint32_t struct_size;
+    /* Non-zero: this node may vote on map changes and become manager.
+     * Eligible nodes must have persistence (state_dir or a persist hook). */
+    uint32_t manager_eligible;
+    /* The voters of a brand-new map: the same list on every node (for
+     * example the nodes in the lowest three slots).  Each listed node that
+     * has no map yet starts it with exactly this configuration, as
+     * consensus requires; no discovery race can split the cluster.  Required
+     * on listed nodes; others join the map when the manager adds them. */
+    const uint32_t *initial_voters;
+    uint32_t initial_voter_count;
+    /* Voters wanted in the map's consensus group (default 3, at most 7);
+     * further eligible nodes follow as non-voting copies. */
+    uint32_t voters;
+    uint32_t hello_interval_ms;   /* discovery and liveness, default 1000 */
+    uint32_t member_timeout_ms;   /* silent this long = gone, default 3500 */
+    uint32_t election_timeout_ms; /* map consensus, default 1000 */
+    uint32_t heartbeat_ms;        /* map consensus, default 100 */
+};
+
+RSHARE_API void rshare_cluster_config_init(struct rshare_cluster_config *config,
+                                           size_t struct_size);
+
+/* Start discovery and map synchronisation on all of the node's transports. */
+RSHARE_API int rshare_cluster_join(rshare_node *node, const struct rshare_cluster_config *config);
+
+/* Member flags. */
+#define RSHARE_MEMBER_ALIVE 0x01u    /* heard from within member_timeout_ms */
+#define RSHARE_MEMBER_ELIGIBLE 0x02u /* manager-eligible */
+#define RSHARE_MEMBER_VOTER 0x04u    /* votes on map changes */
+#define RSHARE_MEMBER_MANAGER 0x08u  /* the current manager */
+#define RSHARE_MEMBER_SELF 0x10u
+
+struct rshare_member {
+    uint32_t struct_size;
+    uint32_t id;
+    uint16_t slot;
+    uint16_t install_order;
+    uint32_t flags;        /* RSHARE_MEMBER_* */
+    uint32_t resources;    /* resources it shares, per the global map */
+};
+
+/* The members this node knows (itself included), by id.  Fills up to `max`
+ * entries of `struct_size` bytes and sets `*count` to how many there are. */
+RSHARE_API int rshare_cluster_members(rshare_node *node, struct rshare_member *out, size_t max,
+                                      size_t struct_size, size_t *count);
+
+/* The current manager's id, or 0 while there is none. */
+RSHARE_API uint32_t rshare_cluster_manager(rshare_node *node);
+
+/* This node's copy of the map: its epoch and version (the index of the last
+ * applied change).  Both only grow. */
+RSHARE_API int rshare_cluster_map_version(rshare_node *node, uint32_t *epoch, uint64_t *version);
+
+enum rshare_cluster_event {
+    RSHARE_EVENT_MEMBER_UP = 1,   /* a node was discovered or came back */
+    RSHARE_EVENT_MEMBER_DOWN = 2, /* a node fell silent */
+    RSHARE_EVENT_MANAGER = 3,     /* the manager changed (node_id 0: none) */
+    RSHARE_EVENT_MAP = 4          /* the map changed (node_id: who changed it) */
+};
+
+typedef void (*rshare_cluster_event_fn)(rshare_node *node, enum rshare_cluster_event event,
+                                        uint32_t node_id, void *user_data);
+
+RSHARE_API int rshare_cluster_set_callback(rshare_node *node, rshare_cluster_event_fn fn,
+                                           void *user_data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* rshare cluster — the global resource map as data: members and the
+ * resources each hosts, the commands that change it, and its snapshot
+ * form.  Pure: the same commands applied in the same order give the same
+ * map on every node (the consensus layer delivers that order). */
+#ifndef RSHARE_MAP_H
+#define RSHARE_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg/body.h"
+#include "rshare/resource.h"
+
+typedef struct rshare_node rshare_node;
+
+#define RS_MAP_MAX_MEMBERS 1024
+
+enum rs_map_op {
+    RS_MAP_MEMBER_SET = 1,    /* [1, id, slot, install_order, flags] */
+    RS_MAP_RESOURCES_SET = 2, /* [2, host, [descriptor...]] (replaces) */
+    RS_MAP_MEMBER_REMOVE = 3  /* [3, id] (and its resources) */
+};
+
+#define RS_MAP_MEMBER_ELIGIBLE 0x1u
+
+struct rs_map_member {
+    uint32_t id;
+    uint16_t slot;
+    uint16_t install_order;
+    uint32_t flags;
+};
+
+struct rs_map {
+    struct rs_map_member *members; /* sorted by id */
+    size_t member_count;
+    struct rshare_resource_desc *resources; /* grouped by host, sorted by id */
+    size_t resource_count;
+    uint64_t version; /* index of the last change applied */
+    uint32_t epoch;   /* consensus term of the last change applied */
+};
+
+void rs_map_init(struct rs_map *map);
+void rs_map_clear(rshare_node *node, struct rs_map *map);
+
+/* Apply one command.  A command that is malformed or breaks a rule (a
+ * descriptor for another host, too many resources) leaves the map as it
+ * was and returns RSHARE_EPROTO or RSHARE_EINVAL; every node decides the
+ * same way.  `*subject` is the node the change is about. */
+int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size_t len,
+                 uint32_t *subject);
+
+/* Command builders (into a writer). */
+void rs_map_cmd_member_set(struct rs_cbor_writer *w, const struct rs_map_member *m);
+void rs_map_cmd_resources_set(struct rs_cbor_writer *w, uint32_t host,
+                              const struct rshare_resource_desc *descs, size_t count);
+void rs_map_cmd_member_remove(struct rs_cbor_writer *w, uint32_t id);
+
+/* Snapshot: encode into a fresh buffer from `alloc` (libraft's), decode. */
+int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),
+                    uint8_t **out, size_t *len);
+int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, size_t len);
+
+const struct rs_map_member *rs_map_member(const struct rs_map *map, uint32_t id);
+/* Resources of `host` in the map: first index and count. */
+size_t rs_map_host_resources(const struct rs_map *map, uint32_t host, size_t *first);
+
+#endif

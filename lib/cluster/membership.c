@@ -1,0 +1,205 @@
+/* rshare cluster — membership: every node says hello (its slot, install
+ * order, eligibility and whether it holds a map) every hello_interval_ms,
+ * by broadcast on the transports that can and to its configured seeds; a
+ * node not heard from for member_timeout_ms is down.  Hot-plug and leaves
+ * are noticed within that timeout. */
+#include "config.h"
+
+#include <string.h>
+
+#include "cluster.h"
+#include "msg/msg.h"
+
+#define HELLO_VERSION 1
+
+static void hello_tick(rshare_node *node, struct rs_timer *timer);
+
+static size_t member_pos(struct rs_cluster *cl, uint32_t id, bool *found)
+{
+    size_t lo = 0, hi = cl->member_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cl->members[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < cl->member_count && cl->members[lo].id == id;
+    return lo;
+}
+
+const struct rs_member *rs_member_find(rshare_node *node, uint32_t id)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    bool found;
+    size_t pos = member_pos(cl, id, &found);
+    return found ? &cl->members[pos] : NULL;
+}
+
+static struct rs_member *member_get(rshare_node *node, uint32_t id)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    bool found;
+    size_t pos = member_pos(cl, id, &found);
+    if (found)
+        return &cl->members[pos];
+    if (cl->member_count >= RS_MAP_MAX_MEMBERS)
+        return NULL;
+    if (cl->member_count == cl->member_cap) {
+        size_t cap = cl->member_cap ? cl->member_cap * 2 : 16;
+        struct rs_member *grown = rs_realloc(node, cl->members, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        cl->members = grown;
+        cl->member_cap = cap;
+    }
+    memmove(&cl->members[pos + 1], &cl->members[pos],
+            (cl->member_count - pos) * sizeof(*cl->members));
+    cl->member_count++;
+    memset(&cl->members[pos], 0, sizeof(cl->members[pos]));
+    cl->members[pos].id = id;
+    return &cl->members[pos];
+}
+
+static uint32_t my_hello_flags(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    return (cl->config.manager_eligible ? RS_HELLO_ELIGIBLE : 0) |
+           (rs_raft_has_state(node) ? RS_HELLO_HAS_MAP : 0);
+}
+
+static size_t encode_hello(rshare_node *node, uint8_t *buf, size_t cap)
+{
+    const struct rshare_node_config *cfg = &rs_core(node)->config;
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, buf, cap);
+    rs_cbor_put_array(&w, 5);
+    rs_cbor_put_uint(&w, HELLO_VERSION);
+    rs_cbor_put_uint(&w, cfg->slot);
+    rs_cbor_put_uint(&w, cfg->install_order);
+    rs_cbor_put_uint(&w, my_hello_flags(node));
+    rs_cbor_put_uint(&w, rs_cluster(node)->map.version);
+    return w.len;
+}
+
+struct hello_buf {
+    uint8_t bytes[64];
+    size_t len;
+};
+
+static void hello_seed(rshare_node *node, uint32_t id, void *arg)
+{
+    struct hello_buf *h = arg;
+    rs_msg_notify(node, id, RS_MSG_HELLO, h->bytes, h->len, 0);
+}
+
+static void send_hello(rshare_node *node)
+{
+    struct hello_buf h;
+    h.len = encode_hello(node, h.bytes, sizeof(h.bytes));
+    rs_msg_notify(node, RSHARE_NODE_ID_BROADCAST, RS_MSG_HELLO, h.bytes, h.len, 0);
+    rs_link_for_each_seed(node, hello_seed, &h);
+}
+
+/* Mark members silent for too long as down. */
+static void expire_members(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    uint64_t now = rs_now_us(node);
+    uint64_t timeout = (uint64_t)cl->config.member_timeout_ms * 1000u;
+    for (size_t i = 0; i < cl->member_count; i++) {
+        struct rs_member *m = &cl->members[i];
+        if (m->alive && m->id != rshare_node_id(node) && now - m->last_seen_us > timeout) {
+            m->alive = false;
+            rs_log_info(node, "node %u is silent: down", m->id);
+            rs_cluster_emit(node, RSHARE_EVENT_MEMBER_DOWN, m->id);
+        }
+    }
+}
+
+static void refresh_self(rshare_node *node)
+{
+    const struct rshare_node_config *cfg = &rs_core(node)->config;
+    struct rs_member *me = member_get(node, cfg->node_id);
+    if (!me)
+        return;
+    if (!me->alive)
+        me->up_since_us = rs_now_us(node);
+    me->slot = cfg->slot;
+    me->install_order = cfg->install_order;
+    me->hello_flags = my_hello_flags(node);
+    me->last_seen_us = rs_now_us(node);
+    me->alive = true;
+}
+
+static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
+{
+    (void)user_data;
+    struct rs_cbor_reader r;
+    rs_cbor_reader_init(&r, rshare_request_data(req), rshare_request_len(req));
+    size_t n;
+    uint64_t version, slot, order, flags, map_version;
+    if (rs_cbor_get_array(&r, &n) < 0 || n < 5 || rs_cbor_get_uint(&r, &version) < 0 ||
+        version != HELLO_VERSION || rs_cbor_get_uint(&r, &slot) < 0 || slot > UINT16_MAX ||
+        rs_cbor_get_uint(&r, &order) < 0 || order > UINT16_MAX ||
+        rs_cbor_get_uint(&r, &flags) < 0 || rs_cbor_get_uint(&r, &map_version) < 0) {
+        RS_STAT_INC(node, msgs_malformed);
+        return;
+    }
+    uint32_t id = rshare_request_peer(req);
+    struct rs_member *m = member_get(node, id);
+    if (!m)
+        return;
+    bool was_alive = m->alive;
+    bool changed = !was_alive || m->slot != slot || m->install_order != order ||
+                   m->hello_flags != (uint32_t)flags;
+    uint64_t now = rs_now_us(node);
+    if (!was_alive)
+        m->up_since_us = now;
+    m->slot = (uint16_t)slot;
+    m->install_order = (uint16_t)order;
+    m->hello_flags = (uint32_t)flags;
+    m->last_seen_us = now;
+    m->alive = true;
+    if (!was_alive) {
+        rs_log_info(node, "node %u is up (slot %u)", id, (unsigned)slot);
+        rs_cluster_emit(node, RSHARE_EVENT_MEMBER_UP, id);
+        /* Answer at once so the newcomer learns us without waiting. */
+        uint8_t buf[64];
+        size_t len = encode_hello(node, buf, sizeof(buf));
+        rs_msg_notify(node, id, RS_MSG_HELLO, buf, len, 0);
+    }
+    if (changed)
+        rs_cluster_kick(node);
+}
+
+static void hello_tick(rshare_node *node, struct rs_timer *timer)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    rs_timer_schedule(node, timer, rs_now_us(node) + (uint64_t)cl->config.hello_interval_ms * 1000u);
+    refresh_self(node);
+    send_hello(node);
+    expire_members(node);
+    rs_cluster_kick(node);
+}
+
+int rs_membership_start(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    int rc = rs_msg_set_handler(node, RS_MSG_HELLO, on_hello, NULL);
+    if (rc < 0)
+        return rc;
+    refresh_self(node);
+    rs_timer_init(&cl->hello_timer, hello_tick);
+    /* The first hello goes out on the next processing step. */
+    return rs_timer_schedule(node, &cl->hello_timer, rs_now_us(node));
+}
+
+void rs_membership_fini(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    rs_timer_cancel(node, &cl->hello_timer);
+    rs_free(node, cl->members);
+    cl->members = NULL;
+    cl->member_count = cl->member_cap = 0;
+}

@@ -1,0 +1,323 @@
+/* Simulation: clusters on the loop transport discover each other, choose a
+ * manager, and every node ends with the same global map (members and every
+ * node's resources).  The manager is crashed and restarted from its
+ * persisted state; a history checker compares, for every map version, what
+ * each node held: two different maps at one version fail the test. */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "rshare/rshare.h"
+
+#define MAX_NODES 64
+#define MAX_RECORDS 64
+#define MAX_HISTORY 4096
+
+/* An in-memory persistence store per node, surviving node restarts. */
+struct record {
+    char key[32];
+    uint8_t *data;
+    size_t len;
+};
+
+struct store {
+    struct record records[MAX_RECORDS];
+};
+
+static int store_load(void *user_data, const char *key, void *buf, size_t buf_len)
+{
+    struct store *s = user_data;
+    for (int i = 0; i < MAX_RECORDS; i++) {
+        if (s->records[i].data && strcmp(s->records[i].key, key) == 0) {
+            if (s->records[i].len > buf_len)
+                return RSHARE_EMSGSIZE;
+            memcpy(buf, s->records[i].data, s->records[i].len);
+            return (int)s->records[i].len;
+        }
+    }
+    return RSHARE_ENOENT;
+}
+
+static int store_store(void *user_data, const char *key, const void *buf, size_t len)
+{
+    struct store *s = user_data;
+    int free_slot = -1;
+    for (int i = 0; i < MAX_RECORDS; i++) {
+        if (s->records[i].data && strcmp(s->records[i].key, key) == 0) {
+            free(s->records[i].data);
+            s->records[i].data = NULL;
+            free_slot = i;
+            break;
+        }
+        if (!s->records[i].data && free_slot < 0)
+            free_slot = i;
+    }
+    ck_assert_int_ge(free_slot, 0);
+    struct record *r = &s->records[free_slot];
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    r->data = malloc(len ? len : 1);
+    memcpy(r->data, buf, len);
+    r->len = len;
+    return 0;
+}
+
+static void store_free(struct store *s)
+{
+    for (int i = 0; i < MAX_RECORDS; i++)
+        free(s->records[i].data);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The history: (node, map version, digest of the map) at every change. */
+struct history_entry {
+    uint32_t node;
+    uint64_t version;
+    uint64_t digest;
+};
+
+struct world {
+    rshare_loop_net *net;
+    rshare_node *nodes[MAX_NODES];
+    struct store stores[MAX_NODES];
+    size_t count;
+    size_t eligible;
+    struct history_entry history[MAX_HISTORY];
+    size_t history_len;
+    int expect_resources;
+};
+
+static struct world w;
+
+static uint64_t map_digest(rshare_node *node)
+{
+    const struct rs_map *map = &rs_cluster(node)->map;
+    uint64_t h = 1469598103934665603u;
+    const uint8_t *p = (const uint8_t *)map->members;
+    for (size_t i = 0; i < map->member_count * sizeof(*map->members); i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    p = (const uint8_t *)map->resources;
+    for (size_t i = 0; i < map->resource_count * sizeof(*map->resources); i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    return h;
+}
+
+static void on_event(rshare_node *node, enum rshare_cluster_event event, uint32_t id, void *ud)
+{
+    (void)id;
+    (void)ud;
+    if (event != RSHARE_EVENT_MAP || w.history_len == MAX_HISTORY)
+        return;
+    uint64_t version;
+    rshare_cluster_map_version(node, NULL, &version);
+    w.history[w.history_len++] = (struct history_entry){rshare_node_id(node), version,
+                                                        map_digest(node)};
+}
+
+/* No two nodes may ever have held different maps at the same version. */
+static void check_history(void)
+{
+    for (size_t i = 0; i < w.history_len; i++)
+        for (size_t k = i + 1; k < w.history_len; k++)
+            if (w.history[i].version == w.history[k].version)
+                ck_assert_msg(w.history[i].digest == w.history[k].digest,
+                              "nodes %u and %u differ at map version %llu", w.history[i].node,
+                              w.history[k].node, (unsigned long long)w.history[i].version);
+}
+
+static rshare_node *start_node(size_t i)
+{
+    struct rshare_node_config cfg;
+    rshare_node_config_init(&cfg, sizeof(cfg));
+    cfg.node_id = (uint32_t)(i + 1);
+    cfg.slot = (uint16_t)i;
+    cfg.clock = rshare_loop_net_clock(w.net);
+    cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
+    cfg.persist = (struct rshare_persist){store_load, store_store, &w.stores[i]};
+    rshare_node *node;
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    ck_assert_int_ge(rshare_node_add_loop(node, w.net, (uint32_t)(i + 1)), 0);
+    struct rshare_cluster_config cc;
+    rshare_cluster_config_init(&cc, sizeof(cc));
+    static const uint32_t voters[] = {1, 2, 3};
+    cc.manager_eligible = i < w.eligible;
+    cc.initial_voters = voters;
+    cc.initial_voter_count = (uint32_t)(w.eligible < 3 ? w.eligible : 3);
+    cc.voters = 3;
+    ck_assert_int_eq(rshare_cluster_join(node, &cc), 0);
+    rshare_cluster_set_callback(node, on_event, NULL);
+    return node;
+}
+
+static void share_disk(rshare_node *node, int n)
+{
+    struct rshare_resource_desc d;
+    rshare_resource_desc_init(&d, sizeof(d));
+    d.kind = RSHARE_RESOURCE_BLOCK;
+    d.block_size = 512;
+    d.block_count = 2048u * (unsigned)(n + 1);
+    snprintf(d.path, sizeof(d.path), "disk%d", n);
+    snprintf(d.model, sizeof(d.model), "sim");
+    uint64_t id;
+    ck_assert_int_eq(rshare_resource_register(node, &d, &id), 0);
+    ck_assert_uint_eq(id >> 32, rshare_node_id(node));
+}
+
+/* Every live node agrees on the manager, and its map holds every node and
+ * the expected resources. */
+static int converged(void *user_data)
+{
+    (void)user_data;
+    uint32_t manager = 0;
+    for (size_t i = 0; i < w.count; i++) {
+        rshare_node *node = w.nodes[i];
+        if (!node)
+            continue;
+        uint32_t m = rshare_cluster_manager(node);
+        if (!m || (manager && m != manager) || !w.nodes[m - 1])
+            return 0; /* none, disagreement, or a dead one still believed in */
+        manager = m;
+        const struct rs_map *map = &rs_cluster(node)->map;
+        if (map->member_count != w.count || (int)map->resource_count != w.expect_resources)
+            return 0;
+    }
+    return 1;
+}
+
+static void run_until_converged(uint64_t max_s)
+{
+    rshare_node *live[MAX_NODES];
+    size_t n = 0;
+    for (size_t i = 0; i < w.count; i++)
+        if (w.nodes[i])
+            live[n++] = w.nodes[i];
+    int rc = rshare_loop_net_run(w.net, live, n, converged, NULL, max_s * 1000000u);
+    if (rc != 0) {
+        for (size_t i = 0; i < w.count; i++)
+            if (w.nodes[i])
+                fprintf(stderr, "node %zu: manager %u members %zu resources %zu version %llu\n",
+                        i + 1, rshare_cluster_manager(w.nodes[i]),
+                        rs_cluster(w.nodes[i])->map.member_count,
+                        rs_cluster(w.nodes[i])->map.resource_count,
+                        (unsigned long long)rs_cluster(w.nodes[i])->map.version);
+    }
+    ck_assert_int_eq(rc, 0);
+}
+
+static void world_up(uint64_t seed, size_t count, size_t eligible)
+{
+    memset(&w, 0, sizeof(w));
+    w.count = count;
+    w.eligible = eligible;
+    ck_assert_int_eq(rshare_loop_net_create(seed, &w.net), 0);
+    struct rshare_loop_link link;
+    rshare_loop_link_init(&link, sizeof(link));
+    link.delay_us = 500;
+    link.jitter_us = 500;
+    link.loss_ppm = 20000;
+    ck_assert_int_eq(rshare_loop_net_set_default(w.net, &link), 0);
+    for (size_t i = 0; i < count; i++)
+        w.nodes[i] = start_node(i);
+}
+
+static void world_down(void)
+{
+    for (size_t i = 0; i < w.count; i++)
+        rshare_node_destroy(w.nodes[i]);
+    rshare_loop_net_destroy(w.net);
+    for (size_t i = 0; i < w.count; i++)
+        store_free(&w.stores[i]);
+}
+
+static void cluster_case(uint64_t seed, size_t count, size_t eligible)
+{
+    world_up(seed, count, eligible);
+    run_until_converged(60);
+    /* The preferred manager is the lowest slot among the voters. */
+    ck_assert_uint_eq(rshare_cluster_manager(w.nodes[0]), 1);
+    for (size_t i = 0; i < count; i++)
+        share_disk(w.nodes[i], (int)i);
+    w.expect_resources = (int)count;
+    run_until_converged(60);
+    for (size_t i = 0; i < count; i++) {
+        struct rshare_resource_desc all[MAX_NODES];
+        size_t n;
+        ck_assert_int_eq(rshare_resource_list(w.nodes[i], 0, all, MAX_NODES, sizeof(all[0]), &n), 0);
+        ck_assert_uint_eq(n, count);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_uint_eq(all[k].host, k + 1);
+            ck_assert_uint_eq(all[k].block_count, 2048u * (k + 1));
+        }
+    }
+    check_history();
+    world_down();
+}
+
+START_TEST(test_sizes)
+{
+    static const size_t sizes[][2] = {{2, 2}, {3, 3}, {5, 3}, {16, 3}};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+        cluster_case(1000 + s, sizes[s][0], sizes[s][1]);
+}
+END_TEST
+
+START_TEST(test_seeds)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++)
+        cluster_case(seed, 5, 3);
+}
+END_TEST
+
+START_TEST(test_manager_crash_and_restart)
+{
+    world_up(77, 5, 3);
+    for (size_t i = 0; i < 5; i++)
+        share_disk(w.nodes[i], (int)i);
+    w.expect_resources = 5;
+    run_until_converged(60);
+    ck_assert_uint_eq(rshare_cluster_manager(w.nodes[1]), 1);
+    uint64_t before;
+    rshare_cluster_map_version(w.nodes[1], NULL, &before);
+
+    /* The manager crashes: a backup takes over, the map survives. */
+    rshare_node_destroy(w.nodes[0]);
+    w.nodes[0] = NULL;
+    run_until_converged(60);
+    uint32_t backup = rshare_cluster_manager(w.nodes[1]);
+    ck_assert(backup == 2 || backup == 3);
+    size_t n;
+    ck_assert_int_eq(rshare_resource_list(w.nodes[4], 0, NULL, 0, sizeof(struct rshare_resource_desc), &n), 0);
+    ck_assert_uint_eq(n, 5);
+
+    /* It restarts from its persisted state, catches up, and as the lowest
+     * slot gets the manager role back. */
+    w.nodes[0] = start_node(0);
+    share_disk(w.nodes[0], 0);
+    run_until_converged(60);
+    rshare_node *all[MAX_NODES];
+    for (size_t i = 0; i < 5; i++)
+        all[i] = w.nodes[i];
+    rshare_loop_net_run(w.net, all, 5, NULL, NULL, 10000000u);
+    ck_assert_uint_eq(rshare_cluster_manager(w.nodes[3]), 1);
+    uint64_t after;
+    rshare_cluster_map_version(w.nodes[0], NULL, &after);
+    ck_assert_uint_gt(after, before);
+    check_history();
+    world_down();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cluster");
+    TCase *tc = tcase_create("cluster");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_sizes);
+    tcase_add_test(tc, test_seeds);
+    tcase_add_test(tc, test_manager_crash_and_restart);
+    suite_add_tcase(s, tc);
+    return rs_test_run(s);
+}
