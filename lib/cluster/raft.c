@@ -628,6 +628,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     int rc = rs_map_apply(rr->node, &cl->map, buf->base, buf->len, &subject);
     cl->map.version = raft_last_applied(&rr->raft) + 1;
     cl->map.epoch = (uint32_t)rr->raft.current_term;
+    rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
     *result = (void *)(intptr_t)rc;
     if (rc < 0)
         rs_log_warn(rr->node, "map change refused by every node: %s", rshare_strerror(rc));
@@ -670,6 +671,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     if (rc < 0)
         return RAFT_CORRUPT;
     cl->map.version = rr->raft.last_applied ? rr->raft.last_applied : cl->map.version;
+    rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
     rs_cluster_emit(rr->node, RSHARE_EVENT_MAP, 0);
     rs_cluster_kick(rr->node);
     return 0;

@@ -185,3 +185,10 @@ int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void
         RS_STAT_INC(node, msgs_sent);
     return rc;
 }
+
+void rs_msg_set_map_version(rshare_node *node, uint32_t epoch, uint64_t version)
+{
+    struct rs_msg *msg = rs_msg(node);
+    msg->map_epoch = epoch;
+    msg->map_version = version;
+}

@@ -67,6 +67,10 @@ int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *
 int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
                   size_t len, unsigned flags);
 
+/* The map version every outgoing header carries (set by the cluster
+ * layer whenever its copy of the map changes). */
+void rs_msg_set_map_version(rshare_node *node, uint32_t epoch, uint64_t version);
+
 /* request.c */
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
                           const uint8_t *body, size_t body_len);

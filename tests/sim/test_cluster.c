@@ -8,9 +8,11 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "msg/msg.h"
 #include "rshare/rshare.h"
 
 #define MAX_NODES 64
@@ -252,21 +254,27 @@ static void cluster_case(uint64_t seed, size_t count, size_t eligible)
             ck_assert_uint_eq(all[k].block_count, 2048u * (k + 1));
         }
     }
+    /* Every message a node sends carries the map version it holds. */
+    for (size_t i = 0; i < count; i++)
+        ck_assert_uint_eq(rs_msg(w.nodes[i])->map_version, rs_cluster(w.nodes[i])->map.version);
     check_history();
     world_down();
 }
 
 START_TEST(test_sizes)
 {
-    static const size_t sizes[][2] = {{2, 2}, {3, 3}, {5, 3}, {16, 3}};
+    static const size_t sizes[][2] = {{2, 2}, {3, 3}, {5, 3}, {16, 3}, {64, 3}};
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         cluster_case(1000 + s, sizes[s][0], sizes[s][1]);
 }
 END_TEST
 
+/* RSHARE_SIM_SEEDS sets how many (make soak runs thousands). */
 START_TEST(test_seeds)
 {
-    for (uint64_t seed = 1; seed <= 20; seed++)
+    const char *env = getenv("RSHARE_SIM_SEEDS");
+    uint64_t seeds = env ? strtoull(env, NULL, 10) : 200;
+    for (uint64_t seed = 1; seed <= seeds; seed++)
         cluster_case(seed, 5, 3);
 }
 END_TEST
@@ -310,6 +318,46 @@ START_TEST(test_manager_crash_and_restart)
 }
 END_TEST
 
+/* Partitions of random shapes come and go while nodes change what they
+ * share; afterwards every node holds the same map, and at no version did two
+ * nodes ever hold different maps. */
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+START_TEST(test_partitions)
+{
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        world_up(500 + seed, 5, 3);
+        rng_state = seed;
+        run_until_converged(60);
+        int shared[5] = {0};
+        for (int round = 0; round < 12; round++) {
+            for (uint32_t a = 1; a <= 5; a++)
+                for (uint32_t b = a + 1; b <= 5; b++)
+                    rshare_loop_net_partition(w.net, a, b, rnd(100) < 35);
+            size_t i = rnd(5);
+            if (shared[i] < 3)
+                share_disk(w.nodes[i], (int)(i * 10 + shared[i]++));
+            rshare_loop_net_run(w.net, w.nodes, 5, NULL, NULL, 1000000u + rnd(3000000u));
+        }
+        for (uint32_t a = 1; a <= 5; a++)
+            for (uint32_t b = a + 1; b <= 5; b++)
+                rshare_loop_net_partition(w.net, a, b, 0);
+        w.expect_resources = shared[0] + shared[1] + shared[2] + shared[3] + shared[4];
+        run_until_converged(120);
+        uint64_t digest = map_digest(w.nodes[0]);
+        for (size_t k = 1; k < 5; k++)
+            ck_assert(map_digest(w.nodes[k]) == digest);
+        check_history();
+        world_down();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster");
@@ -318,6 +366,7 @@ int main(void)
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_seeds);
     tcase_add_test(tc, test_manager_crash_and_restart);
+    tcase_add_test(tc, test_partitions);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
