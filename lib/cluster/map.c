@@ -77,6 +77,14 @@ static int member_set(rshare_node *node, struct rs_map *map, const struct rs_map
     return 0;
 }
 
+/* memcpy() with a count of 0 must still not see a NULL pointer. */
+static void copy_descs(struct rshare_resource_desc *dst, const struct rshare_resource_desc *src,
+                       size_t n)
+{
+    if (n)
+        memcpy(dst, src, n * sizeof(*dst));
+}
+
 /* Replace `host`'s resources by `descs` (already checked). */
 static int resources_set(rshare_node *node, struct rs_map *map, uint32_t host,
                          const struct rshare_resource_desc *descs, size_t count)
@@ -86,10 +94,10 @@ static int resources_set(rshare_node *node, struct rs_map *map, uint32_t host,
     struct rshare_resource_desc *out = rs_malloc(node, (total ? total : 1) * sizeof(*out));
     if (!out)
         return RSHARE_ENOMEM;
-    memcpy(out, map->resources, first * sizeof(*out));
-    memcpy(out + first, descs, count * sizeof(*out));
-    memcpy(out + first + count, map->resources + first + old,
-           (map->resource_count - first - old) * sizeof(*out));
+    copy_descs(out, map->resources, first);
+    copy_descs(out + first, descs, count);
+    copy_descs(out + first + count, map->resources + first + old,
+               map->resource_count - first - old);
     rs_free(node, map->resources);
     map->resources = out;
     map->resource_count = total;

@@ -566,7 +566,9 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
             if (drop > rr->n_entries)
                 drop = rr->n_entries;
             drop_entries(rr, 0, drop);
-            memmove(rr->entries, rr->entries + drop, (rr->n_entries - drop) * sizeof(*rr->entries));
+            if (rr->n_entries > drop)
+                memmove(rr->entries, rr->entries + drop,
+                        (rr->n_entries - drop) * sizeof(*rr->entries));
             rr->n_entries -= drop;
             rr->start_index += drop;
         }
