@@ -318,6 +318,78 @@ START_TEST(test_manager_crash_and_restart)
 }
 END_TEST
 
+/* Nodes plugged in later join; a node pulled out is reported down within
+ * the member timeout and the rest carry on. */
+static int downs;
+static void count_downs(rshare_node *node, enum rshare_cluster_event event, uint32_t id, void *ud)
+{
+    on_event(node, event, id, ud);
+    if (event == RSHARE_EVENT_MEMBER_DOWN && id == 4)
+        downs++;
+}
+
+START_TEST(test_hotplug)
+{
+    world_up(31, 5, 3);
+    w.count = 4; /* node 5 is not plugged in yet */
+    rshare_node_destroy(w.nodes[4]);
+    w.nodes[4] = NULL;
+    store_free(&w.stores[4]);
+    run_until_converged(60);
+    w.count = 5;
+    w.nodes[4] = start_node(4);
+    run_until_converged(60);
+    ck_assert_uint_eq(rs_cluster(w.nodes[0])->map.member_count, 5);
+
+    downs = 0;
+    for (size_t i = 0; i < 5; i++)
+        if (i != 3)
+            rshare_cluster_set_callback(w.nodes[i], count_downs, NULL);
+    uint64_t pulled = rshare_loop_net_now_us(w.net);
+    rshare_node_destroy(w.nodes[3]);
+    w.nodes[3] = NULL;
+    rshare_node *rest[] = {w.nodes[0], w.nodes[1], w.nodes[2], w.nodes[4]};
+    rshare_loop_net_run(w.net, rest, 4, NULL, NULL, 5000000u);
+    ck_assert_int_eq(downs, 4); /* every other node noticed */
+    size_t n;
+    struct rshare_member members[8];
+    ck_assert_int_eq(rshare_cluster_members(w.nodes[0], members, 8, sizeof(members[0]), &n), 0);
+    ck_assert_uint_eq(n, 5);
+    ck_assert(!(members[3].flags & RSHARE_MEMBER_ALIVE));
+    ck_assert(members[0].flags & RSHARE_MEMBER_MANAGER);
+    ck_assert(members[0].flags & RSHARE_MEMBER_SELF);
+    ck_assert(members[1].flags & RSHARE_MEMBER_VOTER);
+    ck_assert_uint_le(rshare_loop_net_now_us(w.net) - pulled, 5000000u);
+    check_history();
+    world_down();
+}
+END_TEST
+
+/* A 2-node chassis: both vote.  While one is away the other keeps its last
+ * committed map (and so keeps serving), but map changes wait for the peer. */
+START_TEST(test_two_node_chassis)
+{
+    world_up(41, 2, 2);
+    share_disk(w.nodes[0], 0);
+    w.expect_resources = 1;
+    run_until_converged(60);
+    rshare_node_destroy(w.nodes[1]);
+    w.nodes[1] = NULL;
+    share_disk(w.nodes[0], 1);
+    rshare_loop_net_run(w.net, w.nodes, 1, NULL, NULL, 20000000u);
+    size_t n;
+    ck_assert_int_eq(rshare_resource_list(w.nodes[0], 0, NULL, 0, sizeof(struct rshare_resource_desc), &n), 0);
+    ck_assert_uint_eq(n, 1); /* the last committed map, unchanged */
+    ck_assert_int_eq(rshare_resource_list(w.nodes[0], 1, NULL, 0, sizeof(struct rshare_resource_desc), &n), 0);
+    ck_assert_uint_eq(n, 2); /* the change waits */
+    w.nodes[1] = start_node(1);
+    w.expect_resources = 2;
+    run_until_converged(60);
+    check_history();
+    world_down();
+}
+END_TEST
+
 /* Partitions of random shapes come and go while nodes change what they
  * share; afterwards every node holds the same map, and at no version did two
  * nodes ever hold different maps. */
@@ -367,6 +439,8 @@ int main(void)
     tcase_add_test(tc, test_seeds);
     tcase_add_test(tc, test_manager_crash_and_restart);
     tcase_add_test(tc, test_partitions);
+    tcase_add_test(tc, test_hotplug);
+    tcase_add_test(tc, test_two_node_chassis);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
