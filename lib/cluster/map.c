@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/sorted.h"
 #include "descriptor.h"
 #include "map.h"
 
@@ -25,16 +26,8 @@ void rs_map_clear(rshare_node *node, struct rs_map *map)
 
 static size_t member_pos(const struct rs_map *map, uint32_t id, bool *found)
 {
-    size_t lo = 0, hi = map->member_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (map->members[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = lo < map->member_count && map->members[lo].id == id;
-    return lo;
+    /* Elements start with their id, as rs_sorted_find() needs. */
+    return rs_sorted_find(map->members, map->member_count, sizeof(*map->members), id, found);
 }
 
 const struct rs_map_member *rs_map_member(const struct rs_map *map, uint32_t id)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "core/sorted.h"
 #include "msg/msg.h"
 
 #define HELLO_VERSION 1
@@ -16,16 +17,8 @@ static void hello_tick(rshare_node *node, struct rs_timer *timer);
 
 static size_t member_pos(struct rs_cluster *cl, uint32_t id, bool *found)
 {
-    size_t lo = 0, hi = cl->member_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cl->members[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = lo < cl->member_count && cl->members[lo].id == id;
-    return lo;
+    /* Elements start with their id, as rs_sorted_find() needs. */
+    return rs_sorted_find(cl->members, cl->member_count, sizeof(*cl->members), id, found);
 }
 
 const struct rs_member *rs_member_find(rshare_node *node, uint32_t id)
