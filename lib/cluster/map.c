@@ -89,8 +89,9 @@ static int resources_set(rshare_node *node, struct rs_map *map, uint32_t host,
         return RSHARE_ENOMEM;
     copy_descs(out, map->resources, first);
     copy_descs(out + first, descs, count);
-    copy_descs(out + first + count, map->resources + first + old,
-               map->resource_count - first - old);
+    size_t tail = map->resource_count - first - old;
+    if (tail) /* no arithmetic on a NULL array */
+        copy_descs(out + first + count, map->resources + first + old, tail);
     rs_free(node, map->resources);
     map->resources = out;
     map->resource_count = total;
