@@ -38,26 +38,37 @@ static int build_command(rshare_node *node, uint8_t **out, size_t *len)
     return 0;
 }
 
-static void announced(rshare_node *node, int status, void *user_data)
+static void announced(rshare_node *node, int status, uint64_t index, void *user_data)
 {
     (void)user_data;
-    rs_cluster(node)->announce_pending = false;
-    rs_cluster_kick(node); /* the map may still differ: look again */
+    struct rs_cluster *cl = rs_cluster(node);
+    cl->announce_pending = false;
+    if (status == 0)
+        cl->announced_at_version = index; /* wait for our copy to reach it */
+    rs_cluster_kick(node);
     if (status < 0)
         rs_log_debug(node, "resource announcement not applied: %s", rshare_strerror(status));
 }
 
+/* The manager answers with the log index that holds the change. */
 static void announce_reply(rshare_node *node, const struct rshare_reply *reply, void *user_data)
 {
-    announced(node, reply->status == RSHARE_EREMOTE ? reply->remote_code : reply->status,
-              user_data);
+    uint64_t index = 0;
+    int status = reply->status == RSHARE_EREMOTE ? reply->remote_code : reply->status;
+    if (status == 0) {
+        struct rs_cbor_reader r;
+        rs_cbor_reader_init(&r, reply->data, reply->len);
+        if (rs_cbor_get_uint(&r, &index) < 0 || !rs_cbor_at_end(&r))
+            status = RSHARE_EPROTO;
+    }
+    announced(node, status, index, user_data);
 }
 
 void rs_announce_check(rshare_node *node)
 {
     struct rs_cluster *cl = rs_cluster(node);
     if (!cl->joined || cl->announce_pending || !rs_map_member(&cl->map, rshare_node_id(node)) ||
-        map_matches_local(node))
+        cl->map.version < cl->announced_at_version || map_matches_local(node))
         return;
     uint32_t manager = rs_raft_leader(node);
     if (!manager)
@@ -78,14 +89,19 @@ void rs_announce_check(rshare_node *node)
 
 /* --- the manager's side ------------------------------------------------------- */
 
-static void applied_for_peer(rshare_node *node, int status, void *user_data)
+static void applied_for_peer(rshare_node *node, int status, uint64_t index, void *user_data)
 {
-    rshare_request *req = user_data;
-    if (status < 0)
-        rshare_request_fail(req, status, "map change refused");
-    else
-        rshare_request_reply(req, NULL, 0);
     (void)node;
+    rshare_request *req = user_data;
+    if (status < 0) {
+        rshare_request_fail(req, status, "map change refused");
+        return;
+    }
+    uint8_t buf[16];
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_cbor_put_uint(&w, index);
+    rshare_request_reply(req, buf, w.len);
 }
 
 static void on_resources(rshare_node *node, rshare_request *req, void *user_data)

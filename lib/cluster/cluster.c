@@ -12,9 +12,23 @@
 #define DEFAULT_ELECTION_MS 1000
 #define DEFAULT_HEARTBEAT_MS 100
 
+/* Report a change of manager once, whoever noticed it. */
+static void check_manager(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    uint32_t manager = rs_raft_leader(node);
+    if (manager == cl->manager)
+        return;
+    cl->manager = manager;
+    if (manager == rshare_node_id(node))
+        cl->leader_since_us = rs_now_us(node);
+    rs_cluster_emit(node, RSHARE_EVENT_MANAGER, manager);
+}
+
 static void run_duties(rshare_node *node, struct rs_timer *timer)
 {
     (void)timer;
+    check_manager(node);
     rs_raft_members_changed(node);
     rs_announce_check(node);
 }

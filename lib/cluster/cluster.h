@@ -28,6 +28,7 @@ struct rs_member {
     uint32_t hello_flags;
     uint64_t last_seen_us;
     uint64_t up_since_us; /* when it was last seen coming up */
+    uint64_t last_raft_us; /* last consensus message from it */
     bool alive;
 };
 
@@ -53,11 +54,12 @@ struct rs_cluster {
     size_t local_count;
     uint32_t next_local; /* numbers resource ids: host << 32 | number */
     bool announce_pending; /* a RESOURCES request is on its way */
-    uint64_t announced_at_version;
+    uint64_t announced_at_version; /* the map version that will hold it */
 
     struct rs_map map;
     struct rs_raft *raft;
-    uint32_t manager;
+    uint32_t manager;         /* last reported through RSHARE_EVENT_MANAGER */
+    uint64_t leader_since_us; /* when this node last became manager */
 };
 
 struct rs_cluster *rs_cluster(rshare_node *node);
@@ -74,6 +76,8 @@ void rs_cluster_kick(rshare_node *node);
 /* membership.c */
 int rs_membership_start(rshare_node *node);
 const struct rs_member *rs_member_find(rshare_node *node, uint32_t id);
+/* A consensus message came from `id` (proof that it is alive and talking). */
+void rs_member_heard_raft(rshare_node *node, uint32_t id);
 void rs_membership_fini(rshare_node *node);
 
 /* announce.c: this node's resources reach the map through the manager. */
@@ -89,7 +93,7 @@ bool rs_raft_is_voter(rshare_node *node, uint32_t id);
 uint32_t rs_raft_leader(rshare_node *node);
 /* Propose a map command (CBOR, copied); `done` runs once it is applied or
  * failed.  Only on the leader. */
-typedef void (*rs_raft_done_fn)(rshare_node *node, int status, void *user_data);
+typedef void (*rs_raft_done_fn)(rshare_node *node, int status, uint64_t index, void *user_data);
 int rs_raft_propose(rshare_node *node, const void *cmd, size_t len, rs_raft_done_fn done,
                     void *user_data);
 /* Called by membership when the set of live members changes. */

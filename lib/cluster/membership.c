@@ -29,6 +29,15 @@ const struct rs_member *rs_member_find(rshare_node *node, uint32_t id)
     return found ? &cl->members[pos] : NULL;
 }
 
+void rs_member_heard_raft(rshare_node *node, uint32_t id)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    bool found;
+    size_t pos = member_pos(cl, id, &found);
+    if (found)
+        cl->members[pos].last_raft_us = rs_now_us(node);
+}
+
 static struct rs_member *member_get(rshare_node *node, uint32_t id)
 {
     struct rs_cluster *cl = rs_cluster(node);

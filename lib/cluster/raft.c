@@ -87,6 +87,9 @@ struct rs_raft {
     struct change change;
     bool transferring;
     struct raft_transfer transfer;
+    bool push_commit;      /* a change committed: tell the followers now */
+    bool barrier_pending;
+    struct raft_barrier barrier;
 };
 
 static struct rs_raft *self(struct raft_io *io)
@@ -344,6 +347,8 @@ static int load_persisted(struct rs_raft *rr)
 
 /* --- the raft_io methods ---------------------------------------------------- */
 
+static int io_random(struct raft_io *io, int min, int max);
+
 static void tick_timer(rshare_node *node, struct rs_timer *timer)
 {
     struct rs_raft *rr = (struct rs_raft *)((char *)timer - offsetof(struct rs_raft, tick_timer));
@@ -433,8 +438,11 @@ static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, ra
     rr->tick_ms = msecs ? msecs : 1;
     rr->tick = tick;
     rr->recv = recv;
-    return rs_timer_schedule(rr->node, &rr->tick_timer,
-                             rs_now_us(rr->node) + (uint64_t)rr->tick_ms * 1000u) < 0
+    /* Nodes started together would tick in phase and time out together,
+     * splitting the vote: the first tick comes after a random part of the
+     * interval. */
+    uint64_t first_us = 1000u + (uint64_t)io_random(io, 0, (int)rr->tick_ms) * 1000u;
+    return rs_timer_schedule(rr->node, &rr->tick_timer, rs_now_us(rr->node) + first_us) < 0
                ? RAFT_NOMEM
                : 0;
 }
@@ -628,9 +636,16 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     struct rs_cluster *cl = rs_cluster(rr->node);
     uint32_t subject = 0;
     int rc = rs_map_apply(rr->node, &cl->map, buf->base, buf->len, &subject);
-    cl->map.version = raft_last_applied(&rr->raft) + 1;
-    cl->map.epoch = (uint32_t)rr->raft.current_term;
+    /* Version and epoch name the entry itself (its index and the term it was
+     * created in), so that every node holding the same map reports the same
+     * pair, whenever it applied it. */
+    raft_index index = raft_last_applied(&rr->raft) + 1;
+    cl->map.version = index;
+    if (index >= rr->start_index && index - rr->start_index < rr->n_entries)
+        cl->map.epoch = (uint32_t)rr->entries[index - rr->start_index].term;
     rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
+    if (raft_state(&rr->raft) == RAFT_LEADER)
+        rr->push_commit = true;
     *result = (void *)(intptr_t)rc;
     if (rc < 0)
         rs_log_warn(rr->node, "map change refused by every node: %s", rshare_strerror(rc));
@@ -672,7 +687,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     raft_free(buf->base);
     if (rc < 0)
         return RAFT_CORRUPT;
-    cl->map.version = rr->raft.last_applied ? rr->raft.last_applied : cl->map.version;
+    if (rr->has_snapshot) {
+        cl->map.version = rr->snap_index;
+        cl->map.epoch = (uint32_t)rr->snap_term;
+    }
     rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
     rs_cluster_emit(rr->node, RSHARE_EVENT_MAP, 0);
     rs_cluster_kick(rr->node);
@@ -694,6 +712,7 @@ static void on_raft_message(rshare_node *node, rshare_request *req, void *user_d
         return;
     }
     m.server_id = rshare_request_peer(req);
+    rs_member_heard_raft(node, (uint32_t)m.server_id);
     snprintf(rr->peer_address, sizeof(rr->peer_address), "%u", (unsigned)m.server_id);
     m.server_address = rr->peer_address;
     rr->recv(&rr->io, &m); /* libraft owns the message's buffers from here */
@@ -738,7 +757,10 @@ int rs_raft_start(rshare_node *node)
         rs_free(node, rr);
         return RSHARE_EIO;
     }
-    raft_set_election_timeout(&rr->raft, cl->config.election_timeout_ms);
+    /* libraft draws each election timer from [T, 2T): with T half the
+     * configured timeout, a silent manager is replaced within about one
+     * configured election timeout. */
+    raft_set_election_timeout(&rr->raft, cl->config.election_timeout_ms / 2);
     raft_set_heartbeat_timeout(&rr->raft, cl->config.heartbeat_ms);
     raft_set_snapshot_threshold(&rr->raft, SNAPSHOT_THRESHOLD);
     raft_set_snapshot_trailing(&rr->raft, SNAPSHOT_TRAILING);
@@ -824,7 +846,7 @@ static void proposal_applied(struct raft_apply *req, int status, void *result)
 {
     struct proposal *p = (struct proposal *)req;
     int rc = status ? RSHARE_EAGAIN : (int)(intptr_t)result;
-    p->done(p->node, rc, p->user_data);
+    p->done(p->node, rc, req->index, p->user_data);
     rs_free(p->node, p);
 }
 
@@ -919,10 +941,11 @@ static void next_change(rshare_node *node, struct rs_raft *rr)
 }
 
 /* Record every live member in the map (and its eligibility). */
-static void member_done(rshare_node *node, int status, void *user_data)
+static void member_done(rshare_node *node, int status, uint64_t index, void *user_data)
 {
     (void)node;
     (void)status;
+    (void)index;
     (void)user_data;
 }
 
@@ -944,6 +967,29 @@ static void publish_members(rshare_node *node)
     }
 }
 
+static void barrier_done(struct raft_barrier *req, int status)
+{
+    (void)status;
+    struct rs_raft *rr = req->data;
+    rr->barrier_pending = false;
+}
+
+/* Followers learn that an entry is committed from the next AppendEntries,
+ * which libraft would send only at the next heartbeat.  Appending a barrier
+ * sends AppendEntries to every follower at once, carrying the new commit
+ * index, so a map change reaches the whole cluster half a round trip after
+ * it commits instead of up to two heartbeats later. */
+static void push_commit(rshare_node *node, struct rs_raft *rr)
+{
+    (void)node;
+    if (!rr->push_commit || rr->barrier_pending)
+        return;
+    rr->push_commit = false;
+    rr->barrier.data = rr;
+    if (raft_barrier(&rr->raft, &rr->barrier, barrier_done) == 0)
+        rr->barrier_pending = true;
+}
+
 static void transfer_done(struct raft_transfer *req)
 {
     struct rs_raft *rr = req->data;
@@ -958,11 +1004,21 @@ static void prefer_lowest_slot(rshare_node *node, struct rs_raft *rr)
 {
     struct rs_cluster *cl = rs_cluster(node);
     const struct rs_member *best = NULL;
-    uint64_t settled = rs_now_us(node) - 2000ull * cl->config.hello_interval_ms;
+    uint64_t now = rs_now_us(node);
+    uint64_t election_us = 1000ull * cl->config.election_timeout_ms;
+    uint64_t settled = now - 2000ull * cl->config.hello_interval_ms;
+    /* A new manager first settles for an election timeout, and hands over
+     * only to a voter that answered consensus messages that recently: a
+     * crashed node's hellos are remembered longer than that, and handing
+     * the role to it would leave the cluster without a manager. */
+    if (now - cl->leader_since_us < election_us)
+        return;
     for (size_t i = 0; i < cl->member_count; i++) {
         const struct rs_member *m = &cl->members[i];
         const struct raft_server *s = config_server(rr, m->id);
-        if (!m->alive || !s || s->role != RAFT_VOTER)
+        bool self_member = m->id == rshare_node_id(node);
+        if (!m->alive || !s || s->role != RAFT_VOTER ||
+            (!self_member && now - m->last_raft_us > election_us))
             continue;
         if (!best || m->slot < best->slot || (m->slot == best->slot && m->id < best->id))
             best = m;
@@ -1027,6 +1083,7 @@ void rs_raft_members_changed(rshare_node *node)
     }
     if (!rs_raft_is_leader(node))
         return;
+    push_commit(node, rr);
     next_change(node, rr);
     publish_members(node);
     prefer_lowest_slot(node, rr);

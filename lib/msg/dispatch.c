@@ -37,7 +37,8 @@ static const struct rs_handler *handler_for(rshare_node *node, uint16_t type)
 
 static void send_answer(rshare_node *node, const struct answer_to *to, uint8_t *wire, size_t len)
 {
-    rs_link_send(node, to->peer, wire, len, 0, NULL);
+    if (rs_link_send(node, to->peer, wire, len, 0, NULL) == 0)
+        RS_STAT_INC(node, msgs_sent);
     rs_dedupe_answer(node, to->peer, to->slot, to->request_id, wire, len);
 }
 

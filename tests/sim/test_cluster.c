@@ -90,6 +90,7 @@ struct world {
     struct history_entry history[MAX_HISTORY];
     size_t history_len;
     int expect_resources;
+    uint32_t expect_manager; /* 0: any live one */
 };
 
 static struct world w;
@@ -179,8 +180,9 @@ static int converged(void *user_data)
         if (!node)
             continue;
         uint32_t m = rshare_cluster_manager(node);
-        if (!m || (manager && m != manager) || !w.nodes[m - 1])
-            return 0; /* none, disagreement, or a dead one still believed in */
+        if (!m || (manager && m != manager) || !w.nodes[m - 1] ||
+            (w.expect_manager && m != w.expect_manager))
+            return 0; /* none, disagreement, a dead one still believed in */
         manager = m;
         const struct rs_map *map = &rs_cluster(node)->map;
         if (map->member_count != w.count || (int)map->resource_count != w.expect_resources)
@@ -237,8 +239,9 @@ static void world_down(void)
 static void cluster_case(uint64_t seed, size_t count, size_t eligible)
 {
     world_up(seed, count, eligible);
-    run_until_converged(60);
     /* The preferred manager is the lowest slot among the voters. */
+    w.expect_manager = 1;
+    run_until_converged(60);
     ck_assert_uint_eq(rshare_cluster_manager(w.nodes[0]), 1);
     for (size_t i = 0; i < count; i++)
         share_disk(w.nodes[i], (int)i);
@@ -285,8 +288,10 @@ START_TEST(test_manager_crash_and_restart)
     for (size_t i = 0; i < 5; i++)
         share_disk(w.nodes[i], (int)i);
     w.expect_resources = 5;
+    w.expect_manager = 1;
     run_until_converged(60);
     ck_assert_uint_eq(rshare_cluster_manager(w.nodes[1]), 1);
+    w.expect_manager = 0;
     uint64_t before;
     rshare_cluster_map_version(w.nodes[1], NULL, &before);
 
@@ -304,15 +309,21 @@ START_TEST(test_manager_crash_and_restart)
      * slot gets the manager role back. */
     w.nodes[0] = start_node(0);
     share_disk(w.nodes[0], 0);
+    w.expect_manager = 1;
     run_until_converged(60);
     rshare_node *all[MAX_NODES];
     for (size_t i = 0; i < 5; i++)
         all[i] = w.nodes[i];
     rshare_loop_net_run(w.net, all, 5, NULL, NULL, 10000000u);
     ck_assert_uint_eq(rshare_cluster_manager(w.nodes[3]), 1);
-    uint64_t after;
-    rshare_cluster_map_version(w.nodes[0], NULL, &after);
-    ck_assert_uint_gt(after, before);
+    /* It caught up: the same map version as the others, none older. */
+    uint64_t after, others;
+    uint32_t epoch0, epoch1;
+    rshare_cluster_map_version(w.nodes[0], &epoch0, &after);
+    rshare_cluster_map_version(w.nodes[1], &epoch1, &others);
+    ck_assert_uint_ge(after, before);
+    ck_assert_uint_eq(after, others);
+    ck_assert_uint_eq(epoch0, epoch1);
     check_history();
     world_down();
 }
