@@ -401,6 +401,71 @@ START_TEST(test_two_node_chassis)
 }
 END_TEST
 
+/* A node that sends the manager a resource list naming another host, or a
+ * malformed one, gets a clear error; the map does not change and the
+ * manager counts it. */
+static int forged_status, forged_code, forged_calls;
+static void on_forged_reply(rshare_node *node, const struct rshare_reply *reply, void *ud)
+{
+    (void)node;
+    (void)ud;
+    forged_calls++;
+    forged_status = reply->status;
+    forged_code = reply->remote_code;
+}
+
+static int forged_done(void *ud)
+{
+    (void)ud;
+    return forged_calls > 0;
+}
+
+START_TEST(test_forged_announcements)
+{
+    world_up(61, 3, 3);
+    w.expect_manager = 1;
+    run_until_converged(60);
+    uint8_t buf[1024];
+    struct rs_cbor_writer wr;
+    struct rshare_resource_desc d;
+    rshare_resource_desc_init(&d, sizeof(d));
+    d.kind = RSHARE_RESOURCE_BLOCK;
+    d.block_size = 512;
+    d.block_count = 8;
+    d.host = 3;
+    d.id = (uint64_t)3 << 32 | 1;
+    snprintf(d.path, sizeof(d.path), "not-mine");
+    /* Node 2 claims to speak for node 3. */
+    rs_cbor_writer_init(&wr, buf, sizeof(buf));
+    rs_map_cmd_resources_set(&wr, 3, &d, 1);
+    struct rshare_node_stats before, after;
+    rshare_node_stats(w.nodes[0], &before, sizeof(before));
+    ck_assert_int_eq(rs_msg_call(w.nodes[1], 1, RS_MSG_RESOURCES, buf, wr.len, on_forged_reply, NULL), 0);
+    ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 3, forged_done, NULL, 5000000u), 0);
+    ck_assert_int_eq(forged_status, RSHARE_EREMOTE);
+    ck_assert_int_eq(forged_code, RSHARE_EINVAL);
+    rshare_node_stats(w.nodes[0], &after, sizeof(after));
+    ck_assert_uint_eq(after.rx_spoofed, before.rx_spoofed + 1);
+
+    /* Its own host, but an invalid descriptor (block size 3). */
+    d.host = 2;
+    d.id = (uint64_t)2 << 32 | 1;
+    d.block_size = 3;
+    rs_cbor_writer_init(&wr, buf, sizeof(buf));
+    rs_map_cmd_resources_set(&wr, 2, &d, 1);
+    forged_calls = 0;
+    ck_assert_int_eq(rs_msg_call(w.nodes[1], 1, RS_MSG_RESOURCES, buf, wr.len, on_forged_reply, NULL), 0);
+    ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 3, forged_done, NULL, 5000000u), 0);
+    ck_assert_int_eq(forged_status, RSHARE_EREMOTE);
+    ck_assert_int_lt(forged_code, 0);
+    rshare_node_stats(w.nodes[0], &before, sizeof(before));
+    ck_assert_uint_eq(before.msgs_malformed, after.msgs_malformed + 1);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(rs_cluster(w.nodes[i])->map.resource_count, 0);
+    world_down();
+}
+END_TEST
+
 /* Partitions of random shapes come and go while nodes change what they
  * share; afterwards every node holds the same map, and at no version did two
  * nodes ever hold different maps. */
@@ -452,6 +517,7 @@ int main(void)
     tcase_add_test(tc, test_partitions);
     tcase_add_test(tc, test_hotplug);
     tcase_add_test(tc, test_two_node_chassis);
+    tcase_add_test(tc, test_forged_announcements);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
