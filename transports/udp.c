@@ -169,8 +169,9 @@ RSHARE_API int rshare_udp_local_address(rshare_node *node, int transport_index, 
 
 static uint32_t udp_caps(void *impl)
 {
-    (void)impl;
-    return RSHARE_TRANSPORT_CAP_FD | RSHARE_TRANSPORT_CAP_BROADCAST | RSHARE_TRANSPORT_CAP_BULK;
+    const struct udp_transport *u = impl;
+    return RSHARE_TRANSPORT_CAP_FD | RSHARE_TRANSPORT_CAP_BULK |
+           (u->discovery.len ? RSHARE_TRANSPORT_CAP_BROADCAST : 0);
 }
 
 static size_t udp_mtu(void *impl)
@@ -312,6 +313,8 @@ static int udp_broadcast_addr(void *impl, struct rshare_link_addr *addr)
     struct udp_transport *u = impl;
     if (!addr)
         return RSHARE_EINVAL;
+    if (!u->discovery.len)
+        return RSHARE_ENOTSUP; /* bound to IPv6 loopback: seeds only */
     *addr = u->discovery;
     return 0;
 }
@@ -502,10 +505,18 @@ static int setup_discovery(struct udp_transport *u, const struct rshare_udp_conf
         socklen_t bound_len = sizeof(bound);
         if (getsockname(u->fd, &bound.sa, &bound_len) < 0)
             return fail_errno(u->node, RSHARE_ESYS, "UDP getsockname");
+        /* A socket bound to loopback discovers on loopback only: its hellos
+         * must never leave the machine.  127.255.255.255 stays on lo; IPv6
+         * loopback has no broadcast or multicast, so such a socket relies on
+         * configured peers. */
         if (u->family == AF_INET) {
+            bool loopback = (ntohl(bound.in4.sin_addr.s_addr) >> 24) == 127;
             sa.in4.sin_family = AF_INET;
             sa.in4.sin_port = bound.in4.sin_port;
-            sa.in4.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+            sa.in4.sin_addr.s_addr = htonl(loopback ? 0x7FFFFFFFu : INADDR_BROADCAST);
+        } else if (IN6_IS_ADDR_LOOPBACK(&bound.in6.sin6_addr)) {
+            u->discovery.len = 0;
+            return 0;
         } else {
             sa.in6.sin6_family = AF_INET6;
             sa.in6.sin6_port = bound.in6.sin6_port;

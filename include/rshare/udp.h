@@ -19,8 +19,10 @@ struct rshare_udp_config {
     uint32_t mtu;
     /* Discovery destination: an IPv4 broadcast address or an IPv4/IPv6
      * multicast group, with port ("255.255.255.255:7219", "[ff02::1]:7219").
-     * NULL: the limited broadcast address on the bound port (IPv4) or
-     * ff02::1 (IPv6). */
+     * NULL: on the bound port, 127.255.255.255 for a socket bound to IPv4
+     * loopback (discovery never leaves the machine), the limited broadcast
+     * address for other IPv4 sockets, none for IPv6 loopback (configured
+     * peers only), ff02::1 for other IPv6 sockets. */
     const char *discovery_address;
     /* Interface for multicast (name), NULL for the default. */
     const char *interface;

@@ -651,20 +651,36 @@ END_TEST
 
 START_TEST(test_default_discovery_address)
 {
-    /* Only read back, never sent to: the defaults leave loopback. */
+    /* Loopback sockets discover on loopback only; the defaults of sockets
+     * bound to every address are only read back here, never sent to. */
     rshare_node *node = make_node(1);
-    int i4 = add_udp_ok(node, "127.0.0.1:0");
-    int i6 = add_udp_ok(node, "[::1]:0");
+    int lo4 = add_udp_ok(node, "127.0.0.1:0");
+    int lo6 = add_udp_ok(node, "[::1]:0");
+    int any4 = add_udp_ok(node, "0.0.0.0:0");
+    int any6 = add_udp_ok(node, "[::]:0");
     struct rshare_link_addr addr;
     char text[80], want[80];
-    struct rs_transport *t4 = rs_transport_get(node, i4), *t6 = rs_transport_get(node, i6);
-    ck_assert_int_eq(t4->ops.broadcast_addr(t4->impl, &addr), 0);
-    ck_assert_int_gt(format(node, i4, &addr, text, sizeof text), 0);
-    snprintf(want, sizeof want, "255.255.255.255:%u", local_port(node, i4));
+    struct rs_transport *t = rs_transport_get(node, lo4);
+    ck_assert_int_eq(t->ops.broadcast_addr(t->impl, &addr), 0);
+    ck_assert_int_gt(format(node, lo4, &addr, text, sizeof text), 0);
+    snprintf(want, sizeof want, "127.255.255.255:%u", local_port(node, lo4));
     ck_assert_str_eq(text, want);
-    ck_assert_int_eq(t6->ops.broadcast_addr(t6->impl, &addr), 0);
-    ck_assert_int_gt(format(node, i6, &addr, text, sizeof text), 0);
-    snprintf(want, sizeof want, "[ff02::1]:%u", local_port(node, i6));
+    ck_assert(t->caps & RSHARE_TRANSPORT_CAP_BROADCAST);
+
+    t = rs_transport_get(node, lo6);
+    ck_assert_int_eq(t->ops.broadcast_addr(t->impl, &addr), RSHARE_ENOTSUP);
+    ck_assert(!(t->caps & RSHARE_TRANSPORT_CAP_BROADCAST));
+
+    t = rs_transport_get(node, any4);
+    ck_assert_int_eq(t->ops.broadcast_addr(t->impl, &addr), 0);
+    ck_assert_int_gt(format(node, any4, &addr, text, sizeof text), 0);
+    snprintf(want, sizeof want, "255.255.255.255:%u", local_port(node, any4));
+    ck_assert_str_eq(text, want);
+
+    t = rs_transport_get(node, any6);
+    ck_assert_int_eq(t->ops.broadcast_addr(t->impl, &addr), 0);
+    ck_assert_int_gt(format(node, any6, &addr, text, sizeof text), 0);
+    snprintf(want, sizeof want, "[ff02::1]:%u", local_port(node, any6));
     ck_assert_str_eq(text, want);
     rshare_node_destroy(node);
 }
