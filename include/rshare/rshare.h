@@ -14,5 +14,8 @@
 #include <rshare/loop.h>
 #include <rshare/resource.h>
 #include <rshare/cluster.h>
+#include <rshare/mctp.h>
+#include <rshare/serial.h>
+#include <rshare/smbus.h>
 
 #endif
