@@ -21,8 +21,10 @@ int rs_link_init(rshare_node *node)
 {
     struct rs_core *core = rs_core(node);
     struct rs_link *link = rs_link(node);
-    if (core->protected_mode)
+    if (core->protected_mode) {
         rs_protect_derive(link->key, core->cluster_key);
+        rs_protect_session_key(link->tx_key, link->key, core->config.node_id, core->session);
+    }
     link->next_seq = 1;
     link->next_xfer = 1;
     core->on_packet = on_packet;
@@ -38,6 +40,7 @@ void rs_link_fini(rshare_node *node)
     rs_free(node, link->tx_buf);
     link->rx_buf = link->tx_buf = NULL;
     sodium_memzero(link->key, sizeof(link->key));
+    sodium_memzero(link->tx_key, sizeof(link->tx_key));
 }
 
 void rs_link_set_upper(rshare_node *node, rs_link_deliver_fn deliver, rs_link_peer_fn peer_reset,
@@ -101,7 +104,7 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     if (payload_len)
         memcpy(pkt + RS_PKT_HDR_LEN + part_len, payload, payload_len);
     if (core->protected_mode)
-        len = rs_protect_seal(link->key, pkt, RS_PKT_HDR_LEN, part_len + payload_len);
+        len = rs_protect_seal(link->tx_key, pkt, RS_PKT_HDR_LEN, part_len + payload_len);
     if (peer)
         return rs_transport_send(node, peer->transport, &peer->addr, pkt, len, flags);
     /* Broadcast on every transport that can. */
@@ -228,14 +231,24 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         RS_STAT_INC(node, rx_unprotected);
         return RSHARE_EAUTH;
     }
-    /* Authenticate before any state is touched or created. */
+    /* Authenticate before any state is touched or created: with the key of
+     * the sender's session, cached per peer, derived for a new session. */
     const uint8_t *body = packet + RS_PKT_HDR_LEN;
     size_t body_len = len - RS_PKT_HDR_LEN;
+    struct rs_peer *known = rs_peer_find(node, hdr.src);
+    uint8_t fresh_key[RS_PROTECT_KEY_LEN];
+    const uint8_t *session_key = NULL;
     if (core->protected_mode) {
+        if (known && known->has_session && known->session == hdr.session) {
+            session_key = known->session_key;
+        } else {
+            rs_protect_session_key(fresh_key, link->key, hdr.src, hdr.session);
+            session_key = fresh_key;
+        }
         uint8_t *plain = rs_link_scratch(node, len, true);
         if (!plain)
             return RSHARE_ENOMEM;
-        if (rs_protect_open(link->key, packet, len, RS_PKT_HDR_LEN, plain, &body_len) < 0) {
+        if (rs_protect_open(session_key, packet, len, RS_PKT_HDR_LEN, plain, &body_len) < 0) {
             RS_STAT_INC(node, rx_auth_failed);
             return RSHARE_EAUTH;
         }
@@ -249,7 +262,7 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         count_status(node, st);
         return RSHARE_EPROTO;
     }
-    struct rs_peer *peer = rs_peer_find(node, hdr.src);
+    struct rs_peer *peer = known;
     if (peer && peer->has_session && peer->session != hdr.session &&
         !session_acceptable(peer, hdr.session)) {
         RS_STAT_INC(node, rx_replayed);
@@ -266,6 +279,8 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         bool restarted = peer->has_session;
         peer->has_session = true;
         peer->session = hdr.session;
+        if (session_key)
+            memcpy(peer->session_key, session_key, sizeof(peer->session_key));
         rs_replay_reset(&peer->replay);
         rs_reassembly_drop_all(node, peer);
         memset(peer->completed, 0, sizeof(peer->completed));

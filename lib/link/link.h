@@ -24,7 +24,8 @@ typedef void (*rs_link_peer_fn)(rshare_node *node, struct rs_peer *peer);
 
 struct rs_link {
     struct rs_peer_table peers;
-    uint8_t key[RS_PROTECT_KEY_LEN];
+    uint8_t key[RS_PROTECT_KEY_LEN];      /* packet key, from the cluster key */
+    uint8_t tx_key[RS_PROTECT_KEY_LEN];   /* this node's session key */
     uint64_t next_seq;
     uint32_t next_xfer;
     size_t reassembly_bytes;

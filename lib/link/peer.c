@@ -1,6 +1,8 @@
 /* rshare link — the peer table, a small chained hash keyed by node id. */
 #include "config.h"
 
+#include <sodium.h>
+
 #include "link.h"
 #include "reassembly.h"
 #include "transfer.h"
@@ -51,6 +53,7 @@ void rs_peer_table_clear(rshare_node *node)
             rs_reassembly_drop_all(node, p);
             if (link->peer_free)
                 link->peer_free(node, p);
+            sodium_memzero(p->session_key, sizeof(p->session_key));
             rs_free(node, p);
             p = next;
         }

@@ -29,6 +29,7 @@ struct rs_peer {
     bool has_session;
     uint64_t session;
     struct rs_replay replay;
+    uint8_t session_key[32]; /* protected mode: the key of `session` */
 
     struct rs_xfer_out *out;
     struct rs_reassembly *in;

@@ -1,7 +1,9 @@
-/* rshare link — packet protection: XChaCha20-Poly1305 (libsodium) over
- * everything after the common header, with the header as associated data.
- * The nonce is built from the header (sender, boot session, sequence), so it
- * never repeats while sequence numbers and sessions do not. */
+/* rshare link — packet protection: ChaCha20-Poly1305 (IETF, libsodium)
+ * over everything after the common header, with the header as associated
+ * data.  Each sender's boot session has its own key, derived from the
+ * cluster key, the sender and the session, so the packet sequence number
+ * alone is the nonce: nonces never repeat while sessions and sequence
+ * numbers do not, and no per-packet key derivation is needed. */
 #ifndef RSHARE_PROTECT_H
 #define RSHARE_PROTECT_H
 
@@ -15,7 +17,13 @@
 void rs_protect_derive(uint8_t packet_key[RS_PROTECT_KEY_LEN],
                        const uint8_t cluster_key[RS_PROTECT_KEY_LEN]);
 
-/* Encrypt pkt[hdr_len .. hdr_len + body_len) in place and append the tag;
+/* The key of one sender's boot session, from the packet key. */
+void rs_protect_session_key(uint8_t session_key[RS_PROTECT_KEY_LEN],
+                            const uint8_t packet_key[RS_PROTECT_KEY_LEN], uint32_t sender,
+                            uint64_t session);
+
+/* With the sender's session key: encrypt pkt[hdr_len .. hdr_len + body_len)
+ * in place and append the tag;
  * `pkt` must have room for it.  Returns the sealed packet length. */
 size_t rs_protect_seal(const uint8_t key[RS_PROTECT_KEY_LEN], uint8_t *pkt,
                        size_t hdr_len, size_t body_len);
