@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <rshare/rshare.h>
+#include <sodium.h>
 
 #define ECHO_TYPE 0x8001u
 #define QUIT_TYPE 0x8002u
@@ -51,7 +52,7 @@ struct options {
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void pin(int cpu);
 static void parse_options(int argc, char **argv, struct options *o);
-static void bare_server(int sock) __attribute__((noreturn));
+static void bare_server(int sock, int key) __attribute__((noreturn));
 static int64_t *bare_client(const struct options *o, int sock, const struct sockaddr_in *server);
 static void rshare_server(const struct options *o, int report_fd) __attribute__((noreturn));
 static int64_t *rshare_client(const struct options *o, const char *server_addr);
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 {
     struct options o;
     parse_options(argc, argv, &o);
+    if (sodium_init() < 0) /* picks the fast implementations, as rshare_node_create() does */
+        die("libsodium failed to initialise");
     signal(SIGPIPE, SIG_IGN);
     int pipefd[2];
     if (pipe(pipefd) < 0)
@@ -94,7 +97,7 @@ int main(int argc, char **argv)
         close(pipefd[0]);
         if (o.rshare)
             rshare_server(&o, pipefd[1]);
-        bare_server(sock);
+        bare_server(sock, o.key);
     }
     pin(o.client_cpu);
     close(pipefd[1]);
@@ -146,10 +149,41 @@ static void fill(uint8_t *buf, size_t len)
 
 /* --- bare UDP: the floor ---------------------------------------------------- */
 
-/* Echo every datagram; an empty one means stop. */
-static void bare_server(int sock)
+/* The floor of the encrypted path (bare --key): the same AEAD rshare uses
+ * (ChaCha20-Poly1305, 26 bytes of associated data like rshare's header),
+ * one seal before every send and one open after every receive, and
+ * nothing else. */
+#define BARE_AD 26
+static uint64_t bare_nonce;
+
+static size_t bare_seal(uint8_t *out, const uint8_t *in, size_t len)
 {
-    static uint8_t buf[65536];
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    bare_nonce++;
+    memcpy(nonce + 4, &bare_nonce, sizeof(bare_nonce));
+    memset(out, 0, BARE_AD);
+    memcpy(out, nonce, sizeof(nonce));
+    unsigned long long clen;
+    crypto_aead_chacha20poly1305_ietf_encrypt(out + BARE_AD, &clen, in, len, out, BARE_AD, NULL,
+                                              nonce, bench_key);
+    return BARE_AD + (size_t)clen;
+}
+
+static ssize_t bare_open(uint8_t *out, const uint8_t *in, size_t len)
+{
+    unsigned long long mlen;
+    if (len < BARE_AD || crypto_aead_chacha20poly1305_ietf_decrypt(
+                             out, &mlen, NULL, in + BARE_AD, len - BARE_AD, in, BARE_AD, in,
+                             bench_key) != 0)
+        return -1;
+    return (ssize_t)mlen;
+}
+
+/* Echo every datagram (opening and sealing it again with --key); an empty
+ * one means stop. */
+static void bare_server(int sock, int key)
+{
+    static uint8_t buf[65536], plain[65536], sealed[65536];
     for (;;) {
         struct sockaddr_in from;
         socklen_t len = sizeof(from);
@@ -158,6 +192,14 @@ static void bare_server(int sock)
             continue;
         if (n <= 0)
             _exit(0);
+        if (key) {
+            ssize_t m = bare_open(plain, buf, (size_t)n);
+            if (m < 0)
+                _exit(1);
+            n = (ssize_t)bare_seal(sealed, plain, (size_t)m);
+            sendto(sock, sealed, (size_t)n, 0, (struct sockaddr *)&from, len);
+            continue;
+        }
         sendto(sock, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
     }
 }
@@ -172,7 +214,12 @@ static int64_t *bare_client(const struct options *o, int sock, const struct sock
     setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
     struct timeval tv = {.tv_sec = 2};
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* a lost datagram is fatal */
+    if (o->key && chunk != o->size)
+        die("bare --key seals whole messages: no --chunk");
+    if (o->key && o->size + BARE_AD + 16 > 65507)
+        die("bare --key carries at most %d bytes", 65507 - BARE_AD - 16);
     uint8_t *out = malloc(o->size), *in = malloc(o->size + 65536);
+    uint8_t *sealed = malloc(65536), *plain = malloc(65536);
     int64_t *ns = malloc(sizeof(*ns) * (size_t)o->iterations);
     if (!out || !in || !ns)
         die("out of memory");
@@ -180,18 +227,31 @@ static int64_t *bare_client(const struct options *o, int sock, const struct sock
     for (long i = -o->warmup; i < o->iterations; i++) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (size_t off = 0; off < o->size; off += chunk) {
-            size_t len = o->size - off < chunk ? o->size - off : chunk;
-            if (sendto(sock, out + off, len, 0, (const struct sockaddr *)server,
-                       sizeof(*server)) != (ssize_t)len)
+        size_t got = 0;
+        if (o->key) {
+            size_t len = bare_seal(sealed, out, o->size);
+            if (sendto(sock, sealed, len, 0, (const struct sockaddr *)server, sizeof(*server)) !=
+                (ssize_t)len)
                 die("sendto: %s", strerror(errno));
-        }
-        size_t got = 0; /* loopback keeps the order: datagrams land in place */
-        while (got < o->size) {
-            ssize_t n = recv(sock, in + got, 65536, 0);
-            if (n <= 0)
-                die("bare echo %ld: %s", i, n < 0 ? strerror(errno) : "empty datagram");
-            got += (size_t)n;
+            ssize_t n = recv(sock, in, 65536, 0);
+            ssize_t m = n > 0 ? bare_open(plain, in, (size_t)n) : -1;
+            if (m < 0)
+                die("bare echo %ld: %s", i, n < 0 ? strerror(errno) : "bad datagram");
+            memcpy(in, plain, (size_t)m);
+            got = (size_t)m;
+        } else {
+            for (size_t off = 0; off < o->size; off += chunk) {
+                size_t len = o->size - off < chunk ? o->size - off : chunk;
+                if (sendto(sock, out + off, len, 0, (const struct sockaddr *)server,
+                           sizeof(*server)) != (ssize_t)len)
+                    die("sendto: %s", strerror(errno));
+            }
+            while (got < o->size) { /* loopback keeps the order: datagrams land in place */
+                ssize_t n = recv(sock, in + got, 65536, 0);
+                if (n <= 0)
+                    die("bare echo %ld: %s", i, n < 0 ? strerror(errno) : "empty datagram");
+                got += (size_t)n;
+            }
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (got != o->size || (i < 0 && memcmp(in, out, o->size) != 0))
@@ -202,6 +262,8 @@ static int64_t *bare_client(const struct options *o, int sock, const struct sock
     sendto(sock, out, 0, 0, (const struct sockaddr *)server, sizeof(*server));
     free(out);
     free(in);
+    free(sealed);
+    free(plain);
     return ns;
 }
 
@@ -398,8 +460,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         die("--iterations must be at least 1");
     if (o->warmup < 0)
         o->warmup = o->iterations / 10 > 10 ? o->iterations / 10 : 10;
-    if ((o->key || o->mtu) && !o->rshare)
-        die("--key and --mtu apply to rshare only");
+    if (o->mtu && !o->rshare)
+        die("--mtu applies to rshare only");
     if (o->chunk && o->rshare)
         die("--chunk applies to bare only (rshare cuts messages at --mtu)");
 }
