@@ -41,15 +41,17 @@ struct rshare_allocator {
     void *user_data;
 };
 
+/* 0 as a sink's max_level means the default (warnings and errors). */
 enum rshare_log_level {
-    RSHARE_LOG_ERROR = 0,
-    RSHARE_LOG_WARNING = 1,
-    RSHARE_LOG_INFO = 2,
-    RSHARE_LOG_DEBUG = 3
+    RSHARE_LOG_ERROR = 1,
+    RSHARE_LOG_WARNING = 2,
+    RSHARE_LOG_INFO = 3,
+    RSHARE_LOG_DEBUG = 4
 };
 
 /* Log sink.  `message` is one line without a trailing newline.  The default
- * sink writes warnings and errors to stderr.  Frozen: never extended. */
+ * sink (write NULL) writes to stderr.  `max_level` is the most detailed
+ * level passed on, 0 meaning RSHARE_LOG_WARNING.  Frozen: never extended. */
 struct rshare_log {
     void (*write)(void *user_data, enum rshare_log_level level, const char *message);
     void *user_data;

@@ -23,7 +23,7 @@
 #define DEFAULT_LINK_WINDOW 64u
 #define MAX_MESSAGE_LIMIT (64u << 20)
 
-static const char *const level_names[] = {"error", "warning", "info", "debug"};
+static const char *const level_names[] = {"?", "error", "warning", "info", "debug"};
 
 static void stderr_log(void *user_data, enum rshare_log_level level, const char *message)
 {
@@ -97,11 +97,10 @@ static int resolve_config(rshare_node *node, struct rshare_node_config *cfg,
         cfg->allocator.realloc = libc_realloc;
         cfg->allocator.free = libc_free;
     }
-    if (!cfg->log.write) {
+    if (!cfg->log.write)
         cfg->log.write = stderr_log;
-        if (!given->log.max_level)
-            cfg->log.max_level = RSHARE_LOG_WARNING;
-    }
+    if ((unsigned)cfg->log.max_level == 0)
+        cfg->log.max_level = RSHARE_LOG_WARNING;
     if ((unsigned)cfg->log.max_level > RSHARE_LOG_DEBUG)
         cfg->log.max_level = RSHARE_LOG_DEBUG;
     cfg->cluster_key = NULL; /* copied into the core, never kept by pointer */

@@ -196,6 +196,8 @@ static void pending_timer(rshare_node *node, struct rs_timer *timer)
     uint64_t now = rs_now_us(node);
     if (now >= p->deadline_us) {
         RS_STAT_INC(node, requests_timed_out);
+        rs_errorf(node, RSHARE_ETIMEDOUT, "no answer from node %u within %u ms", p->peer,
+                  rs_core(node)->config.request_timeout_ms);
         struct rshare_reply reply = {.status = RSHARE_ETIMEDOUT};
         complete(node, p, &reply);
         return;

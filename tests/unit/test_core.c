@@ -133,6 +133,19 @@ START_TEST(test_allocator_and_log_hooks)
     rshare_node_destroy(node);
     ck_assert_int_eq(c.live, 0);
 
+    /* Errors only: the unprotected-mode warning is not passed on; 0 means
+     * the default (warnings). */
+    lines = 0;
+    cfg.log.max_level = RSHARE_LOG_ERROR;
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    ck_assert_int_eq(lines, 0);
+    rshare_node_destroy(node);
+    cfg.log.max_level = 0;
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    ck_assert_int_gt(lines, 0);
+    rshare_node_destroy(node);
+    cfg.log.max_level = RSHARE_LOG_WARNING;
+
     /* Only some allocator functions set: refused. */
     cfg.allocator.free = NULL;
     ck_assert_int_eq(rshare_node_create(&cfg, &node), RSHARE_EINVAL);

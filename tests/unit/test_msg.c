@@ -315,6 +315,7 @@ START_TEST(test_timeout_and_shutdown)
     ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "x", 1, on_reply, &r), 0);
     run_until(&c, &r, 10000000);
     ck_assert_int_eq(r.status, RSHARE_ETIMEDOUT);
+    ck_assert_str_eq(rshare_node_errmsg(c.nodes[0]), "no answer from node 2 within 800 ms");
     uint64_t took = rshare_loop_net_now_us(c.net) - start;
     ck_assert_uint_ge(took, 800000);
     ck_assert_uint_le(took, 900000);
