@@ -120,6 +120,7 @@ struct rshare_node_stats {
     uint64_t duplicates_replayed;   /* duplicate requests answered from cache */
     uint64_t requests_stale;        /* late copies of requests nobody waits for */
     uint64_t unhandled;             /* no handler for the message type */
+    uint64_t requests_map_stale;    /* refused: the sender's map version differs */
 };
 
 RSHARE_API int rshare_node_stats(const rshare_node *node,

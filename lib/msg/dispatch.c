@@ -42,7 +42,8 @@ static void send_answer(rshare_node *node, const struct answer_to *to, uint8_t *
     rs_dedupe_answer(node, to->peer, to->slot, to->request_id, wire, len);
 }
 
-static int answer_error(rshare_node *node, const struct answer_to *to, int code, const char *text)
+static int build_error(rshare_node *node, const struct answer_to *to, int code, const char *text,
+                       uint8_t **wire, size_t *len)
 {
     size_t text_len = text ? strnlen(text, 200) : 0;
     uint8_t cbor[256];
@@ -53,13 +54,32 @@ static int answer_error(rshare_node *node, const struct answer_to *to, int code,
     rs_cbor_put_text(&w, text ? text : "", text_len);
     struct rs_msg_hdr hdr;
     rs_msg_fill_hdr(node, &hdr, RS_MSG_ERROR, to->type, to->request_id);
+    return rs_msg_build_raw(node, &hdr, cbor, w.len, wire, len);
+}
+
+static int answer_error(rshare_node *node, const struct answer_to *to, int code, const char *text)
+{
     uint8_t *wire;
     size_t len;
-    int rc = rs_msg_build_raw(node, &hdr, cbor, w.len, &wire, &len);
+    int rc = build_error(node, to, code, text, &wire, &len);
     if (rc < 0)
         return rc;
     send_answer(node, to, wire, len);
     return 0;
+}
+
+/* An error that is not an outcome of the request (it was not executed):
+ * sent, not kept in the reply cache. */
+static void answer_uncached_error(rshare_node *node, const struct answer_to *to, int code,
+                                  const char *text)
+{
+    uint8_t *wire;
+    size_t len;
+    if (build_error(node, to, code, text, &wire, &len) < 0)
+        return;
+    if (rs_link_send(node, to->peer, wire, len, 0, NULL) == 0)
+        RS_STAT_INC(node, msgs_sent);
+    rs_free(node, wire);
 }
 
 static void incoming_link(rshare_node *node, struct rshare_request *req)
@@ -91,6 +111,17 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
     struct rs_peer *peer = rs_peer_find(node, src);
     struct answer_to to = {.peer = src, .type = hdr->type, .slot = hdr->slot,
                            .request_id = hdr->request_id};
+    const struct rs_handler *h = handler_for(node, hdr->type);
+    struct rs_msg *msg = rs_msg(node);
+    if (h && (h->flags & RS_HANDLER_MAP_VERSIONED) &&
+        (hdr->map_version != msg->map_version || hdr->map_epoch != msg->map_epoch)) {
+        /* Refused before the reply cache sees it: nothing was executed, and
+         * the same request may come again once the maps agree.  The answer's
+         * header tells the sender which version this node holds. */
+        RS_STAT_INC(node, requests_map_stale);
+        answer_uncached_error(node, &to, RSHARE_ESTALE, "map versions differ");
+        return;
+    }
     struct rs_dedupe_entry *entry;
     int state = rs_dedupe_check(node, peer, hdr->slot, hdr->request_id, &entry);
     if (state < 0)
@@ -108,7 +139,6 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
         return;
 
     }
-    const struct rs_handler *h = handler_for(node, hdr->type);
     if (!h) {
         RS_STAT_INC(node, unhandled);
         answer_error(node, &to, RSHARE_ENOHANDLER,

@@ -47,3 +47,9 @@ void rs_msg_hdr_set_slot(uint8_t *wire, uint16_t slot)
 {
     rs_put16(wire + 24, slot);
 }
+
+void rs_msg_hdr_set_map(uint8_t *wire, uint32_t epoch, uint64_t version)
+{
+    rs_put32(wire + 12, epoch);
+    rs_put64(wire + 16, version);
+}

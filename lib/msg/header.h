@@ -34,5 +34,8 @@ void rs_msg_hdr_encode(const struct rs_msg_hdr *hdr, uint8_t *out);
 int rs_msg_hdr_decode(const uint8_t *buf, size_t len, struct rs_msg_hdr *hdr);
 /* Set the slot of an encoded request (chosen when it is sent). */
 void rs_msg_hdr_set_slot(uint8_t *wire, uint16_t slot);
+/* Refresh the map epoch and version of an encoded message (resends carry
+ * the sender's current ones). */
+void rs_msg_hdr_set_map(uint8_t *wire, uint32_t epoch, uint64_t version);
 
 #endif

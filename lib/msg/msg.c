@@ -76,6 +76,12 @@ RSHARE_API int rshare_node_set_handler(rshare_node *node, uint16_t type, rshare_
 int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handler,
                        void *user_data)
 {
+    return rs_msg_set_handler_flags(node, type, handler, user_data, 0);
+}
+
+int rs_msg_set_handler_flags(rshare_node *node, uint16_t type, rshare_handler_fn handler,
+                             void *user_data, unsigned flags)
+{
     struct rs_msg *msg = rs_msg(node);
     for (size_t i = 0; i < msg->handler_count; i++) {
         if (msg->handlers[i].type != type)
@@ -83,6 +89,7 @@ int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handl
         if (handler) {
             msg->handlers[i].fn = handler;
             msg->handlers[i].user_data = user_data;
+            msg->handlers[i].flags = flags;
         } else {
             msg->handlers[i] = msg->handlers[--msg->handler_count];
         }
@@ -95,7 +102,7 @@ int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handl
     if (!grown)
         return RSHARE_ENOMEM;
     msg->handlers = grown;
-    msg->handlers[msg->handler_count++] = (struct rs_handler){type, handler, user_data};
+    msg->handlers[msg->handler_count++] = (struct rs_handler){type, handler, user_data, flags};
     return 0;
 }
 
@@ -189,6 +196,9 @@ int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void
 void rs_msg_set_map_version(rshare_node *node, uint32_t epoch, uint64_t version)
 {
     struct rs_msg *msg = rs_msg(node);
+    bool advanced = version > msg->map_version;
     msg->map_epoch = epoch;
     msg->map_version = version;
+    if (advanced)
+        rs_requests_map_advanced(node);
 }

@@ -14,7 +14,14 @@ struct rs_handler {
     uint16_t type;
     rshare_handler_fn fn;
     void *user_data;
+    unsigned flags; /* RS_HANDLER_* */
 };
+
+/* Requests of this type depend on the global map: one whose sender holds
+ * another map version than the receiver is refused with RSHARE_ESTALE
+ * (uncached, nothing executed), and the sender's message layer retries it
+ * once its own copy has caught up (or the receiver's has). */
+#define RS_HANDLER_MAP_VERSIONED 0x1u
 
 struct rs_pending; /* an outgoing request (request.c) */
 struct rs_dedupe_entry;
@@ -62,6 +69,8 @@ void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, ui
  * RSHARE_MSG_TYPE_APP_FIRST) carry raw CBOR bodies, not byte strings. */
 int rs_msg_set_handler(rshare_node *node, uint16_t type, rshare_handler_fn handler,
                        void *user_data);
+int rs_msg_set_handler_flags(rshare_node *node, uint16_t type, rshare_handler_fn handler,
+                             void *user_data, unsigned flags);
 int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
                 rshare_reply_fn done, void *user_data);
 int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
@@ -75,6 +84,8 @@ void rs_msg_set_map_version(rshare_node *node, uint32_t epoch, uint64_t version)
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
                           const uint8_t *body, size_t body_len);
 void rs_requests_fail_all(rshare_node *node, int status);
+/* The map version changed: resend requests that waited for it. */
+void rs_requests_map_advanced(rshare_node *node);
 /* The peer restarted: requests it may have seen complete with an error. */
 void rs_requests_peer_restarted(rshare_node *node, uint32_t peer_id);
 

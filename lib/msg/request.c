@@ -19,6 +19,7 @@ struct rs_pending {
     uint32_t peer;
     uint16_t type;
     int slot;                  /* -1 while waiting for one */
+    uint64_t wait_version;     /* refused as stale: resend once our map reaches it */
     bool orphaned;             /* its peer restarted while it was out */
     uint32_t xfer;
     uint32_t interval_ms;
@@ -52,6 +53,8 @@ static struct rs_msg_peer *peer_state(rshare_node *node, uint32_t peer_id)
 
 static void transmit(rshare_node *node, struct rs_pending *p)
 {
+    struct rs_msg *msg = rs_msg(node);
+    rs_msg_hdr_set_map(p->wire, msg->map_epoch, msg->map_version);
     int rc = rs_link_send(node, p->peer, p->wire, p->wire_len, 0, &p->xfer);
     if (rc < 0)
         rs_log_debug(node, "request %u to node %u: send failed (%s), will retry", p->id, p->peer,
@@ -203,7 +206,8 @@ static void pending_timer(rshare_node *node, struct rs_timer *timer)
         return;
     }
     bool busy = rs_link_transfer_active(node, p->peer, p->xfer) ||
-                rs_link_receiving_from(node, p->peer);
+                rs_link_receiving_from(node, p->peer) ||
+                p->wait_version > rs_msg(node)->map_version;
     if (p->slot >= 0 && !busy) {
         RS_STAT_INC(node, requests_retried);
         transmit(node, p);
@@ -245,8 +249,28 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
         reply.status = RSHARE_EREMOTE;
         reply.remote_code = (int)code;
         reply.data = text;
+        if (code == RSHARE_ESTALE && rs_now_us(node) < p->deadline_us) {
+            /* The maps differ.  If ours is the older, resend once it has
+             * caught up; if theirs is, the retry timer resends later. */
+            if (hdr->map_version > rs_msg(node)->map_version)
+                p->wait_version = hdr->map_version;
+            return;
+        }
     }
     complete(node, p, &reply);
+}
+
+void rs_requests_map_advanced(rshare_node *node)
+{
+    struct rs_msg *msg = rs_msg(node);
+    for (unsigned b = 0; b < RS_PENDING_BUCKETS; b++) {
+        for (struct rs_pending *p = msg->pending[b]; p; p = p->next) {
+            if (!p->wait_version || p->wait_version > msg->map_version || p->slot < 0)
+                continue;
+            p->wait_version = 0;
+            transmit(node, p);
+        }
+    }
 }
 
 void rs_requests_fail_all(rshare_node *node, int status)

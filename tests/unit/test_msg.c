@@ -11,6 +11,7 @@
 
 #include "msg/body.h"
 #include "msg/header.h"
+#include "msg/msg.h"
 #include "rshare/rshare.h"
 
 #define ECHO 0x8001
@@ -344,6 +345,57 @@ START_TEST(test_timeout_and_shutdown)
 }
 END_TEST
 
+/* Requests that depend on the map: refused while the two nodes hold
+ * different versions, executed once both agree, whichever side was behind. */
+START_TEST(test_map_versioned_requests)
+{
+    struct cluster c;
+    cluster_up(&c, NULL, 5000);
+    ck_assert_int_eq(rs_msg_set_handler_flags(c.nodes[1], ECHO, handler, NULL,
+                                              RS_HANDLER_MAP_VERSIONED), 0);
+    executed = 0;
+
+    /* The requester is behind: it waits until its map catches up. */
+    rs_msg_set_map_version(c.nodes[1], 3, 7);
+    struct result r = {0};
+    ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "a", 1, on_reply, &r), 0);
+    rshare_loop_net_run(c.net, c.nodes, 2, result_done, &r, 1000000);
+    ck_assert_int_eq(r.calls, 0);
+    ck_assert_int_eq(executed, 0);
+    struct rshare_node_stats st;
+    rshare_node_stats(c.nodes[1], &st, sizeof(st));
+    ck_assert_uint_ge(st.requests_map_stale, 1);
+    rs_msg_set_map_version(c.nodes[0], 3, 7);
+    run_until(&c, &r, 1000000);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(executed, 1);
+    free(r.data);
+
+    /* The responder is behind: retried until it catches up. */
+    rs_msg_set_map_version(c.nodes[0], 3, 9);
+    r = (struct result){0};
+    ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "b", 1, on_reply, &r), 0);
+    rshare_loop_net_run(c.net, c.nodes, 2, result_done, &r, 500000);
+    ck_assert_int_eq(r.calls, 0);
+    ck_assert_int_eq(executed, 1);
+    rs_msg_set_map_version(c.nodes[1], 3, 9);
+    run_until(&c, &r, 5000000);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(executed, 2);
+    free(r.data);
+
+    /* Never agreeing: the request times out instead of running. */
+    rs_msg_set_map_version(c.nodes[1], 4, 20);
+    r = (struct result){0};
+    ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "c", 1, on_reply, &r), 0);
+    run_until(&c, &r, 10000000);
+    ck_assert_int_eq(r.status, RSHARE_ETIMEDOUT);
+    ck_assert_int_eq(executed, 2);
+    free(r.data);
+    cluster_down(&c);
+}
+END_TEST
+
 START_TEST(test_message_limit)
 {
     struct cluster c;
@@ -373,6 +425,7 @@ int main(void)
     tcase_add_test(tc, test_requests_protected);
     tcase_add_test(tc, test_timeout_and_shutdown);
     tcase_add_test(tc, test_message_limit);
+    tcase_add_test(tc, test_map_versioned_requests);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
