@@ -29,6 +29,11 @@ struct rshare_cluster_config {
     uint32_t member_timeout_ms;   /* silent this long = gone, default 3500 */
     uint32_t election_timeout_ms; /* map consensus, default 1000 */
     uint32_t heartbeat_ms;        /* map consensus, default 100 */
+    /* The nomination rule.  0 (default): the preferred manager is the live
+     * voter in the lowest chassis slot; non-zero: the first-installed one
+     * (lowest install_order of rshare_node_config).  Ties go to the lower
+     * node id.  Must be the same on every manager-eligible node. */
+    uint32_t prefer_install_order;
 };
 
 RSHARE_API void rshare_cluster_config_init(struct rshare_cluster_config *config,
@@ -64,6 +69,28 @@ RSHARE_API uint32_t rshare_cluster_manager(rshare_node *node);
 /* This node's copy of the map: its epoch and version (the index of the last
  * applied change).  Both only grow. */
 RSHARE_API int rshare_cluster_map_version(rshare_node *node, uint32_t *epoch, uint64_t *version);
+
+/* The operator's override for a map that lost its other voters, such as a
+ * 2-node chassis whose peer is gone: map changes otherwise wait for the
+ * peer.  This node continues the map as its only voter: it becomes manager
+ * alone, commits the changes that were waiting, and adds the peer back (as
+ * a copy, then a voter) when it returns from its persisted state.
+ *
+ * DANGEROUS: use it only when the operator knows the other voters are down
+ * (powered off, removed), not merely unreachable.  A partitioned peer that
+ * is overridden on both sides gives two maps that can never be reconciled.
+ * With more than two voters, changes committed by the others while this
+ * node was away are lost.
+ *
+ * Returns 0 (also when this node already is the only voter);
+ * RSHARE_EINVAL if the node has not joined, is not manager-eligible or is
+ * not a voter of the map; RSHARE_EAGAIN if it holds no map yet;
+ * RSHARE_EBUSY if another voter is alive (heard within member_timeout_ms)
+ * or when called from an RSHARE_EVENT_MAP callback (call it once
+ * rshare_node_process() has returned); RSHARE_EIO if consensus
+ * could not be restarted (the node then carries on as before).
+ * rshare_node_errmsg() says why. */
+RSHARE_API int rshare_cluster_force_alone(rshare_node *node);
 
 enum rshare_cluster_event {
     RSHARE_EVENT_MEMBER_UP = 1,   /* a node was discovered or came back */

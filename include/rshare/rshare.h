@@ -14,6 +14,7 @@
 #include <rshare/loop.h>
 #include <rshare/resource.h>
 #include <rshare/cluster.h>
+#include <rshare/global.h>
 #include <rshare/mctp.h>
 #include <rshare/serial.h>
 #include <rshare/smbus.h>

@@ -89,7 +89,7 @@ void rs_announce_check(rshare_node *node)
 
 /* --- the manager's side ------------------------------------------------------- */
 
-static void applied_for_peer(rshare_node *node, int status, uint64_t index, void *user_data)
+void rs_reply_when_applied(rshare_node *node, int status, uint64_t index, void *user_data)
 {
     (void)node;
     rshare_request *req = user_data;
@@ -144,7 +144,7 @@ static void on_resources(rshare_node *node, rshare_request *req, void *user_data
         rshare_request_fail(req, rc, "malformed or invalid resource descriptors");
         return;
     }
-    rc = rs_raft_propose(node, cmd, len, applied_for_peer, req);
+    rc = rs_raft_propose(node, cmd, len, rs_reply_when_applied, req);
     if (rc < 0)
         rshare_request_fail(req, rc == RSHARE_EAGAIN ? RSHARE_EAGAIN : rc, "not the manager");
 }

@@ -31,6 +31,7 @@ static void run_duties(rshare_node *node, struct rs_timer *timer)
     check_manager(node);
     rs_raft_members_changed(node);
     rs_announce_check(node);
+    rs_global_check_waiters(node);
 }
 
 void rs_cluster_kick(rshare_node *node)
@@ -55,6 +56,7 @@ void rs_cluster_fini(rshare_node *node)
     if (!cl->joined)
         return;
     rs_timer_cancel(node, &cl->duty_timer);
+    rs_global_fini(node);
     rs_raft_stop(node);
     rs_membership_fini(node);
     rs_map_clear(node, &cl->map);
@@ -142,6 +144,8 @@ RSHARE_API int rshare_cluster_join(rshare_node *node, const struct rshare_cluste
     if (rc == 0)
         rc = rs_announce_start(node);
     if (rc == 0)
+        rc = rs_global_start(node);
+    if (rc == 0)
         rc = rs_membership_start(node);
     if (rc < 0) {
         rs_cluster_fini(node);
@@ -195,6 +199,19 @@ RSHARE_API int rshare_cluster_map_version(rshare_node *node, uint32_t *epoch, ui
     if (version)
         *version = cl->map.version;
     return 0;
+}
+
+RSHARE_API int rshare_cluster_force_alone(rshare_node *node)
+{
+    if (!node)
+        return RSHARE_EINVAL;
+    struct rs_cluster *cl = rs_cluster(node);
+    if (!cl->joined)
+        return rs_errorf(node, RSHARE_EINVAL, "force alone: this node has not joined a cluster");
+    if (!cl->config.manager_eligible)
+        return rs_errorf(node, RSHARE_EINVAL,
+                         "force alone: this node is not manager-eligible, it cannot hold the map alone");
+    return rs_raft_force_alone(node);
 }
 
 RSHARE_API int rshare_cluster_set_callback(rshare_node *node, rshare_cluster_event_fn fn,

@@ -60,6 +60,7 @@ struct rs_cluster {
     struct rs_raft *raft;
     uint32_t manager;         /* last reported through RSHARE_EVENT_MANAGER */
     uint64_t leader_since_us; /* when this node last became manager */
+    struct rs_map_waiter *waiters; /* changes asked for, not yet in our map */
 };
 
 struct rs_cluster *rs_cluster(rshare_node *node);
@@ -83,6 +84,15 @@ void rs_membership_fini(rshare_node *node);
 /* announce.c: this node's resources reach the map through the manager. */
 void rs_announce_check(rshare_node *node);
 int rs_announce_start(rshare_node *node);
+/* A proposal made for a peer's request was applied (or refused): answer the
+ * request (an rshare_request *) with the log index that holds the change. */
+void rs_reply_when_applied(rshare_node *node, int status, uint64_t index, void *request);
+
+/* global.c: volume definitions and KVM routes, changed through the manager. */
+struct rs_map_waiter;
+int rs_global_start(rshare_node *node);
+void rs_global_check_waiters(rshare_node *node);
+void rs_global_fini(rshare_node *node);
 
 /* raft.c */
 int rs_raft_start(rshare_node *node);
@@ -98,5 +108,8 @@ int rs_raft_propose(rshare_node *node, const void *cmd, size_t len, rs_raft_done
                     void *user_data);
 /* Called by membership when the set of live members changes. */
 void rs_raft_members_changed(rshare_node *node);
+/* The operator's override (rshare_cluster_force_alone): restart consensus
+ * with this node as the map's only voter.  Never from a libraft callback. */
+int rs_raft_force_alone(rshare_node *node);
 
 #endif

@@ -17,6 +17,8 @@ void rs_map_clear(rshare_node *node, struct rs_map *map)
 {
     rs_free(node, map->members);
     rs_free(node, map->resources);
+    rs_free(node, map->volumes);
+    rs_free(node, map->routes);
     uint64_t version = map->version;
     uint32_t epoch = map->epoch;
     rs_map_init(map);
@@ -160,6 +162,276 @@ static int read_descs(struct rs_cbor_reader *r, uint32_t host, struct rshare_res
     return 0;
 }
 
+const struct rshare_resource_desc *rs_map_resource(const struct rs_map *map, uint64_t id)
+{
+    size_t first, n = rs_map_host_resources(map, (uint32_t)(id >> 32), &first);
+    for (size_t i = 0; i < n; i++)
+        if (map->resources[first + i].id == id)
+            return &map->resources[first + i];
+    return NULL;
+}
+
+const struct rshare_volume_desc *rs_map_volume(const struct rs_map *map, uint32_t id)
+{
+    for (size_t i = 0; i < map->volume_count; i++)
+        if (map->volumes[i].id == id)
+            return &map->volumes[i];
+    return NULL;
+}
+
+/* Is resource `id` a member or spare of a volume other than `except`? */
+static bool in_other_volume(const struct rs_map *map, uint64_t id, uint32_t except)
+{
+    for (size_t i = 0; i < map->volume_count; i++) {
+        const struct rshare_volume_desc *v = &map->volumes[i];
+        if (v->id == except)
+            continue;
+        for (uint32_t k = 0; k < v->member_count; k++)
+            if (v->members[k] == id)
+                return true;
+        for (uint32_t k = 0; k < v->spare_count; k++)
+            if (v->spares[k] == id)
+                return true;
+    }
+    return false;
+}
+
+static uint32_t min_members(uint32_t layout)
+{
+    switch (layout) {
+    case RSHARE_LAYOUT_LINEAR: return 1;
+    case RSHARE_LAYOUT_RAID0:
+    case RSHARE_LAYOUT_RAID1:
+    case RSHARE_LAYOUT_RAID10: return 2;
+    case RSHARE_LAYOUT_RAID5: return 3;
+    default: return 0;
+    }
+}
+
+/* The rules a volume definition must follow in this map. */
+static int check_volume(const struct rs_map *map, const struct rshare_volume_desc *v)
+{
+    size_t name_len = strnlen(v->name, sizeof(v->name));
+    if (name_len == 0 || name_len == sizeof(v->name) || v->flags != 0)
+        return RSHARE_EINVAL;
+    uint32_t need = min_members(v->layout);
+    if (!need || v->member_count < need || v->member_count > RSHARE_VOLUME_MEMBERS_MAX ||
+        v->spare_count > RSHARE_VOLUME_SPARES_MAX)
+        return RSHARE_EINVAL;
+    if (v->layout == RSHARE_LAYOUT_RAID5 ? v->algorithm > RSHARE_RAID5_RIGHT_SYMMETRIC
+                                         : v->algorithm != 0)
+        return RSHARE_EINVAL;
+    bool striped = v->layout == RSHARE_LAYOUT_RAID0 || v->layout == RSHARE_LAYOUT_RAID5 ||
+                   v->layout == RSHARE_LAYOUT_RAID10;
+    if (striped ? (v->chunk_sectors < 8 || v->chunk_sectors > 65536 ||
+                   (v->chunk_sectors & (v->chunk_sectors - 1)))
+                : v->chunk_sectors != 0)
+        return RSHARE_EINVAL;
+    for (size_t i = 0; i < map->volume_count; i++)
+        if (map->volumes[i].id != v->id && strcmp(map->volumes[i].name, v->name) == 0)
+            return RSHARE_EEXIST;
+    uint32_t block_size = 0;
+    uint32_t total = v->member_count + v->spare_count;
+    for (uint32_t i = 0; i < total; i++) {
+        uint64_t id = i < v->member_count ? v->members[i] : v->spares[i - v->member_count];
+        const struct rshare_resource_desc *d = rs_map_resource(map, id);
+        if (!d)
+            return RSHARE_ENOENT;
+        if (d->kind != RSHARE_RESOURCE_BLOCK || (block_size && d->block_size != block_size))
+            return RSHARE_EINVAL;
+        block_size = d->block_size;
+        if (in_other_volume(map, id, v->id))
+            return RSHARE_EBUSY;
+        for (uint32_t k = 0; k < i; k++) {
+            uint64_t other = k < v->member_count ? v->members[k] : v->spares[k - v->member_count];
+            if (other == id)
+                return RSHARE_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* [id, name, layout, algorithm, chunk, flags, [member...], [spare...]] after
+ * the operation (and, in snapshots, the generation after the id). */
+static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v, bool generation)
+{
+    memset(v, 0, sizeof(*v));
+    v->struct_size = sizeof(*v);
+    uint64_t id, gen = 0, layout, algorithm, chunk, flags;
+    const char *name;
+    size_t name_len, n;
+    if (rs_cbor_get_uint(r, &id) < 0 || id > UINT32_MAX ||
+        (generation && rs_cbor_get_uint(r, &gen) < 0) ||
+        rs_cbor_get_text(r, &name, &name_len) < 0 || name_len >= sizeof(v->name) ||
+        memchr(name, 0, name_len) || rs_cbor_get_uint(r, &layout) < 0 || layout > 255 ||
+        rs_cbor_get_uint(r, &algorithm) < 0 || algorithm > 255 ||
+        rs_cbor_get_uint(r, &chunk) < 0 || chunk > UINT32_MAX ||
+        rs_cbor_get_uint(r, &flags) < 0 || flags > UINT32_MAX)
+        return RSHARE_EPROTO;
+    v->id = (uint32_t)id;
+    v->generation = gen;
+    memcpy(v->name, name, name_len);
+    v->layout = (uint32_t)layout;
+    v->algorithm = (uint32_t)algorithm;
+    v->chunk_sectors = (uint32_t)chunk;
+    v->flags = (uint32_t)flags;
+    if (rs_cbor_get_array(r, &n) < 0 || n > RSHARE_VOLUME_MEMBERS_MAX)
+        return RSHARE_EPROTO;
+    v->member_count = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        if (rs_cbor_get_uint(r, &v->members[i]) < 0)
+            return RSHARE_EPROTO;
+    if (rs_cbor_get_array(r, &n) < 0 || n > RSHARE_VOLUME_SPARES_MAX)
+        return RSHARE_EPROTO;
+    v->spare_count = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        if (rs_cbor_get_uint(r, &v->spares[i]) < 0)
+            return RSHARE_EPROTO;
+    return 0;
+}
+
+static void write_volume(struct rs_cbor_writer *w, const struct rshare_volume_desc *v,
+                         bool generation)
+{
+    rs_cbor_put_uint(w, v->id);
+    if (generation)
+        rs_cbor_put_uint(w, v->generation);
+    rs_cbor_put_text(w, v->name, strnlen(v->name, sizeof(v->name) - 1));
+    rs_cbor_put_uint(w, v->layout);
+    rs_cbor_put_uint(w, v->algorithm);
+    rs_cbor_put_uint(w, v->chunk_sectors);
+    rs_cbor_put_uint(w, v->flags);
+    rs_cbor_put_array(w, v->member_count);
+    for (uint32_t i = 0; i < v->member_count; i++)
+        rs_cbor_put_uint(w, v->members[i]);
+    rs_cbor_put_array(w, v->spare_count);
+    for (uint32_t i = 0; i < v->spare_count; i++)
+        rs_cbor_put_uint(w, v->spares[i]);
+}
+
+/* Insert or replace (kept sorted by id). */
+static int volume_store(rshare_node *node, struct rs_map *map, const struct rshare_volume_desc *v)
+{
+    size_t pos = 0;
+    while (pos < map->volume_count && map->volumes[pos].id < v->id)
+        pos++;
+    if (pos < map->volume_count && map->volumes[pos].id == v->id) {
+        map->volumes[pos] = *v;
+        return 0;
+    }
+    if (map->volume_count >= RS_MAP_MAX_VOLUMES)
+        return RSHARE_EBUSY;
+    struct rshare_volume_desc *grown =
+        rs_realloc(node, map->volumes, (map->volume_count + 1) * sizeof(*grown));
+    if (!grown)
+        return RSHARE_ENOMEM;
+    map->volumes = grown;
+    memmove(&grown[pos + 1], &grown[pos], (map->volume_count - pos) * sizeof(*grown));
+    grown[pos] = *v;
+    map->volume_count++;
+    return 0;
+}
+
+static int volume_set(rshare_node *node, struct rs_map *map, struct rshare_volume_desc *v)
+{
+    const struct rshare_volume_desc *old = v->id ? rs_map_volume(map, v->id) : NULL;
+    if (v->id && !old)
+        return RSHARE_ENOENT;
+    int rc = check_volume(map, v);
+    if (rc < 0)
+        return rc;
+    if (!v->id) {
+        if (map->next_volume_id == UINT32_MAX)
+            return RSHARE_EBUSY;
+        v->id = ++map->next_volume_id;
+        v->generation = 1;
+    } else {
+        v->generation = old->generation + 1;
+    }
+    return volume_store(node, map, v);
+}
+
+static int volume_remove(struct rs_map *map, uint32_t id)
+{
+    for (size_t i = 0; i < map->volume_count; i++) {
+        if (map->volumes[i].id != id)
+            continue;
+        memmove(&map->volumes[i], &map->volumes[i + 1],
+                (map->volume_count - i - 1) * sizeof(*map->volumes));
+        map->volume_count--;
+        return 0;
+    }
+    return RSHARE_ENOENT;
+}
+
+static int route_set(rshare_node *node, struct rs_map *map, uint64_t resource, uint32_t target)
+{
+    size_t pos = 0;
+    while (pos < map->route_count && map->routes[pos].resource < resource)
+        pos++;
+    bool found = pos < map->route_count && map->routes[pos].resource == resource;
+    if (target == 0) { /* remove */
+        if (!found)
+            return RSHARE_ENOENT;
+        memmove(&map->routes[pos], &map->routes[pos + 1],
+                (map->route_count - pos - 1) * sizeof(*map->routes));
+        map->route_count--;
+        return 0;
+    }
+    const struct rshare_resource_desc *d = rs_map_resource(map, resource);
+    if (!d || d->kind == RSHARE_RESOURCE_BLOCK)
+        return d ? RSHARE_EINVAL : RSHARE_ENOENT;
+    if (!rs_map_member(map, target))
+        return RSHARE_ENOENT;
+    struct rshare_kvm_route route = {sizeof(route), target, resource};
+    if (found) {
+        map->routes[pos] = route;
+        return 0;
+    }
+    if (map->route_count >= RS_MAP_MAX_ROUTES)
+        return RSHARE_EBUSY;
+    struct rshare_kvm_route *grown =
+        rs_realloc(node, map->routes, (map->route_count + 1) * sizeof(*grown));
+    if (!grown)
+        return RSHARE_ENOMEM;
+    map->routes = grown;
+    memmove(&grown[pos + 1], &grown[pos], (map->route_count - pos) * sizeof(*grown));
+    grown[pos] = route;
+    map->route_count++;
+    return 0;
+}
+
+int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
+{
+    rs_map_init(dst);
+    *dst = *src;
+    dst->members = NULL;
+    dst->resources = NULL;
+    dst->volumes = NULL;
+    dst->routes = NULL;
+    struct {
+        void **to;
+        const void *from;
+        size_t bytes;
+    } arrays[] = {
+        {(void **)&dst->members, src->members, src->member_count * sizeof(*src->members)},
+        {(void **)&dst->resources, src->resources, src->resource_count * sizeof(*src->resources)},
+        {(void **)&dst->volumes, src->volumes, src->volume_count * sizeof(*src->volumes)},
+        {(void **)&dst->routes, src->routes, src->route_count * sizeof(*src->routes)},
+    };
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+        if (!arrays[i].bytes)
+            continue;
+        *arrays[i].to = rs_malloc(node, arrays[i].bytes);
+        if (!*arrays[i].to) {
+            rs_map_clear(node, dst);
+            return RSHARE_ENOMEM;
+        }
+        memcpy(*arrays[i].to, arrays[i].from, arrays[i].bytes);
+    }
+    return 0;
+}
+
 int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size_t len,
                  uint32_t *subject)
 {
@@ -206,6 +478,27 @@ int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size
         *subject = id;
         return member_remove(node, map, id);
     }
+    case RS_MAP_VOLUME_SET: {
+        struct rshare_volume_desc v;
+        if (n != 9 || read_volume(&r, &v, false) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        return volume_set(node, map, &v);
+    }
+    case RS_MAP_VOLUME_REMOVE: {
+        uint32_t id;
+        if (n != 2 || get_u32(&r, &id) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        return volume_remove(map, id);
+    }
+    case RS_MAP_ROUTE_SET: {
+        uint64_t resource;
+        uint32_t target;
+        if (n != 3 || rs_cbor_get_uint(&r, &resource) < 0 || get_u32(&r, &target) < 0 ||
+            !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        *subject = target;
+        return route_set(node, map, resource, target);
+    }
     default:
         return RSHARE_EPROTO;
     }
@@ -239,20 +532,46 @@ void rs_map_cmd_member_remove(struct rs_cbor_writer *w, uint32_t id)
     rs_cbor_put_uint(w, id);
 }
 
-/* Snapshot: [[member...], [[host, [descriptor...]]...]] with each member
- * as [id, slot, install_order, flags]. */
+void rs_map_cmd_volume_set(struct rs_cbor_writer *w, const struct rshare_volume_desc *v)
+{
+    rs_cbor_put_array(w, 9);
+    rs_cbor_put_uint(w, RS_MAP_VOLUME_SET);
+    write_volume(w, v, false);
+}
+
+void rs_map_cmd_volume_remove(struct rs_cbor_writer *w, uint32_t id)
+{
+    rs_cbor_put_array(w, 2);
+    rs_cbor_put_uint(w, RS_MAP_VOLUME_REMOVE);
+    rs_cbor_put_uint(w, id);
+}
+
+void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t target)
+{
+    rs_cbor_put_array(w, 3);
+    rs_cbor_put_uint(w, RS_MAP_ROUTE_SET);
+    rs_cbor_put_uint(w, resource);
+    rs_cbor_put_uint(w, target);
+}
+
+/* Snapshot: [[member...], [[host, [descriptor...]]...], [volume...],
+ * next_volume_id, [[resource, target]...]] with each member as
+ * [id, slot, install_order, flags] and each volume as
+ * [id, generation, name, layout, algorithm, chunk, flags, [member...], [spare...]]. */
 int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),
                     uint8_t **out, size_t *len)
 {
     (void)node;
     size_t cap = 64 + map->member_count * 24 + map->resource_count * RS_DESC_MAX_ENCODED +
-                 map->member_count * 16;
+                 map->member_count * 16 +
+                 map->volume_count * (128 + 9 * (RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
+                 map->route_count * 24;
     uint8_t *buf = alloc(cap);
     if (!buf)
         return RSHARE_ENOMEM;
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
-    rs_cbor_put_array(&w, 2);
+    rs_cbor_put_array(&w, 5);
     rs_cbor_put_array(&w, map->member_count);
     for (size_t i = 0; i < map->member_count; i++) {
         const struct rs_map_member *m = &map->members[i];
@@ -270,6 +589,18 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
         rs_cbor_put_array(&w, n);
         for (size_t k = 0; k < n; k++)
             rs_desc_encode(&w, &map->resources[first + k]);
+    }
+    rs_cbor_put_array(&w, map->volume_count);
+    for (size_t i = 0; i < map->volume_count; i++) {
+        rs_cbor_put_array(&w, 9);
+        write_volume(&w, &map->volumes[i], true);
+    }
+    rs_cbor_put_uint(&w, map->next_volume_id);
+    rs_cbor_put_array(&w, map->route_count);
+    for (size_t i = 0; i < map->route_count; i++) {
+        rs_cbor_put_array(&w, 2);
+        rs_cbor_put_uint(&w, map->routes[i].resource);
+        rs_cbor_put_uint(&w, map->routes[i].target);
     }
     if (w.overflow)
         return RSHARE_EPROTO; /* the bound above is wrong: a bug, not input */
@@ -289,7 +620,7 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
     struct rshare_resource_desc *descs = rs_malloc(node, RSHARE_RESOURCES_PER_NODE * sizeof(*descs));
     if (!descs)
         return RSHARE_ENOMEM;
-    if (rs_cbor_get_array(&r, &outer) < 0 || outer != 2 || rs_cbor_get_array(&r, &members) < 0 ||
+    if (rs_cbor_get_array(&r, &outer) < 0 || outer != 5 || rs_cbor_get_array(&r, &members) < 0 ||
         members > RS_MAP_MAX_MEMBERS)
         goto out;
     for (size_t i = 0; i < members; i++) {
@@ -306,6 +637,28 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
         if (rs_cbor_get_array(&r, &n) < 0 || n != 2 || get_u32(&r, &host) < 0 ||
             !rs_map_member(&fresh, host) || read_descs(&r, host, descs, &count) < 0 ||
             resources_set(node, &fresh, host, descs, count) < 0)
+            goto out;
+    }
+    size_t volumes, routes;
+    uint64_t next_id;
+    if (rs_cbor_get_array(&r, &volumes) < 0 || volumes > RS_MAP_MAX_VOLUMES)
+        goto out;
+    for (size_t i = 0; i < volumes; i++) {
+        struct rshare_volume_desc v;
+        if (rs_cbor_get_array(&r, &n) < 0 || n != 9 || read_volume(&r, &v, true) < 0 ||
+            volume_store(node, &fresh, &v) < 0)
+            goto out;
+    }
+    if (rs_cbor_get_uint(&r, &next_id) < 0 || next_id > UINT32_MAX)
+        goto out;
+    fresh.next_volume_id = (uint32_t)next_id;
+    if (rs_cbor_get_array(&r, &routes) < 0 || routes > RS_MAP_MAX_ROUTES)
+        goto out;
+    for (size_t i = 0; i < routes; i++) {
+        uint64_t resource;
+        uint32_t target;
+        if (rs_cbor_get_array(&r, &n) < 0 || n != 2 || rs_cbor_get_uint(&r, &resource) < 0 ||
+            get_u32(&r, &target) < 0 || target == 0 || route_set(node, &fresh, resource, target) < 0)
             goto out;
     }
     if (!rs_cbor_at_end(&r))

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "msg/body.h"
+#include "rshare/global.h"
 #include "rshare/resource.h"
 
 typedef struct rshare_node rshare_node;
@@ -19,8 +20,15 @@ typedef struct rshare_node rshare_node;
 enum rs_map_op {
     RS_MAP_MEMBER_SET = 1,    /* [1, id, slot, install_order, flags] */
     RS_MAP_RESOURCES_SET = 2, /* [2, host, [descriptor...]] (replaces) */
-    RS_MAP_MEMBER_REMOVE = 3  /* [3, id] (and its resources) */
+    RS_MAP_MEMBER_REMOVE = 3, /* [3, id] (and its resources) */
+    /* [4, id (0: new), name, layout, algorithm, chunk, flags, [member...], [spare...]] */
+    RS_MAP_VOLUME_SET = 4,
+    RS_MAP_VOLUME_REMOVE = 5, /* [5, id] */
+    RS_MAP_ROUTE_SET = 6      /* [6, resource, target (0: remove)] */
 };
+
+#define RS_MAP_MAX_VOLUMES 256
+#define RS_MAP_MAX_ROUTES 256
 
 #define RS_MAP_MEMBER_ELIGIBLE 0x1u
 
@@ -36,6 +44,11 @@ struct rs_map {
     size_t member_count;
     struct rshare_resource_desc *resources; /* grouped by host, sorted by id */
     size_t resource_count;
+    struct rshare_volume_desc *volumes; /* sorted by id */
+    size_t volume_count;
+    uint32_t next_volume_id;
+    struct rshare_kvm_route *routes; /* sorted by resource */
+    size_t route_count;
     uint64_t version; /* index of the last change applied */
     uint32_t epoch;   /* consensus term of the last change applied */
 };
@@ -55,6 +68,14 @@ void rs_map_cmd_member_set(struct rs_cbor_writer *w, const struct rs_map_member 
 void rs_map_cmd_resources_set(struct rs_cbor_writer *w, uint32_t host,
                               const struct rshare_resource_desc *descs, size_t count);
 void rs_map_cmd_member_remove(struct rs_cbor_writer *w, uint32_t id);
+void rs_map_cmd_volume_set(struct rs_cbor_writer *w, const struct rshare_volume_desc *v);
+void rs_map_cmd_volume_remove(struct rs_cbor_writer *w, uint32_t id);
+void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t target);
+
+/* A deep copy (for checking a command without changing the map). */
+int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src);
+const struct rshare_volume_desc *rs_map_volume(const struct rs_map *map, uint32_t id);
+const struct rshare_resource_desc *rs_map_resource(const struct rs_map *map, uint64_t id);
 
 /* Snapshot: encode into a fresh buffer from `alloc` (libraft's), decode. */
 int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),

@@ -1,7 +1,8 @@
 /* rshare cluster — consensus for the global map with libraft: its I/O
  * interface implemented over rshare's own messages, timers and persistence
  * hook (no libuv), the map as its state machine, and the manager's duties
- * (bootstrap, adding members, preferring the lowest slot as leader).
+ * (bootstrap, adding members, preferring the lowest slot or install order
+ * as leader) and the operator's override that lets a voter continue alone.
  *
  * libraft calls back into the I/O object only from rshare_node_process():
  * completions that libraft expects to arrive later (send, append, snapshot)
@@ -90,6 +91,10 @@ struct rs_raft {
     bool push_commit;      /* a change committed: tell the followers now */
     bool barrier_pending;
     struct raft_barrier barrier;
+    bool in_fsm;           /* inside fsm_apply/fsm_restore (application events run) */
+    /* After a forced recovery the instance is restarted over the same map:
+     * commands up to this index are already applied to it. */
+    raft_index replay_until;
 };
 
 static struct rs_raft *self(struct raft_io *io)
@@ -467,11 +472,36 @@ static int io_bootstrap(struct raft_io *io, const struct raft_configuration *con
     return 0;
 }
 
+/* A forced configuration (rs_raft_force_alone): the new configuration is
+ * appended to the stored log, as libraft's own disk I/O does.  Its entry
+ * gets a term of its own, one above the current one, in which no leader can
+ * have been elected without this node's vote (a 2-voter map needs both), so
+ * no other node can hold a different entry with that index and term: a
+ * returning peer that appended entries this node never saw has them
+ * replaced, not mistaken for matching ones. */
 static int io_recover(struct raft_io *io, const struct raft_configuration *conf)
 {
-    (void)conf;
-    snprintf(io->errmsg, sizeof(io->errmsg), "forced recovery is an operator action not offered yet");
-    return RAFT_INVALID;
+    struct rs_raft *rr = self(io);
+    if (rr->term == 0 || (!rr->n_entries && !rr->has_snapshot)) {
+        snprintf(io->errmsg, sizeof(io->errmsg), "no map to recover");
+        return RAFT_INVALID;
+    }
+    struct raft_buffer buf;
+    int rc = raft_configuration_encode(conf, &buf);
+    if (rc != 0)
+        return rc;
+    if (!rr->n_entries)
+        rr->start_index = rr->has_snapshot ? rr->snap_index + 1 : 1;
+    raft_term term = rr->term + 1;
+    rc = push_entry(rr, term, RAFT_CHANGE, buf.base, buf.len);
+    raft_free(buf.base);
+    if (rc != 0)
+        return rc;
+    rr->term = term;
+    rr->vote = 0;
+    if ((rc = store_meta(rr)) != 0 || (rc = store_log(rr)) != 0)
+        return rc;
+    return 0;
 }
 
 static int io_set_term(struct raft_io *io, raft_term term)
@@ -634,12 +664,16 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 {
     struct rs_raft *rr = fsm->data;
     struct rs_cluster *cl = rs_cluster(rr->node);
+    raft_index index = raft_last_applied(&rr->raft) + 1;
+    *result = NULL;
+    if (index <= rr->replay_until)
+        return 0; /* the map already holds it (restarted after a recovery) */
     uint32_t subject = 0;
+    rr->in_fsm = true;
     int rc = rs_map_apply(rr->node, &cl->map, buf->base, buf->len, &subject);
     /* Version and epoch name the entry itself (its index and the term it was
      * created in), so that every node holding the same map reports the same
      * pair, whenever it applied it. */
-    raft_index index = raft_last_applied(&rr->raft) + 1;
     cl->map.version = index;
     if (index >= rr->start_index && index - rr->start_index < rr->n_entries)
         cl->map.epoch = (uint32_t)rr->entries[index - rr->start_index].term;
@@ -651,6 +685,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         rs_log_warn(rr->node, "map change refused by every node: %s", rshare_strerror(rc));
     else
         rs_cluster_emit(rr->node, RSHARE_EVENT_MAP, subject);
+    rr->in_fsm = false;
     rs_cluster_kick(rr->node);
     return 0;
 }
@@ -683,6 +718,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct rs_raft *rr = fsm->data;
     struct rs_cluster *cl = rs_cluster(rr->node);
+    if (rr->has_snapshot && rr->snap_index <= rr->replay_until) {
+        raft_free(buf->base); /* the map already holds it */
+        return 0;
+    }
     int rc = rs_map_restore(rr->node, &cl->map, buf->base, buf->len);
     raft_free(buf->base);
     if (rc < 0)
@@ -692,7 +731,9 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         cl->map.epoch = (uint32_t)rr->snap_term;
     }
     rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
+    rr->in_fsm = true;
     rs_cluster_emit(rr->node, RSHARE_EVENT_MAP, 0);
+    rr->in_fsm = false;
     rs_cluster_kick(rr->node);
     return 0;
 }
@@ -722,13 +763,19 @@ static int bootstrap(rshare_node *node, struct rs_raft *rr);
 
 /* --- set-up -------------------------------------------------------------------- */
 
-int rs_raft_start(rshare_node *node)
+static int recover_alone(rshare_node *node, struct rs_raft *rr);
+
+/* Set up the libraft instance over the persisted state.  `replay_until`
+ * non-zero: a restart after rs_raft_stop() over a map that already holds
+ * every command up to that index, forced to this node as its only voter. */
+static int open_instance(rshare_node *node, bool alone, raft_index replay_until)
 {
     struct rs_cluster *cl = rs_cluster(node);
     struct rs_raft *rr = rs_calloc(node, 1, sizeof(*rr));
     if (!rr)
         return RSHARE_ENOMEM;
     rr->node = node;
+    rr->replay_until = replay_until;
     uint32_t id = rshare_node_id(node);
     rr->rng = 0x9E3779B97F4A7C15u ^ ((uint64_t)id * 0xBF58476D1CE4E5B9u);
     if (!rr->rng)
@@ -738,6 +785,9 @@ int rs_raft_start(rshare_node *node)
     rs_timer_init(&rr->done_timer, flush_completions);
     int rc = load_persisted(rr);
     if (rc < 0) {
+        drop_entries(rr, 0, rr->n_entries);
+        rs_free(node, rr->entries);
+        rs_free(node, rr->snap_data);
         rs_free(node, rr);
         return rc;
     }
@@ -754,6 +804,9 @@ int rs_raft_start(rshare_node *node)
     if (rc != 0) {
         cl->raft = NULL;
         rs_errorf(node, RSHARE_EIO, "consensus set-up failed: %s", raft_strerror(rc));
+        drop_entries(rr, 0, rr->n_entries);
+        rs_free(node, rr->entries);
+        rs_free(node, rr->snap_data);
         rs_free(node, rr);
         return RSHARE_EIO;
     }
@@ -767,7 +820,7 @@ int rs_raft_start(rshare_node *node)
     raft_set_pre_vote(&rr->raft, true);
     rc = rs_msg_set_handler(node, RS_MSG_RAFT, on_raft_message, NULL);
     if (rc == 0)
-        rc = bootstrap(node, rr);
+        rc = alone ? recover_alone(node, rr) : bootstrap(node, rr);
     if (rc == 0 && rs_raft_has_state(node)) {
         /* A node with a persisted map starts at once; a fresh one waits for
          * the bootstrap decision or to be added by the manager. */
@@ -777,6 +830,11 @@ int rs_raft_start(rshare_node *node)
             rr->started = true;
     }
     return rc;
+}
+
+int rs_raft_start(rshare_node *node)
+{
+    return open_instance(node, false, 0);
 }
 
 static void raft_closed(struct raft *r)
@@ -997,10 +1055,23 @@ static void transfer_done(struct raft_transfer *req)
     rs_cluster_kick(rr->node);
 }
 
-/* The preferred manager is the live voter with the lowest (slot, id): a
- * leader that is not it hands leadership over (libraft waits until the
- * target's log has caught up before asking it to take over). */
-static void prefer_lowest_slot(rshare_node *node, struct rs_raft *rr)
+/* The nomination rule: by default the lowest (slot, id); with
+ * prefer_install_order the lowest (install_order, id), the first-installed
+ * node.  Every node must be configured alike, or two leaders would keep
+ * handing the role to each other. */
+static bool preferred_over(const struct rs_cluster *cl, const struct rs_member *a,
+                           const struct rs_member *b)
+{
+    uint16_t ka = cl->config.prefer_install_order ? a->install_order : a->slot;
+    uint16_t kb = cl->config.prefer_install_order ? b->install_order : b->slot;
+    return ka < kb || (ka == kb && a->id < b->id);
+}
+
+/* The preferred manager is the live voter that comes first by the
+ * nomination rule: a leader that is not it hands leadership over (libraft
+ * waits until the target's log has caught up before asking it to take
+ * over). */
+static void prefer_manager(rshare_node *node, struct rs_raft *rr)
 {
     struct rs_cluster *cl = rs_cluster(node);
     const struct rs_member *best = NULL;
@@ -1020,7 +1091,7 @@ static void prefer_lowest_slot(rshare_node *node, struct rs_raft *rr)
         if (!m->alive || !s || s->role != RAFT_VOTER ||
             (!self_member && now - m->last_raft_us > election_us))
             continue;
-        if (!best || m->slot < best->slot || (m->slot == best->slot && m->id < best->id))
+        if (!best || preferred_over(cl, m, best))
             best = m;
     }
     if (!best || best->id == rshare_node_id(node) || rr->transferring ||
@@ -1029,7 +1100,8 @@ static void prefer_lowest_slot(rshare_node *node, struct rs_raft *rr)
     rr->transfer.data = rr;
     if (raft_transfer(&rr->raft, &rr->transfer, best->id, transfer_done) == 0) {
         rr->transferring = true;
-        rs_log_info(node, "handing the manager role to node %u (slot %u)", best->id, best->slot);
+        rs_log_info(node, "handing the manager role to node %u (slot %u, install order %u)",
+                    best->id, best->slot, best->install_order);
     }
 }
 
@@ -1086,5 +1158,70 @@ void rs_raft_members_changed(rshare_node *node)
     push_commit(node, rr);
     next_change(node, rr);
     publish_members(node);
-    prefer_lowest_slot(node, rr);
+    prefer_manager(node, rr);
+}
+
+/* --- the operator's override ------------------------------------------------------ */
+
+/* Called on a stopped instance (libraft's state "unavailable"): append a
+ * configuration with this node as the only voter (io_recover). */
+static int recover_alone(rshare_node *node, struct rs_raft *rr)
+{
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rc = raft_configuration_add(&conf, rshare_node_id(node), rr->address, RAFT_VOTER);
+    if (rc == 0)
+        rc = raft_recover(&rr->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rc != 0)
+        return rs_errorf(node, RSHARE_EIO, "forced recovery failed: %s (%s)", raft_strerror(rc),
+                         rr->io.errmsg);
+    return 0;
+}
+
+int rs_raft_force_alone(rshare_node *node)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    struct rs_raft *rr = cl->raft;
+    uint32_t me = rshare_node_id(node);
+    if (!rr || !rr->started || !rs_raft_has_state(node))
+        return rs_errorf(node, RSHARE_EAGAIN, "this node holds no map yet");
+    if (rr->in_fsm)
+        return rs_errorf(node, RSHARE_EBUSY,
+                         "not from a map event callback: call it after rshare_node_process returns");
+    if (!rs_raft_is_voter(node, me))
+        return rs_errorf(node, RSHARE_EINVAL,
+                         "node %u is not a voter of the map: only a voter holds every change", me);
+    const struct raft_configuration *c = &rr->raft.configuration;
+    unsigned others = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].id == me || c->servers[i].role != RAFT_VOTER)
+            continue;
+        others++;
+        const struct rs_member *m = rs_member_find(node, (uint32_t)c->servers[i].id);
+        if (m && m->alive)
+            return rs_errorf(node, RSHARE_EBUSY,
+                             "voter %u is alive: map changes need it, it must not be overridden",
+                             (unsigned)c->servers[i].id);
+    }
+    if (!others)
+        return 0; /* already the only voter */
+
+    raft_index applied = raft_last_applied(&rr->raft);
+    rs_log_warn(node, "operator override: node %u continues the map as its only voter "
+                      "(%u other voter%s dropped)", me, others, others == 1 ? "" : "s");
+    rs_raft_stop(node);
+    int rc = open_instance(node, true, applied);
+    if (rc < 0) {
+        /* Carry on as before, without the override. */
+        char why[128];
+        snprintf(why, sizeof(why), "%s", rshare_node_errmsg(node));
+        rs_raft_stop(node);
+        int again = open_instance(node, false, applied);
+        if (again < 0)
+            rs_log_error(node, "consensus restart failed: %s", rshare_node_errmsg(node));
+        rc = rs_errorf(node, rc, "%s", why);
+    }
+    rs_cluster_kick(node);
+    return rc;
 }

@@ -91,6 +91,7 @@ struct world {
     size_t history_len;
     int expect_resources;
     uint32_t expect_manager; /* 0: any live one */
+    bool by_install_order;   /* install orders reverse the slots; nominate by them */
 };
 
 static struct world w;
@@ -137,6 +138,8 @@ static rshare_node *start_node(size_t i)
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = (uint32_t)(i + 1);
     cfg.slot = (uint16_t)i;
+    if (w.by_install_order)
+        cfg.install_order = (uint16_t)(w.count - i);
     cfg.clock = rshare_loop_net_clock(w.net);
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
     cfg.persist = (struct rshare_persist){store_load, store_store, &w.stores[i]};
@@ -150,6 +153,7 @@ static rshare_node *start_node(size_t i)
     cc.initial_voters = voters;
     cc.initial_voter_count = (uint32_t)(w.eligible < 3 ? w.eligible : 3);
     cc.voters = 3;
+    cc.prefer_install_order = w.by_install_order;
     ck_assert_int_eq(rshare_cluster_join(node, &cc), 0);
     rshare_cluster_set_callback(node, on_event, NULL);
     return node;
@@ -211,11 +215,12 @@ static void run_until_converged(uint64_t max_s)
     ck_assert_int_eq(rc, 0);
 }
 
-static void world_up(uint64_t seed, size_t count, size_t eligible)
+static void world_up_with(uint64_t seed, size_t count, size_t eligible, bool by_install_order)
 {
     memset(&w, 0, sizeof(w));
     w.count = count;
     w.eligible = eligible;
+    w.by_install_order = by_install_order;
     ck_assert_int_eq(rshare_loop_net_create(seed, &w.net), 0);
     struct rshare_loop_link link;
     rshare_loop_link_init(&link, sizeof(link));
@@ -225,6 +230,11 @@ static void world_up(uint64_t seed, size_t count, size_t eligible)
     ck_assert_int_eq(rshare_loop_net_set_default(w.net, &link), 0);
     for (size_t i = 0; i < count; i++)
         w.nodes[i] = start_node(i);
+}
+
+static void world_up(uint64_t seed, size_t count, size_t eligible)
+{
+    world_up_with(seed, count, eligible, false);
 }
 
 static void world_down(void)
@@ -401,6 +411,184 @@ START_TEST(test_two_node_chassis)
 }
 END_TEST
 
+/* Nomination by install order: slots and install orders run in opposite
+ * directions, and every node is configured to prefer the first-installed
+ * voter.  Of the voters (slots 0-2, install orders 5-3) that is node 3; once
+ * it crashes, node 2 (install order 4) rather than node 1 (slot 0). */
+START_TEST(test_install_order)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        world_up_with(700 + seed, 5, 3, true);
+        w.expect_manager = 3;
+        run_until_converged(60);
+        for (size_t i = 0; i < 5; i++)
+            share_disk(w.nodes[i], (int)i);
+        w.expect_resources = 5;
+        run_until_converged(60);
+        struct rshare_member members[8];
+        size_t n;
+        ck_assert_int_eq(rshare_cluster_members(w.nodes[0], members, 8, sizeof(members[0]), &n), 0);
+        ck_assert_uint_eq(n, 5);
+        for (size_t i = 0; i < 5; i++) {
+            ck_assert_uint_eq(members[i].slot, i);
+            ck_assert_uint_eq(members[i].install_order, 5 - i);
+        }
+        ck_assert(members[2].flags & RSHARE_MEMBER_MANAGER);
+
+        rshare_node_destroy(w.nodes[2]);
+        w.nodes[2] = NULL;
+        w.expect_manager = 2;
+        run_until_converged(60);
+        /* It stays there: nobody hands the role back to the lower slot. */
+        rshare_node *rest[] = {w.nodes[0], w.nodes[1], w.nodes[3], w.nodes[4]};
+        rshare_loop_net_run(w.net, rest, 4, NULL, NULL, 10000000u);
+        for (size_t i = 0; i < 5; i++)
+            if (w.nodes[i])
+                ck_assert_uint_eq(rshare_cluster_manager(w.nodes[i]), 2);
+        check_history();
+        world_down();
+    }
+}
+END_TEST
+
+/* The operator's override on a 2-node chassis: the peer is gone and a
+ * change waits; the survivor is told to continue alone and the change
+ * commits.  The peer comes back from its persisted state, is added back as
+ * a voter, and both end with the same map. */
+static size_t committed_resources(rshare_node *node)
+{
+    size_t n;
+    ck_assert_int_eq(rshare_resource_list(node, 0, NULL, 0, sizeof(struct rshare_resource_desc), &n), 0);
+    return n;
+}
+
+static int alone_committed(void *user_data)
+{
+    size_t want = *(const size_t *)user_data;
+    return rshare_cluster_manager(w.nodes[0]) == 1 && committed_resources(w.nodes[0]) == want;
+}
+
+static int peer_voting(void *user_data)
+{
+    (void)user_data;
+    return converged(NULL) && rs_raft_is_voter(w.nodes[0], 2) && rs_raft_is_voter(w.nodes[1], 2) &&
+           rs_cluster(w.nodes[0])->map.version == rs_cluster(w.nodes[1])->map.version;
+}
+
+START_TEST(test_force_alone)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        world_up(800 + seed, 2, 2);
+        share_disk(w.nodes[0], 0);
+        w.expect_resources = 1;
+        run_until_converged(60);
+        /* Odd seeds first make enough changes for snapshots to be taken
+         * (and restored from at the override and the peer's restart). */
+        size_t base = 1;
+        for (int k = 0; seed % 2 && k < 40; k++) {
+            share_disk(w.nodes[0], 100 + k); /* the peer restarts without its own */
+            w.expect_resources = (int)++base;
+            run_until_converged(60);
+        }
+        /* Refused while the peer is alive. */
+        ck_assert_int_eq(rshare_cluster_force_alone(w.nodes[0]), RSHARE_EBUSY);
+        ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(w.nodes[0]), "alive"));
+        ck_assert(rs_raft_is_voter(w.nodes[0], 2));
+
+        rshare_node_destroy(w.nodes[1]);
+        w.nodes[1] = NULL;
+        share_disk(w.nodes[0], 1);
+        rshare_loop_net_run(w.net, w.nodes, 1, NULL, NULL, 20000000u);
+        ck_assert_uint_eq(committed_resources(w.nodes[0]), base); /* the change waits */
+        uint64_t before;
+        rshare_cluster_map_version(w.nodes[0], NULL, &before);
+
+        ck_assert_int_eq(rshare_cluster_force_alone(w.nodes[0]), 0);
+        size_t want = base + 1;
+        ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 1, alone_committed, &want, 10000000u), 0);
+        ck_assert(!rs_raft_is_voter(w.nodes[0], 2));
+        ck_assert_int_eq(rshare_cluster_force_alone(w.nodes[0]), 0); /* already alone */
+        uint64_t after;
+        rshare_cluster_map_version(w.nodes[0], NULL, &after);
+        ck_assert_uint_gt(after, before);
+        /* More changes commit alone. */
+        share_disk(w.nodes[0], 2);
+        want = base + 2;
+        ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 1, alone_committed, &want, 10000000u), 0);
+
+        /* The peer returns from its persisted state and votes again. */
+        w.nodes[1] = start_node(1);
+        w.expect_resources = (int)base + 2;
+        w.expect_manager = 1;
+        run_until_converged(60);
+        ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 2, peer_voting, NULL, 30000000u), 0);
+        /* Changes need it again, and reach both. */
+        share_disk(w.nodes[1], 3);
+        w.expect_resources = (int)base + 3;
+        run_until_converged(60);
+        ck_assert_int_eq(rshare_loop_net_run(w.net, w.nodes, 2, peer_voting, NULL, 30000000u), 0);
+        ck_assert(map_digest(w.nodes[0]) == map_digest(w.nodes[1]));
+        check_history();
+        world_down();
+    }
+}
+END_TEST
+
+/* Bad use of the override: a node that has not joined, one that is not
+ * manager-eligible, one with no map yet, a call from inside a map event, a
+ * voter while the other voter is alive. */
+static int inner_rc = 1;
+static void force_from_event(rshare_node *node, enum rshare_cluster_event event, uint32_t id,
+                             void *ud)
+{
+    on_event(node, event, id, ud);
+    if (event == RSHARE_EVENT_MAP && inner_rc == 1)
+        inner_rc = rshare_cluster_force_alone(node);
+}
+
+START_TEST(test_force_alone_misuse)
+{
+    ck_assert_int_eq(rshare_cluster_force_alone(NULL), RSHARE_EINVAL);
+    world_up(901, 3, 2); /* nodes 1 and 2 vote, node 3 is not eligible */
+    struct rshare_node_config cfg;
+    rshare_node_config_init(&cfg, sizeof(cfg));
+    cfg.node_id = 9;
+    cfg.clock = rshare_loop_net_clock(w.net);
+    cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
+    cfg.persist = (struct rshare_persist){store_load, store_store, &w.stores[8]};
+    rshare_node *loner;
+    ck_assert_int_eq(rshare_node_create(&cfg, &loner), 0);
+    ck_assert_int_eq(rshare_cluster_force_alone(loner), RSHARE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(loner), "not joined"));
+    /* Eligible, but no map yet (not an initial voter, nobody heard). */
+    struct rshare_cluster_config cc;
+    rshare_cluster_config_init(&cc, sizeof(cc));
+    cc.manager_eligible = 1;
+    ck_assert_int_eq(rshare_cluster_join(loner, &cc), 0);
+    ck_assert_int_eq(rshare_cluster_force_alone(loner), RSHARE_EAGAIN);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(loner), "no map"));
+    rshare_node_destroy(loner);
+
+    rshare_cluster_set_callback(w.nodes[0], force_from_event, NULL);
+    inner_rc = 1;
+    w.expect_manager = 1;
+    run_until_converged(60);
+    ck_assert_int_eq(inner_rc, RSHARE_EBUSY);
+    ck_assert_int_eq(rshare_cluster_force_alone(w.nodes[2]), RSHARE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(w.nodes[2]), "manager-eligible"));
+    ck_assert_int_eq(rshare_cluster_force_alone(w.nodes[1]), RSHARE_EBUSY);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(w.nodes[1]), "voter 1 is alive"));
+    /* Nothing changed: both still vote, the cluster still works. */
+    ck_assert(rs_raft_is_voter(w.nodes[0], 1) && rs_raft_is_voter(w.nodes[0], 2));
+    share_disk(w.nodes[2], 2);
+    w.expect_resources = 1;
+    run_until_converged(60);
+    check_history();
+    world_down();
+    store_free(&w.stores[8]);
+}
+END_TEST
+
 /* A node that sends the manager a resource list naming another host, or a
  * malformed one, gets a clear error; the map does not change and the
  * manager counts it. */
@@ -517,6 +705,9 @@ int main(void)
     tcase_add_test(tc, test_partitions);
     tcase_add_test(tc, test_hotplug);
     tcase_add_test(tc, test_two_node_chassis);
+    tcase_add_test(tc, test_install_order);
+    tcase_add_test(tc, test_force_alone);
+    tcase_add_test(tc, test_force_alone_misuse);
     tcase_add_test(tc, test_forged_announcements);
     suite_add_tcase(s, tc);
     return rs_test_run(s);

@@ -226,12 +226,65 @@ START_TEST(test_commands)
     ck_assert_uint_eq(copy.resource_count, 4);
     free(snap);
 
+    /* Volumes and routes: applied, snapshotted and restored. */
+    struct rshare_volume_desc v;
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "v");
+    v.layout = RSHARE_LAYOUT_RAID1;
+    v.member_count = 2;
+    v.members[0] = d[0].id;
+    v.members[1] = d[1].id;
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_volume_set(&w, &v);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    ck_assert_uint_eq(map.volume_count, 1);
+    ck_assert_uint_eq(map.volumes[0].id, 1);
+    struct rshare_volume_desc v2 = v;
+    snprintf(v2.name, sizeof(v2.name), "w");
+    v2.members[0] = d[2].id;
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_volume_set(&w, &v2);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EBUSY); /* d[1] is in volume v */
+    v2.members[1] = d2[0].id;
+    snprintf(v2.name, sizeof(v2.name), "v");
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_volume_set(&w, &v2);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EEXIST); /* the name is taken */
+    ck_assert_uint_eq(map.volume_count, 1);
+    struct rshare_resource_desc kbd = disk(5, 9);
+    kbd.kind = RSHARE_RESOURCE_KEYBOARD;
+    kbd.block_size = 0;
+    kbd.block_count = 0;
+    struct rshare_resource_desc with_kbd[4] = {d[0], d[1], d[2], kbd};
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_resources_set(&w, 5, with_kbd, 4);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_route_set(&w, kbd.id, 2);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_route_set(&w, d[0].id, 2);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EINVAL); /* disks are not routed */
+    ck_assert_int_eq(rs_map_snapshot(node, &map, malloc, &snap, &snap_len), 0);
+    struct rs_map again;
+    rs_map_init(&again);
+    ck_assert_int_eq(rs_map_restore(node, &again, snap, snap_len), 0);
+    ck_assert_uint_eq(again.volume_count, 1);
+    ck_assert_mem_eq(again.volumes, map.volumes, sizeof(*map.volumes));
+    ck_assert_uint_eq(again.next_volume_id, 1);
+    ck_assert_uint_eq(again.route_count, 1);
+    ck_assert_uint_eq(again.routes[0].resource, kbd.id);
+    ck_assert_uint_eq(again.routes[0].target, 2);
+    free(snap);
+    rs_map_clear(node, &again);
+
     /* Removing a member removes its resources. */
     rs_cbor_writer_init(&w, buf, sizeof(buf));
     rs_map_cmd_member_remove(&w, 5);
     ck_assert_int_eq(apply(&map, &w), 0);
     ck_assert_uint_eq(map.resource_count, 1);
     ck_assert_ptr_null(rs_map_member(&map, 5));
+    ck_assert_ptr_null(rs_map_resource(&map, d[0].id));
     rs_map_clear(node, &map);
     rs_map_clear(node, &copy);
 }
