@@ -34,7 +34,17 @@ struct rshare_cluster_config {
      * (lowest install_order of rshare_node_config).  Ties go to the lower
      * node id.  Must be the same on every manager-eligible node. */
     uint32_t prefer_install_order;
+    /* What this node can do, announced in its hellos (RSHARE_CAP_* and,
+     * above bit 15, the application's own bits). */
+    uint32_t capabilities;
 };
+
+/* Capability bits announced in hellos. */
+#define RSHARE_CAP_BLOCK 0x0001u        /* serves block devices */
+#define RSHARE_CAP_KVM_INPUT 0x0002u    /* has a keyboard or pointer to share */
+#define RSHARE_CAP_KVM_DISPLAY 0x0004u  /* drives or shows displays */
+#define RSHARE_CAP_VOLUMES 0x0008u      /* runs the volume engine */
+#define RSHARE_CAP_APP_FIRST 0x10000u   /* bits from here on are the application's */
 
 RSHARE_API void rshare_cluster_config_init(struct rshare_cluster_config *config,
                                            size_t struct_size);
@@ -56,6 +66,7 @@ struct rshare_member {
     uint16_t install_order;
     uint32_t flags;        /* RSHARE_MEMBER_* */
     uint32_t resources;    /* resources it shares, per the global map */
+    uint32_t capabilities; /* as announced in its hellos */
 };
 
 /* The members this node knows (itself included), by id.  Fills up to `max`

@@ -176,6 +176,7 @@ RSHARE_API int rshare_cluster_members(rshare_node *node, struct rshare_member *o
                   (rs_raft_is_voter(node, m->id) ? RSHARE_MEMBER_VOTER : 0);
         size_t first;
         e.resources = (uint32_t)rs_map_host_resources(&cl->map, m->id, &first);
+        e.capabilities = m->capabilities;
         size_t n = struct_size < sizeof(e) ? struct_size : sizeof(e);
         e.struct_size = (uint32_t)n;
         memcpy((char *)out + i * struct_size, &e, n);

@@ -26,6 +26,7 @@ struct rs_member {
     uint16_t slot;
     uint16_t install_order;
     uint32_t hello_flags;
+    uint32_t capabilities;
     uint64_t last_seen_us;
     uint64_t up_since_us; /* when it was last seen coming up */
     uint64_t last_raft_us; /* last consensus message from it */

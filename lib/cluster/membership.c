@@ -75,12 +75,13 @@ static size_t encode_hello(rshare_node *node, uint8_t *buf, size_t cap)
     const struct rshare_node_config *cfg = &rs_core(node)->config;
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
-    rs_cbor_put_array(&w, 5);
+    rs_cbor_put_array(&w, 6);
     rs_cbor_put_uint(&w, HELLO_VERSION);
     rs_cbor_put_uint(&w, cfg->slot);
     rs_cbor_put_uint(&w, cfg->install_order);
     rs_cbor_put_uint(&w, my_hello_flags(node));
     rs_cbor_put_uint(&w, rs_cluster(node)->map.version);
+    rs_cbor_put_uint(&w, rs_cluster(node)->config.capabilities);
     return w.len;
 }
 
@@ -130,6 +131,7 @@ static void refresh_self(rshare_node *node)
     me->slot = cfg->slot;
     me->install_order = cfg->install_order;
     me->hello_flags = my_hello_flags(node);
+    me->capabilities = rs_cluster(node)->config.capabilities;
     me->last_seen_us = rs_now_us(node);
     me->alive = true;
 }
@@ -140,11 +142,13 @@ static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
     struct rs_cbor_reader r;
     rs_cbor_reader_init(&r, rshare_request_data(req), rshare_request_len(req));
     size_t n;
-    uint64_t version, slot, order, flags, map_version;
-    if (rs_cbor_get_array(&r, &n) < 0 || n < 5 || rs_cbor_get_uint(&r, &version) < 0 ||
+    uint64_t version, slot, order, flags, map_version, caps = 0;
+    /* Elements after the sixth are a newer node's additions: ignored. */
+    if (rs_cbor_get_array(&r, &n) < 0 || n < 5 || n > 16 || rs_cbor_get_uint(&r, &version) < 0 ||
         version != HELLO_VERSION || rs_cbor_get_uint(&r, &slot) < 0 || slot > UINT16_MAX ||
         rs_cbor_get_uint(&r, &order) < 0 || order > UINT16_MAX ||
-        rs_cbor_get_uint(&r, &flags) < 0 || rs_cbor_get_uint(&r, &map_version) < 0) {
+        rs_cbor_get_uint(&r, &flags) < 0 || rs_cbor_get_uint(&r, &map_version) < 0 ||
+        (n >= 6 && (rs_cbor_get_uint(&r, &caps) < 0 || caps > UINT32_MAX))) {
         RS_STAT_INC(node, msgs_malformed);
         return;
     }
@@ -154,13 +158,14 @@ static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
         return;
     bool was_alive = m->alive;
     bool changed = !was_alive || m->slot != slot || m->install_order != order ||
-                   m->hello_flags != (uint32_t)flags;
+                   m->hello_flags != (uint32_t)flags || m->capabilities != (uint32_t)caps;
     uint64_t now = rs_now_us(node);
     if (!was_alive)
         m->up_since_us = now;
     m->slot = (uint16_t)slot;
     m->install_order = (uint16_t)order;
     m->hello_flags = (uint32_t)flags;
+    m->capabilities = (uint32_t)caps;
     m->last_seen_us = now;
     m->alive = true;
     if (!was_alive) {

@@ -40,6 +40,8 @@ static void node_up(size_t i)
     cc.manager_eligible = i < 3;
     cc.initial_voters = voters;
     cc.initial_voter_count = 3;
+    cc.capabilities = RSHARE_CAP_BLOCK | (i == 0 ? RSHARE_CAP_KVM_INPUT : 0) |
+                      RSHARE_CAP_APP_FIRST << i;
     ck_assert_int_eq(rshare_cluster_join(nodes[i], &cc), 0);
 }
 
@@ -280,6 +282,16 @@ START_TEST(test_kvm_routes)
     ck_assert_int_eq(route(1, keyboard, 0), 0);
     ck_assert_int_eq(rshare_kvm_route_list(nodes[1], r, 4, sizeof(r[0]), &n), 0);
     ck_assert_uint_eq(n, 1);
+    /* Capabilities travel in hellos: every node knows everyone's. */
+    for (size_t i = 0; i < NODES; i++) {
+        struct rshare_member m[NODES];
+        ck_assert_int_eq(rshare_cluster_members(nodes[i], m, NODES, sizeof(m[0]), &n), 0);
+        ck_assert_uint_eq(n, NODES);
+        for (size_t k = 0; k < NODES; k++)
+            ck_assert_uint_eq(m[k].capabilities,
+                              RSHARE_CAP_BLOCK | (k == 0 ? RSHARE_CAP_KVM_INPUT : 0) |
+                                  RSHARE_CAP_APP_FIRST << k);
+    }
     /* Not joined: a clear error at once. */
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
