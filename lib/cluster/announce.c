@@ -125,20 +125,7 @@ static void on_resources(rshare_node *node, rshare_request *req, void *user_data
         rshare_request_fail(req, RSHARE_EINVAL, "a node announces only its own resources");
         return;
     }
-    /* Check it now, so that a bad list is refused with a clear error
-     * instead of being committed and then refused by every node. */
-    struct rs_map scratch;
-    rs_map_init(&scratch);
-    struct rs_map_member self = {(uint32_t)host, 0, 0, 0};
-    struct rs_cbor_writer w;
-    uint8_t member_cmd[64];
-    rs_cbor_writer_init(&w, member_cmd, sizeof(member_cmd));
-    rs_map_cmd_member_set(&w, &self);
-    uint32_t subject;
-    int rc = rs_map_apply(node, &scratch, member_cmd, w.len, &subject);
-    if (rc == 0)
-        rc = rs_map_apply(node, &scratch, cmd, len, &subject);
-    rs_map_clear(node, &scratch);
+    int rc = rs_map_check(node, &rs_cluster(node)->map, cmd, len);
     if (rc < 0) {
         RS_STAT_INC(node, msgs_malformed);
         rshare_request_fail(req, rc, "malformed or invalid resource descriptors");

@@ -45,20 +45,6 @@ static void propose_reply(rshare_node *node, const struct rshare_reply *reply, v
     waiter_answered(node, status, index, user_data);
 }
 
-/* Apply a change to a copy of the map: the error it would meet, or 0.
- * A bad change gets a clear error this way instead of being committed and
- * then refused by every node. */
-static int dry_run(rshare_node *node, const uint8_t *cmd, size_t len)
-{
-    struct rs_map scratch;
-    int rc = rs_map_copy(node, &scratch, &rs_cluster(node)->map);
-    uint32_t subject;
-    if (rc == 0)
-        rc = rs_map_apply(node, &scratch, cmd, len, &subject);
-    rs_map_clear(node, &scratch);
-    return rc;
-}
-
 /* Hand a command to the manager (or propose it, on the manager). */
 static int submit(rshare_node *node, const uint8_t *cmd, size_t len, rshare_map_change_fn done,
                   void *user_data)
@@ -70,7 +56,7 @@ static int submit(rshare_node *node, const uint8_t *cmd, size_t len, rshare_map_
     if (!manager)
         return rs_errorf(node, RSHARE_EAGAIN, "no manager at the moment: try again");
     if (manager == rshare_node_id(node)) {
-        int rc = dry_run(node, cmd, len);
+        int rc = rs_map_check(node, &rs_cluster(node)->map, cmd, len);
         if (rc < 0)
             return rs_errorf(node, rc, "the change breaks a rule of the map: %s",
                              rshare_strerror(rc));
@@ -143,7 +129,7 @@ static void on_propose(rshare_node *node, rshare_request *req, void *user_data)
         rshare_request_fail(req, RSHARE_EPROTO, "not a volume or route change");
         return;
     }
-    int rc = dry_run(node, cmd, len);
+    int rc = rs_map_check(node, &rs_cluster(node)->map, cmd, len);
     if (rc < 0) {
         rshare_request_fail(req, rc, rc == RSHARE_EPROTO ? "malformed change" : rshare_strerror(rc));
         return;

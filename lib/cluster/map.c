@@ -432,6 +432,17 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
     return 0;
 }
 
+int rs_map_check(rshare_node *node, const struct rs_map *map, const uint8_t *cmd, size_t len)
+{
+    struct rs_map scratch;
+    int rc = rs_map_copy(node, &scratch, map);
+    uint32_t subject;
+    if (rc == 0)
+        rc = rs_map_apply(node, &scratch, cmd, len, &subject);
+    rs_map_clear(node, &scratch);
+    return rc;
+}
+
 int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size_t len,
                  uint32_t *subject)
 {

@@ -74,6 +74,10 @@ void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t 
 
 /* A deep copy (for checking a command without changing the map). */
 int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src);
+/* The error `cmd` would meet if applied to `map` now (0 if none); the map
+ * is not changed.  How a bad change gets a clear error before it is
+ * committed and then refused by every node. */
+int rs_map_check(rshare_node *node, const struct rs_map *map, const uint8_t *cmd, size_t len);
 const struct rshare_volume_desc *rs_map_volume(const struct rs_map *map, uint32_t id);
 const struct rshare_resource_desc *rs_map_resource(const struct rs_map *map, uint64_t id);
 
