@@ -52,12 +52,12 @@
 #include <string.h>
 
 #include "rshare/rshare.h"
+#include "../sim/memory_store.h"
 
 #define MAX_NODES 256
 #define MAX_CHANGES 16
 #define MAX_SEEDS 64
 #define MAX_SIZES 16
-#define MAX_RECORDS 8
 #define MAX_RESOURCES (2 * MAX_CHANGES + 1) /* both series and the warm-up */
 
 /* Library defaults, set explicitly so that the report names them. */
@@ -78,62 +78,6 @@ struct options {
     int verbose;
 };
 
-/* --- an in-memory persistence store per node ------------------------------ */
-
-struct record {
-    char key[32];
-    uint8_t *data;
-    size_t len;
-};
-
-struct store {
-    struct record records[MAX_RECORDS];
-};
-
-static int store_load(void *user_data, const char *key, void *buf, size_t buf_len)
-{
-    struct store *s = user_data;
-    for (int i = 0; i < MAX_RECORDS; i++) {
-        if (s->records[i].data && strcmp(s->records[i].key, key) == 0) {
-            if (s->records[i].len > buf_len)
-                return RSHARE_EMSGSIZE;
-            memcpy(buf, s->records[i].data, s->records[i].len);
-            return (int)s->records[i].len;
-        }
-    }
-    return RSHARE_ENOENT;
-}
-
-static int store_store(void *user_data, const char *key, const void *buf, size_t len)
-{
-    struct store *s = user_data;
-    struct record *slot = NULL;
-    for (int i = 0; i < MAX_RECORDS && !slot; i++)
-        if (s->records[i].data && strcmp(s->records[i].key, key) == 0)
-            slot = &s->records[i];
-    for (int i = 0; i < MAX_RECORDS && !slot; i++)
-        if (!s->records[i].data)
-            slot = &s->records[i];
-    if (!slot || strlen(key) >= sizeof(slot->key))
-        return RSHARE_EBUSY;
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
-        return RSHARE_ENOMEM;
-    memcpy(copy, buf, len);
-    free(slot->data);
-    snprintf(slot->key, sizeof(slot->key), "%s", key);
-    slot->data = copy;
-    slot->len = len;
-    return 0;
-}
-
-static void store_free(struct store *s)
-{
-    for (int i = 0; i < MAX_RECORDS; i++)
-        free(s->records[i].data);
-    memset(s, 0, sizeof(*s));
-}
-
 /* --- the simulated cluster -------------------------------------------------- */
 
 struct world;
@@ -147,7 +91,7 @@ struct world {
     rshare_loop_net *net;
     size_t count;
     rshare_node *nodes[MAX_NODES];
-    struct store stores[MAX_NODES];
+    struct memory_store stores[MAX_NODES];
     struct slot slots[MAX_NODES];
     uint32_t voters[3];
     uint32_t voter_count;
@@ -237,7 +181,7 @@ static void start_node(struct world *w, size_t i)
     if (level && *level >= '0' && *level <= '3')
         cfg.log.max_level = (enum rshare_log_level)(*level - '0');
     w->slots[i] = (struct slot){w, i};
-    cfg.persist = (struct rshare_persist){store_load, store_store, &w->stores[i]};
+    cfg.persist = memory_store_hook(&w->stores[i]);
     rshare_node *node;
     int rc = rshare_node_create(&cfg, &node);
     if (rc < 0)
@@ -295,7 +239,7 @@ static void world_down(struct world *w)
         rshare_node_destroy(w->nodes[i]);
     rshare_loop_net_destroy(w->net);
     for (size_t i = 0; i < w->count; i++)
-        store_free(&w->stores[i]);
+        memory_store_free(&w->stores[i]);
 }
 
 static int run(struct world *w, int (*done)(void *), uint64_t max_us)

@@ -14,65 +14,10 @@
 #include "cluster/cluster.h"
 #include "msg/msg.h"
 #include "rshare/rshare.h"
+#include "memory_store.h"
 
 #define MAX_NODES 64
-#define MAX_RECORDS 64
 #define MAX_HISTORY 4096
-
-/* An in-memory persistence store per node, surviving node restarts. */
-struct record {
-    char key[32];
-    uint8_t *data;
-    size_t len;
-};
-
-struct store {
-    struct record records[MAX_RECORDS];
-};
-
-static int store_load(void *user_data, const char *key, void *buf, size_t buf_len)
-{
-    struct store *s = user_data;
-    for (int i = 0; i < MAX_RECORDS; i++) {
-        if (s->records[i].data && strcmp(s->records[i].key, key) == 0) {
-            if (s->records[i].len > buf_len)
-                return RSHARE_EMSGSIZE;
-            memcpy(buf, s->records[i].data, s->records[i].len);
-            return (int)s->records[i].len;
-        }
-    }
-    return RSHARE_ENOENT;
-}
-
-static int store_store(void *user_data, const char *key, const void *buf, size_t len)
-{
-    struct store *s = user_data;
-    int free_slot = -1;
-    for (int i = 0; i < MAX_RECORDS; i++) {
-        if (s->records[i].data && strcmp(s->records[i].key, key) == 0) {
-            free(s->records[i].data);
-            s->records[i].data = NULL;
-            free_slot = i;
-            break;
-        }
-        if (!s->records[i].data && free_slot < 0)
-            free_slot = i;
-    }
-    ck_assert_int_ge(free_slot, 0);
-    struct record *r = &s->records[free_slot];
-    snprintf(r->key, sizeof(r->key), "%s", key);
-    r->data = malloc(len ? len : 1);
-    memcpy(r->data, buf, len);
-    r->len = len;
-    return 0;
-}
-
-static void store_free(struct store *s)
-{
-    for (int i = 0; i < MAX_RECORDS; i++)
-        free(s->records[i].data);
-    memset(s, 0, sizeof(*s));
-}
 
 /* The history: (node, map version, digest of the map) at every change. */
 struct history_entry {
@@ -84,7 +29,7 @@ struct history_entry {
 struct world {
     rshare_loop_net *net;
     rshare_node *nodes[MAX_NODES];
-    struct store stores[MAX_NODES];
+    struct memory_store stores[MAX_NODES];
     size_t count;
     size_t eligible;
     struct history_entry history[MAX_HISTORY];
@@ -142,7 +87,7 @@ static rshare_node *start_node(size_t i)
         cfg.install_order = (uint16_t)(w.count - i);
     cfg.clock = rshare_loop_net_clock(w.net);
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
-    cfg.persist = (struct rshare_persist){store_load, store_store, &w.stores[i]};
+    cfg.persist = memory_store_hook(&w.stores[i]);
     rshare_node *node;
     ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
     ck_assert_int_ge(rshare_node_add_loop(node, w.net, (uint32_t)(i + 1)), 0);
@@ -243,7 +188,7 @@ static void world_down(void)
         rshare_node_destroy(w.nodes[i]);
     rshare_loop_net_destroy(w.net);
     for (size_t i = 0; i < w.count; i++)
-        store_free(&w.stores[i]);
+        memory_store_free(&w.stores[i]);
 }
 
 static void cluster_case(uint64_t seed, size_t count, size_t eligible)
@@ -355,7 +300,7 @@ START_TEST(test_hotplug)
     w.count = 4; /* node 5 is not plugged in yet */
     rshare_node_destroy(w.nodes[4]);
     w.nodes[4] = NULL;
-    store_free(&w.stores[4]);
+    memory_store_free(&w.stores[4]);
     run_until_converged(60);
     w.count = 5;
     w.nodes[4] = start_node(4);
@@ -555,7 +500,7 @@ START_TEST(test_force_alone_misuse)
     cfg.node_id = 9;
     cfg.clock = rshare_loop_net_clock(w.net);
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
-    cfg.persist = (struct rshare_persist){store_load, store_store, &w.stores[8]};
+    cfg.persist = memory_store_hook(&w.stores[8]);
     rshare_node *loner;
     ck_assert_int_eq(rshare_node_create(&cfg, &loner), 0);
     ck_assert_int_eq(rshare_cluster_force_alone(loner), RSHARE_EINVAL);
@@ -585,7 +530,7 @@ START_TEST(test_force_alone_misuse)
     run_until_converged(60);
     check_history();
     world_down();
-    store_free(&w.stores[8]);
+    memory_store_free(&w.stores[8]);
 }
 END_TEST
 
