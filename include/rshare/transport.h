@@ -84,8 +84,11 @@ RSHARE_API int rshare_node_add_transport(rshare_node *node,
                                          void *impl);
 
 /* Hand one received packet to the node (the push model).  Safe to call from
- * a transport's poll() or from a firmware receive path.  Returns 0 or a
- * negative code (the packet was rejected and counted). */
+ * a transport's poll() or from a firmware receive path, but not from inside
+ * the handling of another packet of the same node (a send() that delivers
+ * synchronously to it): that returns RSHARE_EBUSY and the packet counts as
+ * lost.  Returns 0 or a negative code (the packet was rejected and
+ * counted). */
 RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
                                 const struct rshare_link_addr *src,
                                 const void *packet, size_t len);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "msg/msg.h"
 
 #define DEFAULT_VOTERS 3
 #define DEFAULT_HELLO_MS 1000
@@ -55,9 +56,12 @@ void rs_cluster_fini(rshare_node *node)
     struct rs_cluster *cl = rs_cluster(node);
     if (!cl->joined)
         return;
-    rs_timer_cancel(node, &cl->duty_timer);
-    rs_global_fini(node);
+    /* Outstanding requests and proposals complete first (they point at
+     * waiters and request handles), then the waiters are told and freed. */
+    rs_requests_fail_all(node, RSHARE_ESHUTDOWN);
     rs_raft_stop(node);
+    rs_global_fini(node);
+    rs_timer_cancel(node, &cl->duty_timer);
     rs_membership_fini(node);
     rs_map_clear(node, &cl->map);
     cl->joined = false;

@@ -364,6 +364,20 @@ static int volume_remove(struct rs_map *map, uint32_t id)
     return RSHARE_ENOENT;
 }
 
+/* Append a route (restore: the snapshot lists them sorted). */
+static int route_store(rshare_node *node, struct rs_map *map, uint64_t resource, uint32_t target)
+{
+    if (map->route_count >= RS_MAP_MAX_ROUTES)
+        return RSHARE_EBUSY;
+    struct rshare_kvm_route *grown =
+        rs_realloc(node, map->routes, (map->route_count + 1) * sizeof(*grown));
+    if (!grown)
+        return RSHARE_ENOMEM;
+    map->routes = grown;
+    grown[map->route_count++] = (struct rshare_kvm_route){sizeof(*grown), target, resource};
+    return 0;
+}
+
 static int route_set(rshare_node *node, struct rs_map *map, uint64_t resource, uint32_t target)
 {
     size_t pos = 0;
@@ -668,8 +682,12 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
     for (size_t i = 0; i < routes; i++) {
         uint64_t resource;
         uint32_t target;
+        /* Stored as they were: a route may outlive its resource (a keyboard
+         * unplugged), and restoring must accept every map apply produced. */
         if (rs_cbor_get_array(&r, &n) < 0 || n != 2 || rs_cbor_get_uint(&r, &resource) < 0 ||
-            get_u32(&r, &target) < 0 || target == 0 || route_set(node, &fresh, resource, target) < 0)
+            get_u32(&r, &target) < 0 || target == 0 ||
+            (i && resource <= fresh.routes[i - 1].resource) ||
+            route_store(node, &fresh, resource, target) < 0)
             goto out;
     }
     if (!rs_cbor_at_end(&r))

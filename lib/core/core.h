@@ -40,6 +40,7 @@ struct rs_core {
     int epoll_fd;
     int timer_fd;
     bool in_process;
+    bool in_push; /* a pushed packet is being handled */
     bool monotonic_clock; /* default clock: the timerfd can follow it */
     uint64_t timer_armed_us; /* deadline the timerfd is set to, 0 = none */
 

@@ -99,7 +99,15 @@ RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
     }
     if (!core->on_packet)
         return RSHARE_ENOTSUP;
-    return core->on_packet(node, transport_index, src, packet, len, core->on_packet_data);
+    /* The handlers of one packet may still be reading buffers another
+     * packet would overwrite: a push from inside them (a transport whose
+     * send() delivers synchronously) is refused, and the sender retries. */
+    if (core->in_push)
+        return rs_errorf(node, RSHARE_EBUSY, "rshare_node_push called while a packet is handled");
+    core->in_push = true;
+    int rc = core->on_packet(node, transport_index, src, packet, len, core->on_packet_data);
+    core->in_push = false;
+    return rc;
 }
 
 void rs_transports_close(rshare_node *node)

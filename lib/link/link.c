@@ -185,6 +185,12 @@ static bool session_acceptable(const struct rs_peer *peer, uint64_t session)
 {
     if (!peer->has_session)
         return true;
+    /* A boot this peer has already left behind never comes back: without
+     * this, alternating packets of two sessions would reset the replay
+     * window at every switch and let captured requests run again. */
+    for (unsigned i = 0; i < RS_PEER_OLD_SESSIONS; i++)
+        if (peer->old_sessions[i] == session && session != 0)
+            return false;
     bool had = peer->session & SESSION_PERSISTED, has = session & SESSION_PERSISTED;
     if (had && has)
         return (session >> 32) > (peer->session >> 32);
@@ -277,6 +283,11 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         return RSHARE_EBUSY;
     if (!peer->has_session || peer->session != hdr.session) {
         bool restarted = peer->has_session;
+        if (restarted) {
+            peer->old_sessions[peer->old_next] = peer->session;
+            peer->old_next = (peer->old_next + 1) % RS_PEER_OLD_SESSIONS;
+            rs_transfers_drop(node, peer); /* meant for the boot that is gone */
+        }
         peer->has_session = true;
         peer->session = hdr.session;
         if (session_key)

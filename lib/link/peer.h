@@ -12,6 +12,7 @@
 
 #define RS_PEER_BUCKETS 64
 #define RS_PEER_COMPLETED 64 /* recently completed incoming transfers */
+#define RS_PEER_OLD_SESSIONS 8
 
 struct rs_xfer_out;
 struct rs_reassembly;
@@ -30,6 +31,8 @@ struct rs_peer {
     uint64_t session;
     struct rs_replay replay;
     uint8_t session_key[32]; /* protected mode: the key of `session` */
+    uint64_t old_sessions[RS_PEER_OLD_SESSIONS]; /* superseded: never accepted again */
+    unsigned old_next;
 
     struct rs_xfer_out *out;
     struct rs_reassembly *in;

@@ -32,7 +32,8 @@ int rs_dedupe_check(rshare_node *node, struct rs_peer *peer, uint16_t slot, uint
         return RSHARE_ENOMEM;
     if (request_id == e->request_id)
         return e->answered ? RS_DEDUPE_ANSWERED : RS_DEDUPE_IN_PROGRESS;
-    if (request_id < e->request_id)
+    /* Serial-number order (RFC 1982): ids wrap after 2^32 requests. */
+    if (e->request_id && (int32_t)(request_id - e->request_id) < 0)
         return RS_DEDUPE_STALE;
     /* A newer request in the slot: the requester has the older answer (or
      * gave up on it), so it can go. */

@@ -24,6 +24,7 @@ struct rshare_request {
     const uint8_t *data;
     size_t len;
     uint8_t *owned; /* the message buffer, when the handle keeps it */
+    bool orphaned;  /* the requester restarted: the answer goes nowhere */
 };
 
 static const struct rs_handler *handler_for(rshare_node *node, uint16_t type)
@@ -229,6 +230,13 @@ void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
         on_notify(node, src, &hdr, data, len);
 }
 
+void rs_incoming_orphan(rshare_node *node, uint32_t peer_id)
+{
+    for (struct rshare_request *r = rs_msg(node)->incoming; r; r = r->next)
+        if (r->to.peer == peer_id)
+            r->orphaned = true;
+}
+
 void rs_incoming_free_all(rshare_node *node)
 {
     while (rs_msg(node)->incoming)
@@ -269,6 +277,10 @@ RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, s
     rshare_node *node = request->node;
     if (!request->to.request_id)
         return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
+    if (request->orphaned) {
+        incoming_release(node, request);
+        return rs_errorf(node, RSHARE_EUNREACH, "the requester restarted: answer dropped");
+    }
     struct rs_msg_hdr hdr;
     rs_msg_fill_hdr(node, &hdr, RS_MSG_RESPONSE, request->to.type, request->to.request_id);
     uint8_t *wire;
@@ -291,6 +303,10 @@ RSHARE_API int rshare_request_fail(rshare_request *request, int code, const char
     rshare_node *node = request->node;
     if (!request->to.request_id)
         return rs_errorf(node, RSHARE_EINVAL, "notifications take no reply");
+    if (request->orphaned) {
+        incoming_release(node, request);
+        return rs_errorf(node, RSHARE_EUNREACH, "the requester restarted: answer dropped");
+    }
     if (code >= 0 || code <= RSHARE_ERROR_MIN_)
         code = RSHARE_EREMOTE;
     int rc = answer_error(node, &request->to, code, text);

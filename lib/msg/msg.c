@@ -29,6 +29,7 @@ static void peer_reset(rshare_node *node, struct rs_peer *peer)
     if (peer->upper)
         rs_dedupe_clear(node, peer->upper);
     rs_requests_peer_restarted(node, peer->id);
+    rs_incoming_orphan(node, peer->id);
 }
 
 /* The node is going away: pending requests were completed before. */

@@ -95,5 +95,8 @@ struct rs_msg_peer *rs_msg_peer(rshare_node *node, struct rs_peer *peer);
 /* dispatch.c */
 void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *msg);
 void rs_incoming_free_all(rshare_node *node);
+/* The peer restarted: answers to its earlier requests must not reach its
+ * new boot, whose request ids start again at 1. */
+void rs_incoming_orphan(rshare_node *node, uint32_t peer_id);
 
 #endif

@@ -304,6 +304,29 @@ START_TEST(test_kvm_routes)
 }
 END_TEST
 
+/* A node destroyed while its change is on the way: the callback says so
+ * (under the sanitizers, nothing is touched after it is freed). */
+START_TEST(test_destroy_with_change_in_flight)
+{
+    struct outcome o = {0};
+    ck_assert_int_eq(rshare_kvm_route_set(nodes[3], keyboard, 2, changed, &o), 0);
+    rshare_node_destroy(nodes[3]);
+    nodes[3] = NULL;
+    ck_assert_int_eq(o.calls, 1);
+    ck_assert_int_eq(o.status, RSHARE_ESHUTDOWN);
+    /* The same on the manager, with a proposal in flight. */
+    rshare_node *manager = nodes[rshare_cluster_manager(nodes[0]) - 1];
+    o = (struct outcome){0};
+    ck_assert_int_eq(rshare_kvm_route_set(manager, keyboard, 1, changed, &o), 0);
+    for (size_t i = 0; i < NODES; i++)
+        if (nodes[i] == manager)
+            nodes[i] = NULL;
+    rshare_node_destroy(manager);
+    ck_assert_int_eq(o.calls, 1);
+    ck_assert_int_eq(o.status, RSHARE_ESHUTDOWN);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("global");
@@ -312,6 +335,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_volume_definitions);
     tcase_add_test(tc, test_kvm_routes);
+    tcase_add_test(tc, test_destroy_with_change_in_flight);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }

@@ -436,6 +436,41 @@ START_TEST(test_old_session_replay)
 }
 END_TEST
 
+/* Without persistence a new boot session is accepted as a restart; a
+ * boot already left behind is never accepted again, so alternating old and
+ * current packets cannot reset the replay window and re-run requests. */
+START_TEST(test_session_flip_flop)
+{
+    cap_clear(&cap_a);
+    cap_clear(&cap_b);
+    b = make_node(2, key, &cap_b);
+    uint8_t *boot1 = NULL, *boot2 = NULL;
+    size_t len1 = 0, len2 = 0;
+    for (int boot = 0; boot < 2; boot++) {
+        a = make_node(1, key, &cap_a);
+        ck_assert_int_eq(rshare_node_add_peer(a, 2, 0, "2"), 0);
+        capture_request(boot ? &boot2 : &boot1, boot ? &len2 : &len1);
+        rshare_node_destroy(a);
+    }
+    executed = 0;
+    ck_assert_int_eq(push(b, boot1, len1), 0);
+    ck_assert_int_eq(push(b, boot2, len2), 0); /* a restart: accepted */
+    ck_assert_int_eq(executed, 2);
+    struct rshare_node_stats s0 = stats(b);
+    for (int round = 0; round < 5; round++) {
+        ck_assert_int_eq(push(b, boot1, len1), RSHARE_EREPLAY);
+        ck_assert_int_eq(push(b, boot2, len2), RSHARE_EREPLAY);
+    }
+    ck_assert_int_eq(executed, 2);
+    ck_assert_uint_eq(stats(b).rx_replayed, s0.rx_replayed + 10);
+    free(boot1);
+    free(boot2);
+    rshare_node_destroy(b);
+    cap_clear(&cap_a);
+    cap_clear(&cap_b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bad_input");
@@ -446,6 +481,7 @@ int main(void)
     tcase_add_test(tc, test_message_level);
     tcase_add_test(tc, test_reassembly_bounds);
     tcase_add_test(tc, test_old_session_replay);
+    tcase_add_test(tc, test_session_flip_flop);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }

@@ -278,6 +278,20 @@ START_TEST(test_commands)
     free(snap);
     rs_map_clear(node, &again);
 
+    /* The keyboard is unplugged: its route stays, and a snapshot of that
+     * map still restores (restore accepts whatever apply produced). */
+    struct rshare_resource_desc without_kbd[3] = {d[0], d[1], d[2]};
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_resources_set(&w, 5, without_kbd, 3);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    ck_assert_uint_eq(map.route_count, 1);
+    ck_assert_int_eq(rs_map_snapshot(node, &map, malloc, &snap, &snap_len), 0);
+    rs_map_init(&again);
+    ck_assert_int_eq(rs_map_restore(node, &again, snap, snap_len), 0);
+    ck_assert_uint_eq(again.route_count, 1);
+    free(snap);
+    rs_map_clear(node, &again);
+
     /* Removing a member removes its resources. */
     rs_cbor_writer_init(&w, buf, sizeof(buf));
     rs_map_cmd_member_remove(&w, 5);

@@ -396,6 +396,30 @@ START_TEST(test_map_versioned_requests)
 }
 END_TEST
 
+/* Request ids wrap after 2^32 requests: the reply cache compares them in
+ * serial-number order, so requests after the wrap still run. */
+START_TEST(test_request_id_wrap)
+{
+    struct cluster c;
+    cluster_up(&c, NULL, 2000);
+    ck_assert_int_eq(rshare_node_set_handler(c.nodes[1], ECHO, handler, NULL), 0);
+    rs_msg(c.nodes[0])->next_request_id = UINT32_MAX - 1;
+    executed = 0;
+    for (int i = 0; i < 4; i++) {
+        struct result r = {0};
+        ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "w", 1, on_reply, &r), 0);
+        run_until(&c, &r, 5000000);
+        ck_assert_int_eq(r.status, 0);
+        free(r.data);
+    }
+    ck_assert_int_eq(executed, 4);
+    struct rshare_node_stats st;
+    rshare_node_stats(c.nodes[1], &st, sizeof(st));
+    ck_assert_uint_eq(st.requests_stale, 0);
+    cluster_down(&c);
+}
+END_TEST
+
 START_TEST(test_message_limit)
 {
     struct cluster c;
@@ -426,6 +450,7 @@ int main(void)
     tcase_add_test(tc, test_timeout_and_shutdown);
     tcase_add_test(tc, test_message_limit);
     tcase_add_test(tc, test_map_versioned_requests);
+    tcase_add_test(tc, test_request_id_wrap);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
