@@ -52,7 +52,9 @@ RSHARE_API void rshare_volume_desc_init(struct rshare_volume_desc *desc, size_t 
 
 /* Completion of a change to the global map: `status` is 0 once the change
  * is in this node's copy of the map, or a negative code (RSHARE_EREMOTE
- * with the manager's reason, RSHARE_ETIMEDOUT, ...). */
+ * with the manager's reason, RSHARE_ETIMEDOUT, ...).  Changes cannot be
+ * asked for from inside a cluster event callback on the manager: that
+ * returns RSHARE_EBUSY (ask again from outside it). */
 typedef void (*rshare_map_change_fn)(rshare_node *node, int status, void *user_data);
 
 /* Define a volume (id 0) or redefine one (its id): sent to the manager,

@@ -914,6 +914,10 @@ int rs_raft_propose(rshare_node *node, const void *cmd, size_t len, rs_raft_done
     struct rs_raft *rr = rs_cluster(node)->raft;
     if (!rs_raft_is_leader(node))
         return RSHARE_EAGAIN;
+    /* From a map event callback (inside libraft's apply): libraft must not
+     * be re-entered; the caller tries again from outside. */
+    if (rr->in_fsm)
+        return rs_errorf(node, RSHARE_EBUSY, "map changes cannot be made from a map event callback");
     struct proposal *p = rs_calloc(node, 1, sizeof(*p));
     struct raft_buffer buf = {.base = raft_malloc(len ? len : 1), .len = len};
     if (!p || !buf.base) {

@@ -304,6 +304,28 @@ START_TEST(test_kvm_routes)
 }
 END_TEST
 
+/* A map event callback on the manager that asks for a change is told to
+ * ask again from outside (libraft must not be re-entered). */
+static int nested_rc = 1;
+static void nested_change(rshare_node *node, enum rshare_cluster_event event, uint32_t id,
+                          void *user_data)
+{
+    (void)id;
+    (void)user_data;
+    if (event == RSHARE_EVENT_MAP && nested_rc == 1)
+        nested_rc = rshare_kvm_route_set(node, keyboard, 3, NULL, NULL);
+}
+
+START_TEST(test_change_from_map_event)
+{
+    rshare_node *manager = nodes[rshare_cluster_manager(nodes[0]) - 1];
+    rshare_cluster_set_callback(manager, nested_change, NULL);
+    ck_assert_int_eq(route(0, keyboard, 2), 0);
+    ck_assert_int_eq(nested_rc, RSHARE_EBUSY);
+    rshare_cluster_set_callback(manager, NULL, NULL);
+}
+END_TEST
+
 /* A node destroyed while its change is on the way: the callback says so
  * (under the sanitizers, nothing is touched after it is freed). */
 START_TEST(test_destroy_with_change_in_flight)
@@ -336,6 +358,7 @@ int main(void)
     tcase_add_test(tc, test_volume_definitions);
     tcase_add_test(tc, test_kvm_routes);
     tcase_add_test(tc, test_destroy_with_change_in_flight);
+    tcase_add_test(tc, test_change_from_map_event);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
