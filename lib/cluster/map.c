@@ -51,6 +51,21 @@ size_t rs_map_host_resources(const struct rs_map *map, uint32_t host, size_t *fi
     return n;
 }
 
+/* Insert `value` at `pos` of an array of `*count` elements of `elem` bytes,
+ * growing it by one: the map's members, volumes and routes share it. */
+static int array_insert(rshare_node *node, void **array, size_t *count, size_t elem, size_t pos,
+                        const void *value)
+{
+    char *grown = rs_realloc(node, *array, (*count + 1) * elem);
+    if (!grown)
+        return RSHARE_ENOMEM;
+    memmove(grown + (pos + 1) * elem, grown + pos * elem, (*count - pos) * elem);
+    memcpy(grown + pos * elem, value, elem);
+    *array = grown;
+    (*count)++;
+    return 0;
+}
+
 static int member_set(rshare_node *node, struct rs_map *map, const struct rs_map_member *m)
 {
     bool found;
@@ -61,15 +76,7 @@ static int member_set(rshare_node *node, struct rs_map *map, const struct rs_map
     }
     if (map->member_count >= RS_MAP_MAX_MEMBERS)
         return RSHARE_EINVAL;
-    struct rs_map_member *grown =
-        rs_realloc(node, map->members, (map->member_count + 1) * sizeof(*grown));
-    if (!grown)
-        return RSHARE_ENOMEM;
-    map->members = grown;
-    memmove(&grown[pos + 1], &grown[pos], (map->member_count - pos) * sizeof(*grown));
-    grown[pos] = *m;
-    map->member_count++;
-    return 0;
+    return array_insert(node, (void **)&map->members, &map->member_count, sizeof(*m), pos, m);
 }
 
 /* memcpy() with a count of 0 must still not see a NULL pointer. */
@@ -321,15 +328,7 @@ static int volume_store(rshare_node *node, struct rs_map *map, const struct rsha
     }
     if (map->volume_count >= RS_MAP_MAX_VOLUMES)
         return RSHARE_EBUSY;
-    struct rshare_volume_desc *grown =
-        rs_realloc(node, map->volumes, (map->volume_count + 1) * sizeof(*grown));
-    if (!grown)
-        return RSHARE_ENOMEM;
-    map->volumes = grown;
-    memmove(&grown[pos + 1], &grown[pos], (map->volume_count - pos) * sizeof(*grown));
-    grown[pos] = *v;
-    map->volume_count++;
-    return 0;
+    return array_insert(node, (void **)&map->volumes, &map->volume_count, sizeof(*v), pos, v);
 }
 
 static int volume_set(rshare_node *node, struct rs_map *map, struct rshare_volume_desc *v)
@@ -369,13 +368,9 @@ static int route_store(rshare_node *node, struct rs_map *map, uint64_t resource,
 {
     if (map->route_count >= RS_MAP_MAX_ROUTES)
         return RSHARE_EBUSY;
-    struct rshare_kvm_route *grown =
-        rs_realloc(node, map->routes, (map->route_count + 1) * sizeof(*grown));
-    if (!grown)
-        return RSHARE_ENOMEM;
-    map->routes = grown;
-    grown[map->route_count++] = (struct rshare_kvm_route){sizeof(*grown), target, resource};
-    return 0;
+    struct rshare_kvm_route route = {sizeof(route), target, resource};
+    return array_insert(node, (void **)&map->routes, &map->route_count, sizeof(route),
+                        map->route_count, &route);
 }
 
 static int route_set(rshare_node *node, struct rs_map *map, uint64_t resource, uint32_t target)
@@ -404,15 +399,7 @@ static int route_set(rshare_node *node, struct rs_map *map, uint64_t resource, u
     }
     if (map->route_count >= RS_MAP_MAX_ROUTES)
         return RSHARE_EBUSY;
-    struct rshare_kvm_route *grown =
-        rs_realloc(node, map->routes, (map->route_count + 1) * sizeof(*grown));
-    if (!grown)
-        return RSHARE_ENOMEM;
-    map->routes = grown;
-    memmove(&grown[pos + 1], &grown[pos], (map->route_count - pos) * sizeof(*grown));
-    grown[pos] = route;
-    map->route_count++;
-    return 0;
+    return array_insert(node, (void **)&map->routes, &map->route_count, sizeof(route), pos, &route);
 }
 
 int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
