@@ -28,6 +28,13 @@ enum rshare_raid5_algorithm {
     RSHARE_RAID5_RIGHT_SYMMETRIC = 3
 };
 
+/* What a member slot of a volume holds, kept in the map. */
+enum rshare_member_state {
+    RSHARE_MEMBER_ACTIVE = 0,     /* in sync */
+    RSHARE_MEMBER_FAILED = 1,     /* lost: reads are reconstructed, writes skip it */
+    RSHARE_MEMBER_REBUILDING = 2  /* a replacement being rebuilt: written, not read */
+};
+
 #define RSHARE_VOLUME_NAME_MAX 64
 #define RSHARE_VOLUME_MEMBERS_MAX 32
 #define RSHARE_VOLUME_SPARES_MAX 8
@@ -43,9 +50,12 @@ struct rshare_volume_desc {
     uint32_t member_count;
     uint32_t spare_count;
     uint32_t flags;         /* reserved, 0 */
-    uint64_t generation;    /* bumped by the map at every change of the volume */
+    uint64_t generation;    /* bumped by the map at every change of the volume; a
+                               redefinition naming a generation other than the
+                               current one is refused (RSHARE_ESTALE), 0 skips the check */
     uint64_t members[RSHARE_VOLUME_MEMBERS_MAX]; /* block resource ids, in layout order */
     uint64_t spares[RSHARE_VOLUME_SPARES_MAX];
+    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_member_state */
 };
 
 RSHARE_API void rshare_volume_desc_init(struct rshare_volume_desc *desc, size_t struct_size);

@@ -15,6 +15,8 @@
 #include <rshare/resource.h>
 #include <rshare/cluster.h>
 #include <rshare/global.h>
+#include <rshare/block.h>
+#include <rshare/volume.h>
 #include <rshare/mctp.h>
 #include <rshare/serial.h>
 #include <rshare/smbus.h>

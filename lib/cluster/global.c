@@ -168,6 +168,12 @@ RSHARE_API int rshare_volume_define(rshare_node *node, const struct rshare_volum
     if (!memchr(v.name, '\0', sizeof(v.name)) || v.member_count > RSHARE_VOLUME_MEMBERS_MAX ||
         v.spare_count > RSHARE_VOLUME_SPARES_MAX)
         return rs_errorf(node, RSHARE_EINVAL, "volume name or member counts out of range");
+    if (desc->struct_size < offsetof(struct rshare_volume_desc, member_state) + sizeof(v.member_state))
+        memset(v.member_state, 0, sizeof(v.member_state)); /* older callers: all active */
+    for (uint32_t i = 0; i < v.member_count; i++)
+        if (v.member_state[i] > RSHARE_MEMBER_REBUILDING)
+            return rs_errorf(node, RSHARE_EINVAL, "member %u: unknown state %u", i,
+                             v.member_state[i]);
     uint8_t buf[1024];
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, sizeof(buf));

@@ -241,6 +241,14 @@ static int check_volume(const struct rs_map *map, const struct rshare_volume_des
     uint32_t total = v->member_count + v->spare_count;
     for (uint32_t i = 0; i < total; i++) {
         uint64_t id = i < v->member_count ? v->members[i] : v->spares[i - v->member_count];
+        for (uint32_t k = 0; k < i; k++) {
+            uint64_t other = k < v->member_count ? v->members[k] : v->spares[k - v->member_count];
+            if (other == id)
+                return RSHARE_EINVAL;
+        }
+        /* A failed member may be gone from the map with its host. */
+        if (i < v->member_count && v->member_state[i] == RSHARE_MEMBER_FAILED)
+            continue;
         const struct rshare_resource_desc *d = rs_map_resource(map, id);
         if (!d)
             return RSHARE_ENOENT;
@@ -249,26 +257,24 @@ static int check_volume(const struct rs_map *map, const struct rshare_volume_des
         block_size = d->block_size;
         if (in_other_volume(map, id, v->id))
             return RSHARE_EBUSY;
-        for (uint32_t k = 0; k < i; k++) {
-            uint64_t other = k < v->member_count ? v->members[k] : v->spares[k - v->member_count];
-            if (other == id)
-                return RSHARE_EINVAL;
-        }
     }
     return 0;
 }
 
-/* [id, name, layout, algorithm, chunk, flags, [member...], [spare...]] after
- * the operation (and, in snapshots, the generation after the id). */
-static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v, bool generation)
+/* [id, generation, name, layout, algorithm, chunk, flags, [member...],
+ * [spare...], [member state...]] after the operation (and as each volume
+ * of a snapshot).  In a command the generation is the one the change was
+ * made against (0: any). */
+#define RS_VOLUME_FIELDS 10
+
+static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v)
 {
     memset(v, 0, sizeof(*v));
     v->struct_size = sizeof(*v);
-    uint64_t id, gen = 0, layout, algorithm, chunk, flags;
+    uint64_t id, gen, layout, algorithm, chunk, flags;
     const char *name;
     size_t name_len, n;
-    if (rs_cbor_get_uint(r, &id) < 0 || id > UINT32_MAX ||
-        (generation && rs_cbor_get_uint(r, &gen) < 0) ||
+    if (rs_cbor_get_uint(r, &id) < 0 || id > UINT32_MAX || rs_cbor_get_uint(r, &gen) < 0 ||
         rs_cbor_get_text(r, &name, &name_len) < 0 || name_len >= sizeof(v->name) ||
         memchr(name, 0, name_len) || rs_cbor_get_uint(r, &layout) < 0 || layout > 255 ||
         rs_cbor_get_uint(r, &algorithm) < 0 || algorithm > 255 ||
@@ -294,15 +300,21 @@ static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v, b
     for (size_t i = 0; i < n; i++)
         if (rs_cbor_get_uint(r, &v->spares[i]) < 0)
             return RSHARE_EPROTO;
+    if (rs_cbor_get_array(r, &n) < 0 || n != v->member_count)
+        return RSHARE_EPROTO;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t state;
+        if (rs_cbor_get_uint(r, &state) < 0 || state > RSHARE_MEMBER_REBUILDING)
+            return RSHARE_EPROTO;
+        v->member_state[i] = (uint32_t)state;
+    }
     return 0;
 }
 
-static void write_volume(struct rs_cbor_writer *w, const struct rshare_volume_desc *v,
-                         bool generation)
+static void write_volume(struct rs_cbor_writer *w, const struct rshare_volume_desc *v)
 {
     rs_cbor_put_uint(w, v->id);
-    if (generation)
-        rs_cbor_put_uint(w, v->generation);
+    rs_cbor_put_uint(w, v->generation);
     rs_cbor_put_text(w, v->name, strnlen(v->name, sizeof(v->name) - 1));
     rs_cbor_put_uint(w, v->layout);
     rs_cbor_put_uint(w, v->algorithm);
@@ -314,6 +326,9 @@ static void write_volume(struct rs_cbor_writer *w, const struct rshare_volume_de
     rs_cbor_put_array(w, v->spare_count);
     for (uint32_t i = 0; i < v->spare_count; i++)
         rs_cbor_put_uint(w, v->spares[i]);
+    rs_cbor_put_array(w, v->member_count);
+    for (uint32_t i = 0; i < v->member_count; i++)
+        rs_cbor_put_uint(w, v->member_state[i]);
 }
 
 /* Insert or replace (kept sorted by id). */
@@ -336,6 +351,8 @@ static int volume_set(rshare_node *node, struct rs_map *map, struct rshare_volum
     const struct rshare_volume_desc *old = v->id ? rs_map_volume(map, v->id) : NULL;
     if (v->id && !old)
         return RSHARE_ENOENT;
+    if (old && v->generation && v->generation != old->generation)
+        return RSHARE_ESTALE; /* changed by someone else since the caller looked */
     int rc = check_volume(map, v);
     if (rc < 0)
         return rc;
@@ -492,7 +509,7 @@ int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size
     }
     case RS_MAP_VOLUME_SET: {
         struct rshare_volume_desc v;
-        if (n != 9 || read_volume(&r, &v, false) < 0 || !rs_cbor_at_end(&r))
+        if (n != 1 + RS_VOLUME_FIELDS || read_volume(&r, &v) < 0 || !rs_cbor_at_end(&r))
             return RSHARE_EPROTO;
         return volume_set(node, map, &v);
     }
@@ -546,9 +563,9 @@ void rs_map_cmd_member_remove(struct rs_cbor_writer *w, uint32_t id)
 
 void rs_map_cmd_volume_set(struct rs_cbor_writer *w, const struct rshare_volume_desc *v)
 {
-    rs_cbor_put_array(w, 9);
+    rs_cbor_put_array(w, 1 + RS_VOLUME_FIELDS);
     rs_cbor_put_uint(w, RS_MAP_VOLUME_SET);
-    write_volume(w, v, false);
+    write_volume(w, v);
 }
 
 void rs_map_cmd_volume_remove(struct rs_cbor_writer *w, uint32_t id)
@@ -569,14 +586,14 @@ void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t 
 /* Snapshot: [[member...], [[host, [descriptor...]]...], [volume...],
  * next_volume_id, [[resource, target]...]] with each member as
  * [id, slot, install_order, flags] and each volume as
- * [id, generation, name, layout, algorithm, chunk, flags, [member...], [spare...]]. */
+ * the volume form of read_volume(). */
 int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),
                     uint8_t **out, size_t *len)
 {
     (void)node;
     size_t cap = 64 + map->member_count * 24 + map->resource_count * RS_DESC_MAX_ENCODED +
                  map->member_count * 16 +
-                 map->volume_count * (128 + 9 * (RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
+                 map->volume_count * (128 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
                  map->route_count * 24;
     uint8_t *buf = alloc(cap);
     if (!buf)
@@ -604,8 +621,8 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
     }
     rs_cbor_put_array(&w, map->volume_count);
     for (size_t i = 0; i < map->volume_count; i++) {
-        rs_cbor_put_array(&w, 9);
-        write_volume(&w, &map->volumes[i], true);
+        rs_cbor_put_array(&w, RS_VOLUME_FIELDS);
+        write_volume(&w, &map->volumes[i]);
     }
     rs_cbor_put_uint(&w, map->next_volume_id);
     rs_cbor_put_array(&w, map->route_count);
@@ -657,7 +674,7 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
         goto out;
     for (size_t i = 0; i < volumes; i++) {
         struct rshare_volume_desc v;
-        if (rs_cbor_get_array(&r, &n) < 0 || n != 9 || read_volume(&r, &v, true) < 0 ||
+        if (rs_cbor_get_array(&r, &n) < 0 || n != RS_VOLUME_FIELDS || read_volume(&r, &v) < 0 ||
             volume_store(node, &fresh, &v) < 0)
             goto out;
     }

@@ -1,0 +1,137 @@
+/* rshare — virtual volumes: disks on many nodes served as one.
+ *
+ * A volume is defined in the global map (rshare/global.h); any node may
+ * open it by name and read and write it.  Each request is split at chunk
+ * boundaries and every piece goes to the node that hosts its member
+ * (rshare/block.h).  Mirrors and parity keep the volume working when a
+ * member fails: the failure is recorded in the map, a spare (if any) takes
+ * the member's place and is rebuilt in the background.
+ *
+ * One node writes a volume at a time (the exclusive lease of the access
+ * layer enforces it); members are laid out exactly as Linux md lays them
+ * out, with data offset 0.  See doc/VOLUMES.md. */
+#ifndef RSHARE_VOLUME_H
+#define RSHARE_VOLUME_H
+
+#include <rshare/common.h>
+#include <rshare/global.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rshare_volume rshare_volume;
+
+/* Completion of a read, write or flush: `status` is 0 or a negative code. */
+typedef void (*rshare_volume_done_fn)(rshare_volume *volume, int status, void *user_data);
+
+/* Progress of a rebuild or resync: `done` of `total` sectors (called
+ * after each step, and once more with done == total at the end, or with a
+ * negative `status` if it stopped). */
+typedef void (*rshare_volume_progress_fn)(rshare_volume *volume, int status, uint64_t done,
+                                          uint64_t total, void *user_data);
+
+/* Flags of struct rshare_volume_config. */
+#define RSHARE_VOLUME_OPEN_FORCE 0x1u /* start even when dirty and degraded (may lose data) */
+
+struct rshare_volume_config {
+    uint32_t struct_size;
+    uint32_t flags;             /* RSHARE_VOLUME_OPEN_* */
+    uint32_t io_timeout_ms;     /* a member I/O not done by then fails; default 5000 */
+    uint32_t retry_budget;      /* failed tries of one member I/O before the member is
+                                   failed; default 3 */
+    uint32_t rebuild_step_sectors; /* rebuild and resync work unit; default 1024 (512 KiB) */
+    uint32_t bitmap_region_sectors; /* write-intent bitmap granularity; default 65536 (32 MiB) */
+    uint32_t max_inflight;      /* requests in flight on the volume; more wait; default 256 */
+    uint32_t reserved_;
+    rshare_volume_progress_fn progress;
+    void *progress_data;
+};
+
+RSHARE_API void rshare_volume_config_init(struct rshare_volume_config *config,
+                                          size_t struct_size);
+
+/* Open the volume called `name` in this node's copy of the map (config
+ * NULL for defaults).  RSHARE_ENOENT if there is none; RSHARE_EBUSY when the
+ * volume was not shut down cleanly and is degraded (the RAID-5 write hole:
+ * open with RSHARE_VOLUME_OPEN_FORCE to accept it); RSHARE_EIO when more
+ * members are failed than the layout tolerates.  A volume that was not
+ * shut down cleanly resyncs its dirty regions in the background. */
+RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
+                                  const struct rshare_volume_config *config,
+                                  rshare_volume **out);
+
+/* Finish in-flight requests, stop background work (its progress is kept),
+ * mark the volume clean, release it.  Accepts NULL. */
+RSHARE_API void rshare_volume_close(rshare_volume *volume);
+
+/* Size in bytes and the logical block size (512). */
+RSHARE_API uint64_t rshare_volume_size(const rshare_volume *volume);
+RSHARE_API uint32_t rshare_volume_block_size(const rshare_volume *volume);
+
+/* Asynchronous I/O: `offset` and `length` are multiples of the block size,
+ * the range lies inside the volume, `length` is at most 64 MiB.  `buf`
+ * stays valid until `done` runs; `done` never runs before the call
+ * returns.  RSHARE_EINVAL for a bad range, RSHARE_EIO when the volume has
+ * failed. */
+RSHARE_API int rshare_volume_read(rshare_volume *volume, uint64_t offset, void *buf,
+                                  size_t length, rshare_volume_done_fn done, void *user_data);
+RSHARE_API int rshare_volume_write(rshare_volume *volume, uint64_t offset, const void *buf,
+                                   size_t length, rshare_volume_done_fn done, void *user_data);
+/* Every write completed before the flush was started is durable on every
+ * member when `done` runs. */
+RSHARE_API int rshare_volume_flush(rshare_volume *volume, rshare_volume_done_fn done,
+                                   void *user_data);
+
+/* The same, running the node's loop until the request completes. */
+RSHARE_API int rshare_volume_read_sync(rshare_volume *volume, uint64_t offset, void *buf,
+                                       size_t length);
+RSHARE_API int rshare_volume_write_sync(rshare_volume *volume, uint64_t offset,
+                                        const void *buf, size_t length);
+RSHARE_API int rshare_volume_flush_sync(rshare_volume *volume);
+
+enum rshare_volume_state {
+    RSHARE_VOLUME_OPTIMAL = 0,  /* every member in sync */
+    RSHARE_VOLUME_DEGRADED = 1, /* serving with less redundancy than defined */
+    RSHARE_VOLUME_FAILED = 2    /* too many members lost: I/O fails */
+};
+
+struct rshare_volume_status {
+    uint32_t struct_size;
+    uint32_t state;        /* enum rshare_volume_state */
+    uint32_t id;
+    uint32_t member_count;
+    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_member_state */
+    uint64_t member[RSHARE_VOLUME_MEMBERS_MAX];       /* resource ids */
+    uint64_t size;                  /* bytes */
+    uint64_t rebuild_done, rebuild_total; /* sectors; total 0 when none runs */
+    uint64_t dirty_regions;         /* write-intent bitmap bits set */
+    /* counters */
+    uint64_t reads, writes, flushes;
+    uint64_t degraded_reads;        /* pieces reconstructed from the others */
+    uint64_t read_repairs;          /* read errors fixed by rewriting */
+    uint64_t member_retries;        /* member I/Os tried again */
+    uint64_t full_stripe_writes, rmw_writes, rcw_writes; /* RAID-5 write strategies */
+};
+
+RSHARE_API int rshare_volume_get_status(rshare_volume *volume,
+                                        struct rshare_volume_status *status);
+
+/* Operator actions.  Fail a member now (as if its disk died): recorded in
+ * the map; a spare takes its place if there is one. */
+RSHARE_API int rshare_volume_fail_member(rshare_volume *volume, uint32_t index);
+
+/* Scrub: read every stripe (or mirror set) and count inconsistencies;
+ * with `repair`, rewrite parity (RAID-5) or the other mirrors (RAID-1) from
+ * the data (RAID-5) or the first in-sync mirror.  `done` gets the count. */
+typedef void (*rshare_volume_scrub_fn)(rshare_volume *volume, int status, uint64_t mismatches,
+                                       void *user_data);
+RSHARE_API int rshare_volume_scrub(rshare_volume *volume, int repair,
+                                   rshare_volume_scrub_fn done, void *user_data);
+RSHARE_API int rshare_volume_scrub_sync(rshare_volume *volume, int repair,
+                                        uint64_t *mismatches);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
