@@ -56,6 +56,10 @@ struct rshare_volume_desc {
     uint64_t members[RSHARE_VOLUME_MEMBERS_MAX]; /* block resource ids, in layout order */
     uint64_t spares[RSHARE_VOLUME_SPARES_MAX];
     uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_member_state */
+    /* RAID-1/5/10: the sectors (512 bytes) every member contributes, fixed by
+     * the map when the volume is first defined (the smallest member); a spare
+     * must be at least this large.  0 for linear and RAID-0. */
+    uint64_t component_sectors;
 };
 
 RSHARE_API void rshare_volume_desc_init(struct rshare_volume_desc *desc, size_t struct_size);

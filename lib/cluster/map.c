@@ -262,10 +262,10 @@ static int check_volume(const struct rs_map *map, const struct rshare_volume_des
 }
 
 /* [id, generation, name, layout, algorithm, chunk, flags, [member...],
- * [spare...], [member state...]] after the operation (and as each volume
+ * [spare...], [member state...], component sectors] after the operation (and as each volume
  * of a snapshot).  In a command the generation is the one the change was
  * made against (0: any). */
-#define RS_VOLUME_FIELDS 10
+#define RS_VOLUME_FIELDS 11
 
 static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v)
 {
@@ -308,6 +308,8 @@ static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v)
             return RSHARE_EPROTO;
         v->member_state[i] = (uint32_t)state;
     }
+    if (rs_cbor_get_uint(r, &v->component_sectors) < 0)
+        return RSHARE_EPROTO;
     return 0;
 }
 
@@ -329,6 +331,7 @@ static void write_volume(struct rs_cbor_writer *w, const struct rshare_volume_de
     rs_cbor_put_array(w, v->member_count);
     for (uint32_t i = 0; i < v->member_count; i++)
         rs_cbor_put_uint(w, v->member_state[i]);
+    rs_cbor_put_uint(w, v->component_sectors);
 }
 
 /* Insert or replace (kept sorted by id). */
@@ -346,6 +349,52 @@ static int volume_store(rshare_node *node, struct rs_map *map, const struct rsha
     return array_insert(node, (void **)&map->volumes, &map->volume_count, sizeof(*v), pos, v);
 }
 
+static bool redundant(uint32_t layout)
+{
+    return layout == RSHARE_LAYOUT_RAID1 || layout == RSHARE_LAYOUT_RAID5 ||
+           layout == RSHARE_LAYOUT_RAID10;
+}
+
+static uint64_t resource_sectors(const struct rshare_resource_desc *d)
+{
+    return d->block_count * (d->block_size / 512u);
+}
+
+/* A new redundant volume's members all contribute the smallest one's size
+ * (what md calls the component size); recorded so that the volume's
+ * geometry survives the loss of any member's descriptor. */
+static uint64_t component_size(const struct rs_map *map, const struct rshare_volume_desc *v)
+{
+    if (!redundant(v->layout))
+        return 0;
+    uint64_t size = UINT64_MAX;
+    for (uint32_t i = 0; i < v->member_count; i++) {
+        const struct rshare_resource_desc *d = rs_map_resource(map, v->members[i]);
+        if (d && resource_sectors(d) < size)
+            size = resource_sectors(d);
+    }
+    return size == UINT64_MAX ? 0 : size;
+}
+
+/* Every member and spare present must hold a whole component. */
+static int check_component_size(const struct rs_map *map, const struct rshare_volume_desc *v)
+{
+    if (!redundant(v->layout))
+        return 0;
+    if (v->component_sectors == 0)
+        return RSHARE_EINVAL; /* no member of a new volume was present */
+    for (uint32_t i = 0; i < v->member_count + v->spare_count; i++) {
+        bool member = i < v->member_count;
+        if (member && v->member_state[i] == RSHARE_MEMBER_FAILED)
+            continue;
+        const struct rshare_resource_desc *d =
+            rs_map_resource(map, member ? v->members[i] : v->spares[i - v->member_count]);
+        if (d && resource_sectors(d) < v->component_sectors)
+            return RSHARE_EINVAL;
+    }
+    return 0;
+}
+
 static int volume_set(rshare_node *node, struct rs_map *map, struct rshare_volume_desc *v)
 {
     const struct rshare_volume_desc *old = v->id ? rs_map_volume(map, v->id) : NULL;
@@ -354,6 +403,10 @@ static int volume_set(rshare_node *node, struct rs_map *map, struct rshare_volum
     if (old && v->generation && v->generation != old->generation)
         return RSHARE_ESTALE; /* changed by someone else since the caller looked */
     int rc = check_volume(map, v);
+    if (rc < 0)
+        return rc;
+    v->component_sectors = old ? old->component_sectors : component_size(map, v);
+    rc = check_component_size(map, v);
     if (rc < 0)
         return rc;
     if (!v->id) {
@@ -593,7 +646,7 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
     (void)node;
     size_t cap = 64 + map->member_count * 24 + map->resource_count * RS_DESC_MAX_ENCODED +
                  map->member_count * 16 +
-                 map->volume_count * (128 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
+                 map->volume_count * (144 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
                  map->route_count * 24;
     uint8_t *buf = alloc(cap);
     if (!buf)
