@@ -20,5 +20,6 @@
 #include <rshare/mctp.h>
 #include <rshare/serial.h>
 #include <rshare/smbus.h>
+#include <rshare/kvm.h>
 
 #endif

@@ -35,6 +35,14 @@ struct rs_member {
 
 struct rs_raft; /* raft.c */
 
+/* An internal observer of members coming up and going down (lib/kvm
+ * releases keys on a lost link).  Owned by the observer, kept in a list. */
+struct rs_member_observer {
+    void (*fn)(rshare_node *node, uint32_t id, bool up, void *user_data);
+    void *user_data;
+    struct rs_member_observer *next;
+};
+
 #define RS_MAX_INITIAL_VOTERS 7
 
 struct rs_cluster {
@@ -48,6 +56,7 @@ struct rs_cluster {
     struct rs_member *members;
     size_t member_count, member_cap;
     struct rs_timer hello_timer;
+    struct rs_member_observer *observers;
     struct rs_timer duty_timer;
 
     /* Resources this node shares. */
@@ -81,6 +90,8 @@ const struct rs_member *rs_member_find(rshare_node *node, uint32_t id);
 /* A consensus message came from `id` (proof that it is alive and talking). */
 void rs_member_heard_raft(rshare_node *node, uint32_t id);
 void rs_membership_fini(rshare_node *node);
+void rs_membership_observe(rshare_node *node, struct rs_member_observer *obs);
+void rs_membership_unobserve(rshare_node *node, struct rs_member_observer *obs);
 
 /* announce.c: this node's resources reach the map through the manager. */
 void rs_announce_check(rshare_node *node);

@@ -63,6 +63,28 @@ static struct rs_member *member_get(rshare_node *node, uint32_t id)
     return &cl->members[pos];
 }
 
+void rs_membership_observe(rshare_node *node, struct rs_member_observer *obs)
+{
+    struct rs_cluster *cl = rs_cluster(node);
+    obs->next = cl->observers;
+    cl->observers = obs;
+}
+
+void rs_membership_unobserve(rshare_node *node, struct rs_member_observer *obs)
+{
+    struct rs_member_observer **pp = &rs_cluster(node)->observers;
+    while (*pp && *pp != obs)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = obs->next;
+}
+
+static void tell_observers(rshare_node *node, uint32_t id, bool up)
+{
+    for (struct rs_member_observer *o = rs_cluster(node)->observers; o; o = o->next)
+        o->fn(node, id, up, o->user_data);
+}
+
 static uint32_t my_hello_flags(rshare_node *node)
 {
     struct rs_cluster *cl = rs_cluster(node);
@@ -116,6 +138,7 @@ static void expire_members(rshare_node *node)
             m->alive = false;
             rs_log_info(node, "node %u is silent: down", m->id);
             rs_cluster_emit(node, RSHARE_EVENT_MEMBER_DOWN, m->id);
+            tell_observers(node, m->id, false);
         }
     }
 }
@@ -171,6 +194,7 @@ static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
     if (!was_alive) {
         rs_log_info(node, "node %u is up (slot %u)", id, (unsigned)slot);
         rs_cluster_emit(node, RSHARE_EVENT_MEMBER_UP, id);
+        tell_observers(node, id, true);
         /* Answer at once so the newcomer learns us without waiting. */
         uint8_t buf[64];
         size_t len = encode_hello(node, buf, sizeof(buf));

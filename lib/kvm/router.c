@@ -19,6 +19,7 @@ static void sync_locks(struct rs_kvm_router *r);
 static void frame_push(struct rs_kvm_router *r, const struct rs_kvm_event *ev);
 static void frame_flush(struct rs_kvm_router *r);
 static uint32_t lock_led(uint16_t code);
+static uint32_t next_up(const struct rs_kvm_router *r);
 static int refuse(struct rs_kvm_router *r);
 
 /* Lock keys and their LEDs, in the order a sync presses them. */
@@ -102,6 +103,17 @@ int rs_kvm_router_set_focus(struct rs_kvm_router *r, uint32_t target)
     if (r->locked)
         return RSHARE_EBUSY;
     switch_to(r, target);
+    return 0;
+}
+
+int rs_kvm_router_focus_next(struct rs_kvm_router *r)
+{
+    if (r->locked)
+        return RSHARE_EBUSY;
+    uint32_t next = next_up(r);
+    if (next == r->focus)
+        return RSHARE_ENOENT;
+    switch_to(r, next);
     return 0;
 }
 
@@ -219,15 +231,8 @@ static void act(struct rs_kvm_router *r, enum rs_kvm_action action, uint32_t tar
     r->stats.hotkeys++;
     switch (action) {
     case RS_KVM_ACTION_NEXT:
-        if (r->locked)
-            break;
-        for (uint32_t i = 1; i < r->target_count; i++) {
-            uint32_t t = (r->focus + i) % r->target_count;
-            if (r->targets[t].up) {
-                switch_to(r, t);
-                break;
-            }
-        }
+        if (!r->locked)
+            switch_to(r, next_up(r));
         break;
     case RS_KVM_ACTION_JUMP:
         if (!r->locked && target < r->target_count)
@@ -321,6 +326,18 @@ static void frame_flush(struct rs_kvm_router *r)
     r->frame[r->frame_count] = (struct rs_kvm_event){.type = EV_SYN, .code = SYN_REPORT, .value = 0};
     r->send(r->user_data, r->focus, r->frame, r->frame_count + 1);
     r->frame_count = 0;
+}
+
+/* The next target after the focused one whose link is up, or the focused
+ * one when there is none. */
+static uint32_t next_up(const struct rs_kvm_router *r)
+{
+    for (uint32_t i = 1; i < r->target_count; i++) {
+        uint32_t t = (r->focus + i) % r->target_count;
+        if (r->targets[t].up)
+            return t;
+    }
+    return r->focus;
 }
 
 static uint32_t lock_led(uint16_t code)

@@ -84,6 +84,9 @@ void rs_kvm_router_tick(struct rs_kvm_router *r, uint64_t now_us);
 
 /* Focus by API: RSHARE_EINVAL out of range, RSHARE_EBUSY while locked. */
 int rs_kvm_router_set_focus(struct rs_kvm_router *r, uint32_t target);
+/* Focus the next target whose link is up: RSHARE_EBUSY while locked,
+ * RSHARE_ENOENT when no other target is up. */
+int rs_kvm_router_focus_next(struct rs_kvm_router *r);
 uint32_t rs_kvm_router_focus(const struct rs_kvm_router *r);
 bool rs_kvm_router_locked(const struct rs_kvm_router *r);
 void rs_kvm_router_set_locked(struct rs_kvm_router *r, bool locked);
