@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/backend.h"
 #include "cluster/cluster.h"
 #include "core/core.h"
 #include "link/link.h"
@@ -16,6 +17,7 @@ struct rshare_node {
     struct rs_link link;
     struct rs_msg msg;
     struct rs_cluster cluster;
+    struct rs_blocks blocks;
 };
 
 struct rs_core *rs_core(rshare_node *node)
@@ -43,6 +45,11 @@ struct rs_cluster *rs_cluster(rshare_node *node)
     return &node->cluster;
 }
 
+struct rs_blocks *rs_blocks(rshare_node *node)
+{
+    return &node->blocks;
+}
+
 RSHARE_API int rshare_node_create(const struct rshare_node_config *config, rshare_node **node_out)
 {
     if (!config || !node_out)
@@ -68,6 +75,8 @@ RSHARE_API int rshare_node_create(const struct rshare_node_config *config, rshar
         rc = rs_msg_init(node);
     if (rc == 0)
         rc = rs_cluster_init(node);
+    if (rc == 0)
+        rc = rs_blocks_init(node);
     if (rc < 0) {
         rshare_node_destroy(node);
         return rc;
@@ -80,6 +89,7 @@ RSHARE_API void rshare_node_destroy(rshare_node *node)
 {
     if (!node)
         return;
+    rs_blocks_fini(node);
     rs_cluster_fini(node);
     rs_msg_fini(node);
     rs_link_fini(node);

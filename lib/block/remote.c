@@ -1,0 +1,216 @@
+/* rshare block — the remote backend: a block resource hosted by another
+ * node, reached with block requests (blockwire.h) through lib/msg.  Each
+ * read or write is cut into pieces that fit the message limit (at most
+ * RS_BLOCK_PIECE_MAX of data each), all sent at once; the I/O completes
+ * when every piece has, with the first failure's code.  Retries, deadlines
+ * and at-most-once execution are the message layer's; requests are
+ * map-versioned, so a host never serves one against another map.
+ *
+ * Copies: a read's data goes from the reply, in the message layer's
+ * buffer, straight into the caller's buffer.  A write's data is copied
+ * into the request body (lib/msg takes a contiguous body and copies it
+ * once more into the message it sends). */
+#include "config.h"
+
+#include <string.h>
+
+#include "backend.h"
+#include "blockwire.h"
+#include "msg/msg.h"
+
+struct remote_io;
+
+struct remote_backend {
+    rshare_node *node;
+    uint64_t resource;
+    uint32_t host;
+    uint32_t block_size;
+    struct remote_io *ios; /* outstanding, for abandon */
+};
+
+struct remote_piece {
+    struct remote_io *parent;
+    uint64_t offset; /* within the I/O's buffer */
+    uint64_t length;
+};
+
+struct remote_io {
+    struct remote_io *prev, *next;
+    struct remote_backend *rb; /* NULL once abandoned: nobody waits for it */
+    rshare_node *node;
+    struct rshare_block_io *io;
+    uint32_t host;
+    unsigned left; /* pieces still out */
+    int status;
+    struct remote_piece piece[];
+};
+
+static void unlink_io(struct remote_io *rio)
+{
+    struct remote_backend *rb = rio->rb;
+    if (rio->prev)
+        rio->prev->next = rio->next;
+    else
+        rb->ios = rio->next;
+    if (rio->next)
+        rio->next->prev = rio->prev;
+    rio->prev = rio->next = NULL;
+}
+
+/* A piece's answer (or the message layer's verdict on it). */
+static void piece_done(rshare_node *node, const struct rshare_reply *reply, void *user_data)
+{
+    struct remote_piece *piece = user_data;
+    struct remote_io *rio = piece->parent;
+    int status = reply->status;
+    if (status == RSHARE_EREMOTE) {
+        /* The host's own code, when it is one of ours. */
+        if (reply->remote_code < 0 && reply->remote_code > RSHARE_ERROR_MIN_)
+            status = reply->remote_code;
+        rs_errorf(node, status, "node %u refused a block request: %.*s", rio->host,
+                  (int)(reply->len < 200 ? reply->len : 200),
+                  reply->data ? (const char *)reply->data : "");
+    } else if (status < 0) {
+        rs_errorf(node, status, "block request to node %u: %s", rio->host,
+                  rshare_strerror(status));
+    } else if (rio->rb && rio->io->op == RSHARE_BLOCK_READ) {
+        const uint8_t *data;
+        size_t len;
+        if (rs_block_reply_decode(reply->data, reply->len, &data, &len) < 0 ||
+            len != piece->length) {
+            status = rs_errorf(node, RSHARE_EPROTO, "node %u sent a malformed block read reply",
+                               rio->host);
+        } else {
+            memcpy((uint8_t *)rio->io->buf + piece->offset, data, len);
+        }
+    }
+    if (status < 0 && rio->status == 0)
+        rio->status = status;
+    if (--rio->left)
+        return;
+    if (rio->rb) {
+        unlink_io(rio);
+        rio->io->done(rio->io, rio->status);
+    }
+    rs_free(node, rio);
+}
+
+/* Data per piece: the message limit less the header and the body's own
+ * bytes (and some room to spare), at most RS_BLOCK_PIECE_MAX, whole blocks. */
+static uint64_t piece_bytes(struct remote_backend *rb)
+{
+    size_t limit = rs_link_max_message(rb->node);
+    size_t spare = RS_MSG_HDR_LEN + RS_BLOCK_REQ_OVERHEAD + 64;
+    uint64_t n = limit > spare ? limit - spare : 0;
+    if (n > RS_BLOCK_PIECE_MAX)
+        n = RS_BLOCK_PIECE_MAX;
+    return n - n % rb->block_size;
+}
+
+static int remote_submit(void *backend, struct rshare_block_io *io)
+{
+    struct remote_backend *rb = backend;
+    rshare_node *node = rb->node;
+    bool data = io->op == RSHARE_BLOCK_READ || io->op == RSHARE_BLOCK_WRITE;
+    uint64_t step = piece_bytes(rb);
+    if (data && step == 0)
+        return rs_errorf(node, RSHARE_EMSGSIZE, "messages too small for one %u-byte block",
+                         rb->block_size);
+    uint64_t count = data ? (io->length + step - 1) / step : 1;
+    if (count > UINT32_MAX / 2)
+        return rs_errorf(node, RSHARE_EINVAL, "block I/O too large");
+    struct remote_io *rio =
+        rs_calloc(node, 1, sizeof(*rio) + (size_t)count * sizeof(struct remote_piece));
+    uint8_t *body = NULL;
+    size_t cap = RS_BLOCK_REQ_OVERHEAD + (io->op == RSHARE_BLOCK_WRITE ? (size_t)step : 0);
+    if (rio)
+        body = rs_malloc(node, cap);
+    if (!rio || !body) {
+        rs_free(node, rio);
+        return rs_errorf(node, RSHARE_ENOMEM, "no memory for a remote block I/O");
+    }
+    rio->rb = rb;
+    rio->node = node;
+    rio->io = io;
+    rio->host = rb->host;
+    rio->left = (unsigned)count;
+    int rc = 0;
+    unsigned sent = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        struct remote_piece *p = &rio->piece[i];
+        p->parent = rio;
+        p->offset = i * step;
+        p->length = data ? (io->length - p->offset < step ? io->length - p->offset : step)
+                         : io->length;
+        struct rs_block_req req = {.op = io->op, .resource = rb->resource,
+                                   .offset = io->offset + p->offset, .length = p->length};
+        if (io->op == RSHARE_BLOCK_WRITE)
+            req.data = (const uint8_t *)io->buf + p->offset;
+        size_t len = rs_block_req_encode(&req, body, cap);
+        rc = len ? rs_msg_call(node, rb->host, RS_MSG_BLOCK, body, len, piece_done, p)
+                 : RSHARE_EINVAL;
+        if (rc < 0)
+            break;
+        sent++;
+    }
+    rs_free(node, body);
+    if (sent == 0) {
+        rs_free(node, rio);
+        return rc;
+    }
+    if (rc < 0) {
+        /* The pieces already out finish on their own; the I/O fails. */
+        rio->status = rc;
+        rio->left = sent;
+    }
+    rio->next = rb->ios;
+    if (rb->ios)
+        rb->ios->prev = rio;
+    rb->ios = rio;
+    return 0;
+}
+
+/* The handle closes with requests still out: their answers will find no
+ * one waiting (and write into no caller's buffer). */
+static void remote_abandon(void *backend)
+{
+    struct remote_backend *rb = backend;
+    while (rb->ios) {
+        struct remote_io *rio = rb->ios;
+        unlink_io(rio);
+        rio->rb = NULL;
+    }
+}
+
+static void remote_close(void *backend)
+{
+    struct remote_backend *rb = backend;
+    remote_abandon(rb);
+    rs_free(rb->node, rb);
+}
+
+int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
+                         rshare_block **out)
+{
+    struct remote_backend *rb = rs_calloc(node, 1, sizeof(*rb));
+    if (!rb)
+        return rs_errorf(node, RSHARE_ENOMEM, "no memory for a remote block");
+    rb->node = node;
+    rb->resource = desc->id;
+    rb->host = desc->host;
+    rb->block_size = desc->block_size;
+    static const struct rshare_block_ops ops = {.struct_size = sizeof(ops),
+                                                .submit = remote_submit,
+                                                .close = remote_close};
+    struct rshare_block_info info;
+    rshare_block_info_init(&info, sizeof(info));
+    info.block_size = desc->block_size;
+    info.block_count = desc->block_count;
+    /* The host knows whether flush and discard do anything; ask it. */
+    info.caps = RSHARE_BLOCK_CAP_FLUSH | RSHARE_BLOCK_CAP_DISCARD |
+                (desc->rights & RSHARE_RIGHT_WRITE ? 0 : RSHARE_BLOCK_CAP_READONLY);
+    int rc = rs_block_create(node, &ops, rb, &info, remote_abandon, out);
+    if (rc < 0)
+        rs_free(node, rb);
+    return rc;
+}
