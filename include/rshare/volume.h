@@ -37,12 +37,17 @@ typedef void (*rshare_volume_progress_fn)(rshare_volume *volume, int status, uin
 struct rshare_volume_config {
     uint32_t struct_size;
     uint32_t flags;             /* RSHARE_VOLUME_OPEN_* */
-    uint32_t io_timeout_ms;     /* a member I/O not done by then fails; default 5000 */
-    uint32_t retry_budget;      /* failed tries of one member I/O before the member is
-                                   failed; default 3 */
-    uint32_t rebuild_step_sectors; /* rebuild and resync work unit; default 1024 (512 KiB) */
+    /* Tries of one member I/O that fails with a transient error (a timeout:
+     * the backend's own, for remote members the node's request timeout)
+     * before the member is failed; default 3.  A medium error (RSHARE_EIO)
+     * is repaired from redundancy instead; a member whose host the cluster
+     * reports down is failed at once. */
+    uint32_t retry_budget;
+    uint32_t rebuild_step_sectors;  /* rebuild, resync and scrub unit; default 1024 (512 KiB) */
     uint32_t bitmap_region_sectors; /* write-intent bitmap granularity; default 65536 (32 MiB) */
-    uint32_t max_inflight;      /* requests in flight on the volume; more wait; default 256 */
+    uint32_t max_inflight;          /* requests in flight on the volume; more wait; default 256 */
+    uint32_t clean_delay_ms;        /* a region's bit is cleared this long after its last
+                                       write; default 2000 */
     uint32_t reserved_;
     rshare_volume_progress_fn progress;
     void *progress_data;
@@ -120,6 +125,11 @@ RSHARE_API int rshare_volume_get_status(rshare_volume *volume,
 /* Operator actions.  Fail a member now (as if its disk died): recorded in
  * the map; a spare takes its place if there is one. */
 RSHARE_API int rshare_volume_fail_member(rshare_volume *volume, uint32_t index);
+
+/* Bring back a failed member whose disk is reachable again: it is
+ * rebuilt, and when the write-intent bitmap has tracked every write since
+ * it failed, only the regions written meanwhile are copied. */
+RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index);
 
 /* Scrub: read every stripe (or mirror set) and count inconsistencies;
  * with `repair`, rewrite parity (RAID-5) or the other mirrors (RAID-1) from

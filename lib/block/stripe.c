@@ -1,0 +1,409 @@
+/* rshare block — RAID-5 rows: writes and reconstructing reads.
+ *
+ * A write to one row works on the window [lo, hi) of the chunk that the
+ * write touches in any data chunk, under the row's lock:
+ *   full  every data chunk is written over the whole window: parity is
+ *         computed from the new data, nothing is read;
+ *   RMW   read the old data being replaced and the old parity, fold the
+ *         change into the parity (chosen when it reads less);
+ *   RCW   read the data not being replaced, compute parity from all data;
+ *   recon a data member that cannot be read (failed, or not rebuilt yet)
+ *         holds data outside the write: read every other member, rebuild
+ *         it, then as RCW (and write all of it if it is being rebuilt).
+ * A member that fails while the row is read makes the row plan again with
+ * what is left.  The row's bit in the write-intent bitmap is set before
+ * anything is written. */
+#include "config.h"
+
+#include <string.h>
+
+#include "engine.h"
+#include "xor.h"
+
+enum row_kind { ROW_FULL, ROW_RMW, ROW_RCW, ROW_RECON, ROW_READ };
+
+struct rowop {
+    struct rs_vreq *req;
+    rshare_volume *vol;
+    struct rs_stripe st;
+    enum row_kind kind;
+    uint64_t lo, hi;                            /* window, sectors within the chunk */
+    uint64_t ws[RS_LAYOUT_MAX_MEMBERS];         /* per data chunk: written range */
+    uint64_t we[RS_LAYOUT_MAX_MEMBERS];
+    uint8_t *src[RS_LAYOUT_MAX_MEMBERS];        /* new data at ws (user buffer) */
+    uint32_t missing;                           /* ROW_RECON / ROW_READ: data chunk rebuilt */
+    bool repair;                                /* ROW_READ: write the rebuilt data back */
+    uint32_t bad;                               /* members with a medium error here (bit) */
+    uint8_t *mem, *buf[RS_LAYOUT_MAX_MEMBERS];  /* window buffers by member number */
+    struct rs_range_lock lock;
+    bool locked, dirtied;
+    uint32_t outstanding, replans;
+    int status;
+    struct rs_mio mio[RS_LAYOUT_MAX_MEMBERS];
+};
+
+static uint64_t window(const struct rowop *op)
+{
+    return op->hi - op->lo;
+}
+
+static bool full_chunk(const struct rowop *op, uint32_t k)
+{
+    return op->ws[k] == op->lo && op->we[k] == op->hi;
+}
+
+static bool touched(const struct rowop *op, uint32_t k)
+{
+    return op->ws[k] < op->we[k];
+}
+
+static bool readable(const struct rowop *op, uint32_t member)
+{
+    return !(op->bad & (1u << member)) && rs_vol_readable(op->vol, member, op->st.row);
+}
+
+static void row_end(struct rowop *op, int status)
+{
+    rshare_volume *vol = op->vol;
+    if (op->dirtied)
+        rs_bitmap_write_end(vol->node, &vol->bitmap, op->st.row, op->st.row + 1);
+    if (op->locked)
+        rs_range_unlock(&vol->locks, &op->lock);
+    struct rs_vreq *req = op->req;
+    rs_free(vol->node, op->mem);
+    rs_free(vol->node, op);
+    rs_vreq_piece_done(req, status);
+}
+
+static int alloc_windows(struct rowop *op)
+{
+    rshare_volume *vol = op->vol;
+    size_t bytes = (size_t)window(op) * 512u;
+    size_t n = vol->desc.member_count;
+    op->mem = rs_malloc(vol->node, n * bytes + RS_XOR_ALIGN);
+    if (!op->mem)
+        return RSHARE_ENOMEM;
+    uint8_t *p = op->mem + (RS_XOR_ALIGN - ((uintptr_t)op->mem & (RS_XOR_ALIGN - 1)));
+    for (size_t j = 0; j < n; j++)
+        op->buf[j] = p + j * bytes;
+    return 0;
+}
+
+static void row_plan(struct rowop *op);
+
+/* Start one member I/O of the row's current phase. */
+static void row_io(struct rowop *op, uint32_t member, uint32_t io_op, uint64_t from, uint64_t to,
+                   void *buf, rs_mio_done_fn done)
+{
+    op->outstanding++;
+    rs_mio_start(op->vol, &op->mio[member], member, io_op, op->st.member_sector + from,
+                 to - from, buf, done, op);
+}
+
+/* --- writing ---------------------------------------------------------------------- */
+
+static void row_write_put(struct rowop *op)
+{
+    if (--op->outstanding)
+        return;
+    /* The write stands if the volume still holds every row (one missing
+     * member at most). */
+    row_end(op, rs_vol_state(op->vol) == RSHARE_VOLUME_FAILED ? RSHARE_EIO : 0);
+}
+
+static void row_written(struct rs_mio *mio, int status)
+{
+    (void)status; /* a failed write has failed its member; the row stays consistent */
+    row_write_put(mio->owner);
+}
+
+static void row_write(struct rowop *op)
+{
+    rshare_volume *vol = op->vol;
+    const struct rs_stripe *st = &op->st;
+    uint64_t w = window(op);
+    size_t bytes = (size_t)w * 512u;
+    uint8_t *parity = op->buf[st->parity_member];
+    const void *srcs[RS_LAYOUT_MAX_MEMBERS];
+
+    switch (op->kind) {
+    case ROW_FULL:
+        for (uint32_t k = 0; k < st->data_count; k++)
+            srcs[k] = op->src[k];
+        rs_xor_gen(parity, srcs, st->data_count, bytes);
+        vol->stats.full_stripe_writes++;
+        break;
+    case ROW_RMW:
+        for (uint32_t k = 0; k < st->data_count; k++) {
+            if (!touched(op, k))
+                continue;
+            size_t off = (size_t)(op->ws[k] - op->lo) * 512u;
+            const void *change[2] = {op->buf[st->data_member[k]] + off, op->src[k]};
+            rs_xor_acc(parity + off, change, 2, (size_t)(op->we[k] - op->ws[k]) * 512u);
+        }
+        vol->stats.rmw_writes++;
+        break;
+    case ROW_RECON:
+    case ROW_RCW: {
+        if (op->kind == ROW_RECON) {
+            /* The missing chunk's old contents: parity ^ the other data. */
+            uint32_t lost = st->data_member[op->missing];
+            size_t n = 0;
+            for (uint32_t j = 0; j < vol->desc.member_count; j++)
+                if (j != lost)
+                    srcs[n++] = op->buf[j];
+            rs_xor_gen(op->buf[lost], srcs, n, bytes);
+        }
+        for (uint32_t k = 0; k < st->data_count; k++) {
+            uint8_t *dst = op->buf[st->data_member[k]];
+            if (full_chunk(op, k))
+                srcs[k] = op->src[k];
+            else {
+                if (touched(op, k))
+                    memcpy(dst + (op->ws[k] - op->lo) * 512u, op->src[k],
+                           (size_t)(op->we[k] - op->ws[k]) * 512u);
+                srcs[k] = dst;
+            }
+        }
+        rs_xor_gen(parity, srcs, st->data_count, bytes);
+        vol->stats.rcw_writes++;
+        break;
+    }
+    default:
+        break;
+    }
+
+    int rc = rs_bitmap_write_begin(vol->node, &vol->bitmap, st->row, st->row + 1);
+    if (rc < 0) {
+        row_end(op, rc);
+        return;
+    }
+    op->dirtied = true;
+    op->outstanding = 1; /* guard while starting */
+    for (uint32_t k = 0; k < st->data_count; k++) {
+        uint32_t member = st->data_member[k];
+        if (!rs_vol_writable(vol, member))
+            continue;
+        if (op->kind == ROW_RECON && k == op->missing)
+            row_io(op, member, RSHARE_BLOCK_WRITE, op->lo, op->hi, op->buf[member], row_written);
+        else if (touched(op, k))
+            row_io(op, member, RSHARE_BLOCK_WRITE, op->ws[k], op->we[k], op->src[k],
+                   row_written);
+    }
+    if (rs_vol_writable(vol, st->parity_member))
+        row_io(op, st->parity_member, RSHARE_BLOCK_WRITE, op->lo, op->hi, parity, row_written);
+    row_write_put(op); /* drop the guard */
+}
+
+/* --- reading what the plan needs ---------------------------------------------------- */
+
+static void row_read_put(struct rowop *op)
+{
+    if (--op->outstanding)
+        return;
+    if (op->status < 0) {
+        /* A member dropped out while the row was read: plan again. */
+        op->status = 0;
+        if (++op->replans > RS_LAYOUT_MAX_MEMBERS) {
+            row_end(op, RSHARE_EIO);
+            return;
+        }
+        row_plan(op);
+        return;
+    }
+    if (op->kind == ROW_READ) {
+        /* Rebuilt chunk = XOR of every other member of the row. */
+        rshare_volume *vol = op->vol;
+        uint32_t lost = op->st.data_member[op->missing];
+        const void *srcs[RS_LAYOUT_MAX_MEMBERS];
+        size_t n = 0;
+        for (uint32_t j = 0; j < vol->desc.member_count; j++)
+            if (j != lost)
+                srcs[n++] = op->buf[j];
+        rs_xor_gen(op->src[op->missing], srcs, n, (size_t)window(op) * 512u);
+        vol->stats.degraded_reads++;
+        if (op->repair && rs_vol_writable(vol, lost)) {
+            op->repair = false;
+            vol->stats.read_repairs++;
+            op->kind = ROW_FULL; /* nothing more to read; row_written ends it */
+            op->outstanding = 1;
+            row_io(op, lost, RSHARE_BLOCK_WRITE, op->lo, op->hi, op->src[op->missing],
+                   row_written);
+            row_write_put(op);
+            return;
+        }
+        row_end(op, 0);
+        return;
+    }
+    row_write(op);
+}
+
+static void row_read_done(struct rs_mio *mio, int status)
+{
+    struct rowop *op = mio->owner;
+    if (status == RSHARE_EIO)
+        op->bad |= 1u << mio->member; /* medium error: plan without it */
+    if (status < 0 && op->status == 0)
+        op->status = status;
+    row_read_put(op);
+}
+
+/* Read the window of every member but `lost` (false, nothing started,
+ * when one of them cannot be read either).  Ends with the guard dropped. */
+static bool read_all_but(struct rowop *op, uint32_t lost)
+{
+    rshare_volume *vol = op->vol;
+    for (uint32_t j = 0; j < vol->desc.member_count; j++)
+        if (j != lost && !readable(op, j))
+            return false;
+    for (uint32_t j = 0; j < vol->desc.member_count; j++)
+        if (j != lost)
+            row_io(op, j, RSHARE_BLOCK_READ, op->lo, op->hi, op->buf[j], row_read_done);
+    row_read_put(op);
+    return true;
+}
+
+static void row_plan(struct rowop *op)
+{
+    const struct rs_stripe *st = &op->st;
+    uint32_t parity = st->parity_member;
+    op->outstanding = 1; /* guard while starting */
+
+    if (op->kind == ROW_READ) {
+        if (!read_all_but(op, st->data_member[op->missing]))
+            row_end(op, RSHARE_EIO); /* a second member is missing */
+        return;
+    }
+
+    bool all_full = true, rmw_ok = readable(op, parity), rcw_ok = true;
+    uint64_t rmw_cost = window(op), rcw_cost = 0;
+    uint32_t unreadable = 0, missing = UINT32_MAX;
+    for (uint32_t k = 0; k < st->data_count; k++) {
+        bool r = readable(op, st->data_member[k]);
+        if (!full_chunk(op, k)) {
+            all_full = false;
+            rcw_cost += window(op);
+            if (!r) {
+                rcw_ok = false;
+                unreadable++;
+                missing = k;
+            }
+        }
+        if (touched(op, k)) {
+            rmw_cost += op->we[k] - op->ws[k];
+            if (!r)
+                rmw_ok = false;
+        }
+    }
+    if (all_full)
+        op->kind = ROW_FULL;
+    else if (rmw_ok && (!rcw_ok || rmw_cost < rcw_cost))
+        op->kind = ROW_RMW;
+    else if (rcw_ok)
+        op->kind = ROW_RCW;
+    else if (unreadable == 1) {
+        op->kind = ROW_RECON;
+        op->missing = missing;
+    } else {
+        row_end(op, RSHARE_EIO);
+        return;
+    }
+
+    switch (op->kind) {
+    case ROW_RMW:
+        for (uint32_t k = 0; k < st->data_count; k++)
+            if (touched(op, k)) {
+                uint32_t m = st->data_member[k];
+                row_io(op, m, RSHARE_BLOCK_READ, op->ws[k], op->we[k],
+                       op->buf[m] + (op->ws[k] - op->lo) * 512u, row_read_done);
+            }
+        row_io(op, parity, RSHARE_BLOCK_READ, op->lo, op->hi, op->buf[parity], row_read_done);
+        break;
+    case ROW_RCW:
+        for (uint32_t k = 0; k < st->data_count; k++)
+            if (!full_chunk(op, k)) {
+                uint32_t m = st->data_member[k];
+                row_io(op, m, RSHARE_BLOCK_READ, op->lo, op->hi, op->buf[m], row_read_done);
+            }
+        break;
+    case ROW_RECON:
+        if (!read_all_but(op, st->data_member[op->missing]))
+            row_end(op, RSHARE_EIO);
+        return;
+    default:
+        break;
+    }
+    /* Drop the guard: with nothing to read this goes straight to writing. */
+    row_read_put(op);
+}
+
+static void row_granted(struct rs_range_lock *lock)
+{
+    struct rowop *op = (struct rowop *)((char *)lock - offsetof(struct rowop, lock));
+    row_plan(op);
+}
+
+static struct rowop *row_new(struct rs_vreq *req, uint64_t row)
+{
+    rshare_volume *vol = req->vol;
+    struct rowop *op = rs_calloc(vol->node, 1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->req = req;
+    op->vol = vol;
+    if (rs_layout_stripe(&vol->layout, row, &op->st) < 0) {
+        rs_free(vol->node, op);
+        return NULL;
+    }
+    return op;
+}
+
+static void row_start(struct rowop *op)
+{
+    if (alloc_windows(op) < 0) {
+        row_end(op, RSHARE_ENOMEM);
+        return;
+    }
+    op->locked = true;
+    if (rs_range_lock(&op->vol->locks, &op->lock, op->st.row, op->st.row + 1, row_granted))
+        row_plan(op);
+}
+
+void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
+{
+    struct rowop *op = row_new(req, ext[0].row);
+    if (!op) {
+        rs_vreq_piece_done(req, RSHARE_ENOMEM);
+        return;
+    }
+    op->kind = ROW_RCW; /* decided once the row is locked */
+    op->lo = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = ext[i].data_index;
+        uint64_t off = ext[i].member_sector - op->st.member_sector;
+        op->ws[k] = off;
+        op->we[k] = off + ext[i].sectors;
+        op->src[k] = req->buf + (ext[i].logical - req->sector) * 512u;
+        if (off < op->lo)
+            op->lo = off;
+        if (off + ext[i].sectors > op->hi)
+            op->hi = off + ext[i].sectors;
+    }
+    row_start(op);
+}
+
+void rs_stripe_reconstruct_read(struct rs_vreq *req, const struct rs_extent *ext, bool repair)
+{
+    struct rowop *op = row_new(req, ext->row);
+    if (!op) {
+        rs_vreq_piece_done(req, RSHARE_ENOMEM);
+        return;
+    }
+    op->kind = ROW_READ;
+    op->missing = ext->data_index;
+    op->repair = repair;
+    op->lo = ext->member_sector - op->st.member_sector;
+    op->hi = op->lo + ext->sectors;
+    op->src[ext->data_index] = req->buf + (ext->logical - req->sector) * 512u;
+    row_start(op);
+}

@@ -1,0 +1,402 @@
+/* rshare block — volume requests: a read, write or flush is split at chunk
+ * and member boundaries (layout.c) and each piece goes to its member(s):
+ * one member for linear and RAID-0, the mirrors for RAID-1 and RAID-10,
+ * the row's data member for RAID-5 reads (rows being written are stripe.c's
+ * work).  Member I/O is retried here within the volume's budget; what
+ * still fails fails the member, and the piece goes on with the others. */
+#include "config.h"
+
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "engine.h"
+
+/* --- member I/O -------------------------------------------------------------- */
+
+static void mb_put(rshare_volume *vol, struct rs_member_block *mb);
+
+/* Completions that must not run inside the call that started them. */
+static void mio_finish(struct rs_mio *mio, int status)
+{
+    rshare_volume *vol = mio->vol;
+    struct rs_member_block *mb = mio->mb;
+    mio->mb = NULL;
+    if (mb) {
+        mb->inflight--;
+        mb_put(vol, mb);
+    }
+    mio->done(mio, status);
+}
+
+static bool transient(int status)
+{
+    return status != RSHARE_EIO && status != RSHARE_EINVAL && status != RSHARE_ENOTSUP &&
+           status != RSHARE_ECANCELED && status != RSHARE_ESHUTDOWN;
+}
+
+/* Is the member's host alive as far as the cluster can tell? */
+static bool host_alive(rshare_volume *vol, uint32_t member)
+{
+    uint32_t host = (uint32_t)(vol->m[member].resource >> 32);
+    if (host == rshare_node_id(vol->node))
+        return true;
+    const struct rs_member *m = rs_member_find(vol->node, host);
+    return !m || m->alive;
+}
+
+static void mio_io_done(struct rshare_block_io *io, int status)
+{
+    struct rs_mio *mio = (struct rs_mio *)io; /* io is the first field */
+    rshare_volume *vol = mio->vol;
+    if (status == 0) {
+        mio_finish(mio, 0);
+        return;
+    }
+    if (transient(status) && !vol->closing && ++mio->tries < vol->cfg.retry_budget &&
+        host_alive(vol, mio->member) && mio->mb == vol->m[mio->member].mb &&
+        !vol->m[mio->member].failed_here) {
+        vol->stats.member_retries++;
+        int rc = rshare_block_submit(mio->mb->block, &mio->io);
+        if (rc == 0)
+            return;
+        status = rc;
+    }
+    if (status != RSHARE_ECANCELED && (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO))
+        rs_vol_member_failed(vol, mio->member, status);
+    mio_finish(mio, status);
+}
+
+static void mb_put(rshare_volume *vol, struct rs_member_block *mb)
+{
+    (void)vol;
+    if (--mb->refs == 0) {
+        rshare_block_close(mb->block);
+        rs_free(vol->node, mb);
+    }
+}
+
+void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
+                  uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done, void *owner)
+{
+    memset(mio, 0, sizeof(*mio));
+    rshare_block_io_init(&mio->io, sizeof(mio->io));
+    mio->vol = vol;
+    mio->member = member;
+    mio->done = done;
+    mio->owner = owner;
+    mio->io.op = op;
+    mio->io.offset = sector * 512u;
+    mio->io.length = sectors * 512u;
+    mio->io.buf = buf;
+    mio->io.done = mio_io_done;
+    struct rs_member_block *mb = vol->m[member].mb;
+    int rc = RSHARE_EIO;
+    if (mb && !vol->m[member].failed_here) {
+        mb->refs++;
+        mb->inflight++;
+        mio->mb = mb;
+        rc = rshare_block_submit(mb->block, &mio->io);
+        if (rc == 0)
+            return;
+    }
+    /* Not started: complete from the loop like any other failure. */
+    rs_vol_defer(vol, mio, rc);
+}
+
+/* --- the request --------------------------------------------------------------- */
+
+/* One piece of a request on mirrors or one member. */
+struct piece {
+    struct rs_vreq *req;
+    struct rs_extent ext;
+    uint8_t *buf;
+    struct rs_range_lock lock;
+    bool locked, dirtied;
+    uint32_t outstanding;
+    uint32_t written;   /* mirror copies written */
+    uint32_t tried;     /* mirror copies tried (bit per copy) */
+    uint32_t bad;       /* mirror copies that had a medium error */
+    int status;
+    uint32_t nmio;
+    struct rs_mio mio[];
+};
+
+static struct piece *piece_new(struct rs_vreq *req, const struct rs_extent *ext, uint32_t nmio)
+{
+    struct piece *p = rs_calloc(req->vol->node, 1, sizeof(*p) + nmio * sizeof(struct rs_mio));
+    if (!p)
+        return NULL;
+    p->req = req;
+    if (ext) {
+        p->ext = *ext;
+        p->buf = req->buf + (ext->logical - req->sector) * 512u;
+    }
+    p->nmio = nmio;
+    return p;
+}
+
+static void piece_end(struct piece *p, int status)
+{
+    rshare_volume *vol = p->req->vol;
+    if (p->dirtied)
+        rs_bitmap_write_end(vol->node, &vol->bitmap, p->ext.logical,
+                            p->ext.logical + p->ext.sectors);
+    if (p->locked)
+        rs_range_unlock(&vol->locks, &p->lock);
+    struct rs_vreq *req = p->req;
+    rs_free(vol->node, p);
+    rs_vreq_piece_done(req, status);
+}
+
+/* --- mirrors -------------------------------------------------------------------- */
+
+static uint32_t copy_member(const rshare_volume *vol, const struct rs_extent *ext, uint32_t copy,
+                            uint64_t *sector)
+{
+    uint32_t member;
+    if (rs_layout_copy(&vol->layout, ext, copy, &member, sector) < 0)
+        return RS_LAYOUT_NO_MEMBER;
+    return member;
+}
+
+static void mirror_read_next(struct piece *p);
+
+static void mirror_repair_done(struct rs_mio *mio, int status)
+{
+    struct piece *p = mio->owner;
+    (void)status; /* a failed rewrite has failed the member: the data is still good */
+    if (--p->outstanding == 0)
+        piece_end(p, 0);
+}
+
+static void mirror_read_done(struct rs_mio *mio, int status)
+{
+    struct piece *p = mio->owner;
+    rshare_volume *vol = p->req->vol;
+    uint32_t copy = (uint32_t)(mio - p->mio);
+    if (status == 0) {
+        vol->m[mio->member].next_sector = mio->io.offset / 512u + p->ext.sectors;
+        if (!p->bad) {
+            piece_end(p, 0);
+            return;
+        }
+        /* Rewrite the good data over the copies that had a medium error. */
+        vol->stats.read_repairs++;
+        for (uint32_t c = 0; c < p->ext.copies; c++) {
+            uint64_t sector;
+            if (!(p->bad & (1u << c)))
+                continue;
+            uint32_t member = copy_member(vol, &p->ext, c, &sector);
+            p->outstanding++;
+            rs_mio_start(vol, &p->mio[c], member, RSHARE_BLOCK_WRITE, sector, p->ext.sectors,
+                         p->buf, mirror_repair_done, p);
+        }
+        return;
+    }
+    if (status == RSHARE_EIO)
+        p->bad |= 1u << copy;
+    p->status = status;
+    mirror_read_next(p);
+}
+
+/* Pick the copy to read: in a region a crash left unsynchronised, always
+ * the first (so that two reads agree); else one that continues a
+ * sequential stream, else the least busy. */
+static void mirror_read_next(struct piece *p)
+{
+    rshare_volume *vol = p->req->vol;
+    uint64_t key = p->ext.logical;
+    uint64_t region = rs_bitmap_region(&vol->bitmap, key);
+    bool unsynced = vol->resync_pending && key >= vol->resync_cursor && vol->resync_regions &&
+                    ((vol->resync_regions[region >> 3] >> (region & 7)) & 1);
+    uint32_t best = UINT32_MAX, best_load = UINT32_MAX;
+    uint64_t best_sector = 0;
+    for (uint32_t c = 0; c < p->ext.copies; c++) {
+        uint64_t sector;
+        uint32_t member = copy_member(vol, &p->ext, c, &sector);
+        if (member == RS_LAYOUT_NO_MEMBER || (p->tried & (1u << c)) ||
+            !rs_vol_readable(vol, member, key))
+            continue;
+        uint32_t load = vol->m[member].mb->inflight;
+        if (vol->m[member].next_sector == sector)
+            load = 0; /* sequential: stay on this mirror */
+        if (best == UINT32_MAX || (!unsynced && load < best_load)) {
+            best = c;
+            best_load = load;
+            best_sector = sector;
+        }
+    }
+    if (best == UINT32_MAX) {
+        piece_end(p, p->status ? p->status : RSHARE_EIO);
+        return;
+    }
+    p->tried |= 1u << best;
+    uint32_t member = copy_member(vol, &p->ext, best, &best_sector);
+    rs_mio_start(vol, &p->mio[best], member, RSHARE_BLOCK_READ, best_sector, p->ext.sectors,
+                 p->buf, mirror_read_done, p);
+}
+
+static void mirror_write_done(struct rs_mio *mio, int status)
+{
+    struct piece *p = mio->owner;
+    if (status == 0)
+        p->written++;
+    if (--p->outstanding == 0)
+        piece_end(p, p->written ? 0 : (status ? status : RSHARE_EIO));
+}
+
+static void mirror_write_granted(struct rs_range_lock *lock)
+{
+    struct piece *p = (struct piece *)((char *)lock - offsetof(struct piece, lock));
+    rshare_volume *vol = p->req->vol;
+    int rc = rs_bitmap_write_begin(vol->node, &vol->bitmap, p->ext.logical,
+                                   p->ext.logical + p->ext.sectors);
+    if (rc < 0) {
+        piece_end(p, rc);
+        return;
+    }
+    p->dirtied = true;
+    p->outstanding = 1; /* guard while starting */
+    for (uint32_t c = 0; c < p->ext.copies; c++) {
+        uint64_t sector;
+        uint32_t member = copy_member(vol, &p->ext, c, &sector);
+        if (member == RS_LAYOUT_NO_MEMBER || !rs_vol_writable(vol, member))
+            continue;
+        p->outstanding++;
+        rs_mio_start(vol, &p->mio[c], member, RSHARE_BLOCK_WRITE, sector, p->ext.sectors, p->buf,
+                     mirror_write_done, p);
+    }
+    if (--p->outstanding == 0)
+        piece_end(p, p->written ? 0 : RSHARE_EIO);
+}
+
+/* --- one member (linear, RAID-0, RAID-5 data reads) ------------------------------ */
+
+static void single_done(struct rs_mio *mio, int status)
+{
+    struct piece *p = mio->owner;
+    rshare_volume *vol = p->req->vol;
+    if (status != 0 && vol->parity && p->req->op == RS_VREQ_READ) {
+        /* A data chunk that cannot be read is rebuilt from its row, and a
+         * medium error is repaired by writing the rebuilt data back. */
+        struct rs_vreq *req = p->req;
+        struct rs_extent ext = p->ext;
+        req->pending++;
+        piece_end(p, 0);
+        rs_stripe_reconstruct_read(req, &ext, status == RSHARE_EIO);
+        return;
+    }
+    if (status == 0 && p->req->op == RS_VREQ_READ)
+        vol->m[mio->member].next_sector = mio->io.offset / 512u + p->ext.sectors;
+    piece_end(p, status);
+}
+
+static void flush_done(struct rs_mio *mio, int status)
+{
+    struct piece *p = mio->owner;
+    if (status == 0)
+        p->written++;
+    if (--p->outstanding == 0)
+        piece_end(p, p->written ? 0 : RSHARE_EIO);
+}
+
+/* --- splitting ------------------------------------------------------------------------ */
+
+static void start_piece(struct rs_vreq *req, const struct rs_extent *ext)
+{
+    rshare_volume *vol = req->vol;
+    struct piece *p = piece_new(req, ext, vol->mirrored ? ext->copies : 1);
+    if (!p) {
+        req->pending++;
+        rs_vreq_piece_done(req, RSHARE_ENOMEM);
+        return;
+    }
+    req->pending++;
+    if (vol->mirrored) {
+        if (req->op == RS_VREQ_READ) {
+            mirror_read_next(p);
+            return;
+        }
+        p->locked = true;
+        if (rs_range_lock(&vol->locks, &p->lock, ext->logical, ext->logical + ext->sectors,
+                          mirror_write_granted))
+            mirror_write_granted(&p->lock);
+        return;
+    }
+    if (vol->parity && !rs_vol_readable(vol, ext->member, ext->row)) {
+        rs_free(vol->node, p);
+        rs_stripe_reconstruct_read(req, ext, false);
+        return;
+    }
+    rs_mio_start(vol, &p->mio[0], ext->member,
+                 req->op == RS_VREQ_READ ? RSHARE_BLOCK_READ : RSHARE_BLOCK_WRITE,
+                 ext->member_sector, ext->sectors, p->buf, single_done, p);
+}
+
+static void start_flush(struct rs_vreq *req)
+{
+    rshare_volume *vol = req->vol;
+    struct piece *p = piece_new(req, NULL, vol->desc.member_count);
+    req->pending++;
+    if (!p) {
+        rs_vreq_piece_done(req, RSHARE_ENOMEM);
+        return;
+    }
+    p->outstanding = 1;
+    for (uint32_t i = 0; i < vol->desc.member_count; i++) {
+        if (!rs_vol_writable(vol, i))
+            continue;
+        p->outstanding++;
+        rs_mio_start(vol, &p->mio[i], i, RSHARE_BLOCK_FLUSH, 0, 0, NULL, flush_done, p);
+    }
+    if (--p->outstanding == 0)
+        piece_end(p, p->written ? 0 : RSHARE_EIO);
+}
+
+void rs_vreq_start(struct rs_vreq *req)
+{
+    rshare_volume *vol = req->vol;
+    req->pending = 1; /* held while splitting */
+    if (rs_vol_state(vol) == RSHARE_VOLUME_FAILED) {
+        rs_vreq_piece_done(req, RSHARE_EIO);
+        return;
+    }
+    if (req->op == RS_VREQ_FLUSH) {
+        start_flush(req);
+        rs_vreq_piece_done(req, 0);
+        return;
+    }
+    uint64_t cap = rs_layout_max_extents(&vol->layout, req->count);
+    struct rs_extent *ext = rs_malloc(vol->node, (size_t)cap * sizeof(*ext));
+    int n = ext ? rs_layout_map_range(&vol->layout, req->sector, req->count, ext, (size_t)cap)
+                : RSHARE_ENOMEM;
+    if (n < 0) {
+        rs_free(vol->node, ext);
+        rs_vreq_piece_done(req, n);
+        return;
+    }
+    for (int i = 0; i < n;) {
+        if (vol->parity && req->op == RS_VREQ_WRITE) {
+            int k = i + 1;
+            while (k < n && ext[k].row == ext[i].row)
+                k++;
+            req->pending++;
+            rs_stripe_write(req, &ext[i], (size_t)(k - i));
+            i = k;
+            continue;
+        }
+        start_piece(req, &ext[i]);
+        i++;
+    }
+    rs_free(vol->node, ext);
+    rs_vreq_piece_done(req, 0);
+}
+
+void rs_vreq_piece_done(struct rs_vreq *req, int status)
+{
+    if (status < 0 && req->status == 0)
+        req->status = status;
+    if (--req->pending)
+        return;
+    rs_vol_request_done(req);
+}

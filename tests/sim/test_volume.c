@@ -1,0 +1,659 @@
+/* Simulation: volumes across nodes.  Five nodes on the loop transport form
+ * a cluster; each of nodes 1..4 shares a disk and node 5 a spare, served by
+ * a test backend that keeps its bytes in memory and can be told to fail
+ * (a dead disk) or to have a bad range (medium errors).  Node 1 opens the
+ * volume and runs random reads and writes against a reference model (a
+ * plain array): every read must equal the model, no request may fail
+ * while the layout tolerates the failures, a failed member is replaced by
+ * the spare and rebuilt, and a scrub afterwards finds nothing to fix. */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rshare/rshare.h"
+#include "memory_store.h"
+
+#define NODES 5
+#define DISK_BYTES (2u << 20)
+#define MAX_IO (64u << 10)
+#define DEPTH 8
+
+/* --- a disk that can fail --------------------------------------------------- */
+
+enum disk_mode { DISK_OK, DISK_DEAD, DISK_BAD_RANGE };
+
+struct disk {
+    uint8_t *bytes;
+    uint64_t size;
+    enum disk_mode mode;
+    uint64_t bad_start, bad_end; /* DISK_BAD_RANGE: reads fail here until written */
+    uint64_t bytes_written;
+    uint64_t writes_in_bad;
+};
+
+static int disk_submit(void *backend, struct rshare_block_io *io)
+{
+    struct disk *d = backend;
+    int status = 0;
+    if (d->mode == DISK_DEAD) {
+        status = RSHARE_EIO;
+    } else if (io->op == RSHARE_BLOCK_READ) {
+        if (d->mode == DISK_BAD_RANGE && io->offset < d->bad_end &&
+            io->offset + io->length > d->bad_start)
+            status = RSHARE_EIO;
+        else
+            memcpy(io->buf, d->bytes + io->offset, io->length);
+    } else if (io->op == RSHARE_BLOCK_WRITE) {
+        memcpy(d->bytes + io->offset, io->buf, io->length);
+        d->bytes_written += io->length;
+        if (d->mode == DISK_BAD_RANGE && io->offset <= d->bad_start &&
+            io->offset + io->length >= d->bad_end) {
+            d->writes_in_bad++;
+            d->mode = DISK_OK; /* the drive remapped the sectors */
+        }
+    }
+    io->done(io, status); /* synchronous: rshare defers it */
+    return 0;
+}
+
+static void disk_close(void *backend)
+{
+    (void)backend;
+}
+
+static const struct rshare_block_ops disk_ops = {sizeof(struct rshare_block_ops), 0, disk_submit,
+                                                 disk_close};
+
+/* --- the cluster ---------------------------------------------------------------- */
+
+static rshare_loop_net *net;
+static rshare_node *nodes[NODES];
+static struct memory_store stores[NODES];
+static struct disk disks[NODES];
+static rshare_block *blocks[NODES];
+static uint64_t res[NODES];
+
+static void node_up(size_t i)
+{
+    struct rshare_node_config cfg;
+    rshare_node_config_init(&cfg, sizeof(cfg));
+    cfg.node_id = (uint32_t)(i + 1);
+    cfg.slot = (uint16_t)i;
+    cfg.persist = memory_store_hook(&stores[i]);
+    cfg.clock = rshare_loop_net_clock(net);
+    cfg.request_timeout_ms = 2000;
+    cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
+    ck_assert_int_eq(rshare_node_create(&cfg, &nodes[i]), 0);
+    ck_assert_int_ge(rshare_node_add_loop(nodes[i], net, (uint32_t)(i + 1)), 0);
+    static const uint32_t voters[] = {1, 2, 3};
+    struct rshare_cluster_config cc;
+    rshare_cluster_config_init(&cc, sizeof(cc));
+    cc.manager_eligible = i < 3;
+    cc.initial_voters = voters;
+    cc.initial_voter_count = 3;
+    cc.capabilities = RSHARE_CAP_BLOCK;
+    ck_assert_int_eq(rshare_cluster_join(nodes[i], &cc), 0);
+
+    struct disk *d = &disks[i];
+    memset(d, 0, sizeof(*d));
+    d->size = DISK_BYTES;
+    d->bytes = calloc(1, DISK_BYTES);
+    ck_assert_ptr_nonnull(d->bytes);
+    struct rshare_block_info info;
+    rshare_block_info_init(&info, sizeof(info));
+    info.block_size = 512;
+    info.block_count = DISK_BYTES / 512;
+    ck_assert_int_eq(rshare_block_create(nodes[i], &disk_ops, d, &info, &blocks[i]), 0);
+    struct rshare_resource_desc desc;
+    rshare_resource_desc_init(&desc, sizeof(desc));
+    desc.kind = RSHARE_RESOURCE_BLOCK;
+    desc.rights = RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE;
+    snprintf(desc.path, sizeof(desc.path), "disk%zu", i);
+    ck_assert_int_eq(rshare_resource_register_block(nodes[i], &desc, blocks[i], &res[i]), 0);
+}
+
+static int resources_everywhere(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++) {
+        size_t n;
+        rshare_resource_list(nodes[i], 0, NULL, 0, sizeof(struct rshare_resource_desc), &n);
+        if (n != NODES || rshare_cluster_manager(nodes[i]) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void setup(void)
+{
+    memset(stores, 0, sizeof(stores));
+    ck_assert_int_eq(rshare_loop_net_create(21, &net), 0);
+    struct rshare_loop_link link;
+    rshare_loop_link_init(&link, sizeof(link));
+    link.mtu = 9000;
+    ck_assert_int_eq(rshare_loop_net_set_default(net, &link), 0);
+    for (size_t i = 0; i < NODES; i++)
+        node_up(i);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, resources_everywhere, NULL,
+                                         60000000u), 0);
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < NODES; i++) {
+        rshare_node_destroy(nodes[i]);
+        nodes[i] = NULL;
+        free(disks[i].bytes);
+        memory_store_free(&stores[i]);
+    }
+    rshare_loop_net_destroy(net);
+}
+
+/* --- defining and using volumes ------------------------------------------------------ */
+
+struct outcome {
+    int calls, status;
+};
+
+static void changed(rshare_node *node, int status, void *ud)
+{
+    (void)node;
+    struct outcome *o = ud;
+    o->calls++;
+    o->status = status;
+}
+
+static int outcome_done(void *ud)
+{
+    return ((struct outcome *)ud)->calls > 0;
+}
+
+static void define(const char *name, uint32_t layout, uint32_t members, uint32_t chunk,
+                   bool spare)
+{
+    struct rshare_volume_desc v;
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "%s", name);
+    v.layout = layout;
+    v.algorithm = layout == RSHARE_LAYOUT_RAID5 ? RSHARE_RAID5_LEFT_SYMMETRIC : 0;
+    v.chunk_sectors = chunk;
+    v.member_count = members;
+    for (uint32_t i = 0; i < members; i++)
+        v.members[i] = res[i];
+    if (spare) {
+        v.spare_count = 1;
+        v.spares[0] = res[NODES - 1];
+    }
+    struct outcome o = {0};
+    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
+    ck_assert_int_eq(o.status, 0);
+}
+
+static rshare_volume *open_volume(const char *name)
+{
+    rshare_volume *vol;
+    struct rshare_volume_config cfg;
+    rshare_volume_config_init(&cfg, sizeof(cfg));
+    cfg.retry_budget = 2;
+    cfg.rebuild_step_sectors = 256;
+    cfg.bitmap_region_sectors = 256;
+    cfg.clean_delay_ms = 200;
+    ck_assert_int_eq(rshare_volume_open(nodes[0], name, &cfg, &vol), 0);
+    return vol;
+}
+
+/* Random I/O against a model. */
+struct io {
+    bool busy, write;
+    uint64_t off;
+    size_t len;
+    uint8_t *buf;
+    int status;
+    bool done;
+};
+
+struct workload {
+    rshare_volume *vol;
+    uint8_t *model;
+    uint64_t size;
+    struct io io[DEPTH];
+    uint32_t outstanding;
+    uint64_t failures, mismatches, completed;
+    unsigned seed;
+};
+
+static void io_done(rshare_volume *vol, int status, void *ud)
+{
+    (void)vol;
+    struct io *io = ud;
+    io->status = status;
+    io->done = true;
+}
+
+static int batch_done(void *ud)
+{
+    struct workload *w = ud;
+    for (int i = 0; i < DEPTH; i++)
+        if (w->io[i].busy && !w->io[i].done)
+            return 0;
+    return 1;
+}
+
+static bool overlaps_batch(struct workload *w, int upto, uint64_t off, size_t len)
+{
+    for (int i = 0; i < upto; i++)
+        if (w->io[i].busy && off < w->io[i].off + w->io[i].len && w->io[i].off < off + len)
+            return true;
+    return false;
+}
+
+/* One batch of DEPTH non-overlapping requests, run to completion and
+ * checked against the model. */
+static void run_batch(struct workload *w, int writes_percent)
+{
+    for (int i = 0; i < DEPTH; i++) {
+        struct io *io = &w->io[i];
+        io->busy = false;
+        size_t len = (size_t)(1 + rand_r(&w->seed) % (MAX_IO / 512)) * 512u;
+        uint64_t off = (uint64_t)(rand_r(&w->seed) % ((w->size - len) / 512 + 1)) * 512u;
+        if (overlaps_batch(w, i, off, len))
+            continue;
+        io->busy = true;
+        io->done = false;
+        io->write = (int)(rand_r(&w->seed) % 100) < writes_percent;
+        io->off = off;
+        io->len = len;
+        if (io->write) {
+            for (size_t k = 0; k < len; k++)
+                io->buf[k] = (uint8_t)rand_r(&w->seed);
+            memcpy(w->model + off, io->buf, len);
+            ck_assert_int_eq(rshare_volume_write(w->vol, off, io->buf, len, io_done, io), 0);
+        } else {
+            memset(io->buf, 0xEE, len);
+            ck_assert_int_eq(rshare_volume_read(w->vol, off, io->buf, len, io_done, io), 0);
+        }
+        ck_assert(!io->done); /* never completes inside the call */
+    }
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, w, 60000000u), 0);
+    for (int i = 0; i < DEPTH; i++) {
+        struct io *io = &w->io[i];
+        if (!io->busy)
+            continue;
+        w->completed++;
+        if (io->status != 0)
+            w->failures++;
+        else if (!io->write && memcmp(io->buf, w->model + io->off, io->len) != 0)
+            w->mismatches++;
+    }
+}
+
+static void workload_init(struct workload *w, rshare_volume *vol, unsigned seed)
+{
+    memset(w, 0, sizeof(*w));
+    w->vol = vol;
+    w->size = rshare_volume_size(vol);
+    w->model = calloc(1, w->size);
+    ck_assert_ptr_nonnull(w->model);
+    for (int i = 0; i < DEPTH; i++) {
+        w->io[i].buf = malloc(MAX_IO);
+        ck_assert_ptr_nonnull(w->io[i].buf);
+    }
+    w->seed = seed;
+}
+
+static void workload_fini(struct workload *w)
+{
+    free(w->model);
+    for (int i = 0; i < DEPTH; i++)
+        free(w->io[i].buf);
+}
+
+/* Read the whole volume and compare with the model. */
+static void verify_all(struct workload *w)
+{
+    struct io *io = &w->io[0];
+    for (uint64_t off = 0; off < w->size; off += MAX_IO) {
+        size_t len = w->size - off < MAX_IO ? (size_t)(w->size - off) : MAX_IO;
+        io->busy = true;
+        io->done = false;
+        for (int i = 1; i < DEPTH; i++)
+            w->io[i].busy = false;
+        ck_assert_int_eq(rshare_volume_read(w->vol, off, io->buf, len, io_done, io), 0);
+        ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, w, 60000000u), 0);
+        ck_assert_int_eq(io->status, 0);
+        ck_assert_msg(memcmp(io->buf, w->model + off, len) == 0, "volume differs at %llu",
+                      (unsigned long long)off);
+    }
+}
+
+static int run_write(rshare_volume *vol, uint64_t off, const void *buf, size_t len)
+{
+    struct workload w1;
+    memset(&w1, 0, sizeof(w1));
+    struct io *io = &w1.io[0];
+    io->busy = true;
+    ck_assert_int_eq(rshare_volume_write(vol, off, buf, len, io_done, io), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 60000000u), 0);
+    return io->status;
+}
+
+struct scrub_result {
+    bool done;
+    int status;
+    uint64_t mismatches;
+};
+
+static void scrubbed(rshare_volume *vol, int status, uint64_t mismatches, void *ud)
+{
+    (void)vol;
+    struct scrub_result *r = ud;
+    r->done = true;
+    r->status = status;
+    r->mismatches = mismatches;
+}
+
+static int scrub_finished(void *ud)
+{
+    return ((struct scrub_result *)ud)->done;
+}
+
+static uint64_t scrub(rshare_volume *vol, int repair)
+{
+    struct scrub_result r = {0};
+    ck_assert_int_eq(rshare_volume_scrub(vol, repair, scrubbed, &r), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, scrub_finished, &r, 120000000u), 0);
+    ck_assert_int_eq(r.status, 0);
+    return r.mismatches;
+}
+
+static struct rshare_volume_status status_of(rshare_volume *vol)
+{
+    struct rshare_volume_status s;
+    memset(&s, 0, sizeof(s));
+    s.struct_size = sizeof(s);
+    ck_assert_int_eq(rshare_volume_get_status(vol, &s), 0);
+    return s;
+}
+
+static int optimal(void *ud)
+{
+    rshare_volume *vol = ud;
+    struct rshare_volume_status s = status_of(vol);
+    return s.state == RSHARE_VOLUME_OPTIMAL;
+}
+
+/* Every node's map says every member of the (only) volume is in sync. */
+static int map_in_sync(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++) {
+        struct rshare_volume_desc v;
+        size_t n;
+        if (rshare_volume_list(nodes[i], &v, 1, sizeof(v), &n) < 0 || n != 1)
+            return 0;
+        for (uint32_t k = 0; k < v.member_count; k++)
+            if (v.member_state[k] != RSHARE_MEMBER_ACTIVE)
+                return 0;
+    }
+    return 1;
+}
+
+/* --- tests --------------------------------------------------------------------------- */
+
+static void model_test(uint32_t layout, uint32_t members, uint32_t chunk, unsigned seed)
+{
+    define("vol", layout, members, chunk, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, seed);
+    for (int b = 0; b < 40; b++)
+        run_batch(&w, 50);
+    ck_assert_uint_eq(w.failures, 0);
+    ck_assert_uint_eq(w.mismatches, 0);
+    verify_all(&w);
+    if (layout != RSHARE_LAYOUT_LINEAR && layout != RSHARE_LAYOUT_RAID0)
+        ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+
+START_TEST(linear_matches_model)
+{
+    model_test(RSHARE_LAYOUT_LINEAR, 3, 0, 1);
+}
+END_TEST
+
+START_TEST(raid0_matches_model)
+{
+    model_test(RSHARE_LAYOUT_RAID0, 4, 16, 2);
+}
+END_TEST
+
+START_TEST(raid1_matches_model)
+{
+    model_test(RSHARE_LAYOUT_RAID1, 3, 0, 3);
+}
+END_TEST
+
+START_TEST(raid10_matches_model)
+{
+    model_test(RSHARE_LAYOUT_RAID10, 4, 16, 4);
+}
+END_TEST
+
+START_TEST(raid5_matches_model)
+{
+    model_test(RSHARE_LAYOUT_RAID5, 4, 16, 5);
+}
+END_TEST
+
+/* RAID-5 members hold exactly what md would: parity is the XOR of the
+ * row's data at left-symmetric positions (checked on the raw disks). */
+START_TEST(raid5_members_are_md_layout)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 6);
+    for (int b = 0; b < 20; b++)
+        run_batch(&w, 100);
+    ck_assert_uint_eq(w.failures, 0);
+    uint64_t chunk = 16 * 512, rows = DISK_BYTES / chunk;
+    for (uint64_t row = 0; row < rows; row++) {
+        uint32_t parity = (uint32_t)(3 - row % 4); /* left-symmetric */
+        for (uint64_t b = 0; b < chunk; b++) {
+            uint8_t x = 0;
+            for (int m = 0; m < 4; m++)
+                x ^= disks[m].bytes[row * chunk + b];
+            ck_assert_msg(x == 0, "row %llu byte %llu: parity wrong", (unsigned long long)row,
+                          (unsigned long long)b);
+        }
+        /* The first data chunk of the row follows the parity member. */
+        uint32_t first = (parity + 1) % 4;
+        ck_assert(memcmp(disks[first].bytes + row * chunk, w.model + row * 3 * chunk, chunk) ==
+                  0);
+    }
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
+/* A member dies in the middle of the workload: nothing fails, nothing
+ * differs; the spare takes its place, is rebuilt while I/O goes on, and
+ * a scrub then finds every stripe consistent. */
+static void fail_and_rebuild(uint32_t layout, uint32_t members, uint32_t chunk, unsigned seed)
+{
+    define("vol", layout, members, chunk, true);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, seed);
+    for (int b = 0; b < 10; b++)
+        run_batch(&w, 60);
+    disks[1].mode = DISK_DEAD;
+    for (int b = 0; b < 30; b++)
+        run_batch(&w, 60);
+    ck_assert_uint_eq(w.failures, 0);
+    ck_assert_uint_eq(w.mismatches, 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 120000000u), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_in_sync, NULL, 10000000u), 0);
+    struct rshare_volume_status s = status_of(vol);
+    ck_assert_uint_eq(s.member[1], res[NODES - 1]); /* the spare took slot 1 */
+    ck_assert_uint_eq(s.member_state[1], RSHARE_MEMBER_ACTIVE);
+    /* The map agrees on every node. */
+    struct rshare_volume_desc v;
+    size_t n;
+    ck_assert_int_eq(rshare_volume_list(nodes[3], &v, 1, sizeof(v), &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(v.members[1], res[NODES - 1]);
+    ck_assert_uint_eq(v.member_state[1], RSHARE_MEMBER_ACTIVE);
+    ck_assert_uint_eq(v.spare_count, 0);
+    verify_all(&w);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+
+START_TEST(raid5_member_fails_and_spare_rebuilds)
+{
+    fail_and_rebuild(RSHARE_LAYOUT_RAID5, 4, 16, 7);
+}
+END_TEST
+
+START_TEST(raid1_member_fails_and_spare_rebuilds)
+{
+    fail_and_rebuild(RSHARE_LAYOUT_RAID1, 3, 0, 8);
+}
+END_TEST
+
+START_TEST(raid10_member_fails_and_spare_rebuilds)
+{
+    fail_and_rebuild(RSHARE_LAYOUT_RAID10, 4, 16, 9);
+}
+END_TEST
+
+/* A medium error on one member's range: reads still return the data
+ * (rebuilt from the others) and the bad sectors are rewritten. */
+START_TEST(raid5_read_error_is_repaired)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 10);
+    for (int b = 0; b < 10; b++)
+        run_batch(&w, 100);
+    disks[2].mode = DISK_BAD_RANGE;
+    disks[2].bad_start = 64 * 1024;
+    disks[2].bad_end = 64 * 1024 + 4096;
+    verify_all(&w);
+    struct rshare_volume_status s = status_of(vol);
+    ck_assert_uint_ge(s.read_repairs, 1);
+    ck_assert_uint_ge(s.degraded_reads, 1);
+    ck_assert_uint_eq(disks[2].writes_in_bad, 1);
+    ck_assert_int_eq(disks[2].mode, DISK_OK);
+    ck_assert_uint_eq(s.state, RSHARE_VOLUME_OPTIMAL); /* repaired, not failed */
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
+/* A mirror is away for a while, then comes back: only the regions written
+ * meanwhile are copied to it. */
+START_TEST(raid1_member_returns_and_resyncs_only_dirty_regions)
+{
+    define("vol", RSHARE_LAYOUT_RAID1, 3, 0, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 11);
+    for (int b = 0; b < 5; b++)
+        run_batch(&w, 100);
+    /* Let the bitmap go clean. */
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 2000000u);
+    ck_assert_uint_eq(status_of(vol).dirty_regions, 0);
+    disks[2].mode = DISK_DEAD;
+    /* Write a little, in one place only. */
+    uint8_t buf[4096];
+    memset(buf, 0x5A, sizeof(buf));
+    memcpy(w.model + 4096, buf, sizeof(buf));
+    ck_assert(run_write(vol, 4096, buf, sizeof(buf)) == 0);
+    ck_assert_uint_eq(status_of(vol).member_state[2], RSHARE_MEMBER_FAILED);
+    disks[2].mode = DISK_OK;
+    uint64_t before = disks[2].bytes_written;
+    ck_assert_int_eq(rshare_volume_readd_member(vol, 2), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 60000000u), 0);
+    uint64_t copied = disks[2].bytes_written - before;
+    ck_assert_uint_gt(copied, 0);
+    ck_assert_uint_le(copied, 256 * 512); /* one region, not the whole disk */
+    verify_all(&w);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
+START_TEST(bad_requests_get_clear_errors)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol;
+    ck_assert_int_eq(rshare_volume_open(nodes[0], "nope", NULL, &vol), RSHARE_ENOENT);
+    vol = open_volume("vol");
+    uint8_t buf[1024];
+    struct io io = {0};
+    uint64_t size = rshare_volume_size(vol);
+    ck_assert_uint_eq(size, 3ull * DISK_BYTES);
+    ck_assert_int_eq(rshare_volume_read(vol, size, buf, 512, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, size - 512, buf, 1024, io_done, &io),
+                     RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, 100, buf, 512, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, 0, buf, 100, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, 0, buf, 0, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, 0, buf, (64u << 20) + 512, io_done, &io),
+                     RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_read(vol, 0, NULL, 512, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_write(vol, 0, buf, 512, NULL, NULL), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_fail_member(vol, 9), RSHARE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(nodes[0]), "vol"));
+    /* Two members lost: the volume fails, requests are refused. */
+    disks[0].mode = DISK_DEAD;
+    disks[1].mode = DISK_DEAD;
+    ck_assert_int_eq(rshare_volume_fail_member(vol, 0), 0);
+    ck_assert_int_eq(rshare_volume_fail_member(vol, 1), 0);
+    ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_FAILED);
+    ck_assert_int_eq(rshare_volume_read(vol, 0, buf, 512, io_done, &io), RSHARE_EIO);
+    rshare_volume_close(vol);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("volume");
+    TCase *tc = tcase_create("volume");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, linear_matches_model);
+    tcase_add_test(tc, raid0_matches_model);
+    tcase_add_test(tc, raid1_matches_model);
+    tcase_add_test(tc, raid10_matches_model);
+    tcase_add_test(tc, raid5_matches_model);
+    tcase_add_test(tc, raid5_members_are_md_layout);
+    tcase_add_test(tc, raid5_member_fails_and_spare_rebuilds);
+    tcase_add_test(tc, raid1_member_fails_and_spare_rebuilds);
+    tcase_add_test(tc, raid10_member_fails_and_spare_rebuilds);
+    tcase_add_test(tc, raid5_read_error_is_repaired);
+    tcase_add_test(tc, raid1_member_returns_and_resyncs_only_dirty_regions);
+    tcase_add_test(tc, bad_requests_get_clear_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return rs_test_run(suite());
+}
