@@ -218,6 +218,7 @@ static void op_done(struct rshare_block_io *io, int status)
  * other handles and so change these lists. */
 static void cancel_via(rshare_block *b, const rshare_block *via)
 {
+    b->delivering++; /* a `done` may close `b`: the caller releases it after */
     for (;;) {
         struct rs_block_op *op = b->ready.head;
         while (op && via && op->via != via)
@@ -238,6 +239,7 @@ static void cancel_via(rshare_block *b, const rshare_block *via)
         op->via->inflight--;
         user->done(user, RSHARE_ECANCELED);
     }
+    b->delivering--;
 }
 
 /* --- creating ---------------------------------------------------------------- */
@@ -567,8 +569,11 @@ RSHARE_API void rshare_block_close(rshare_block *block)
     rshare_node *node = block->node;
     block->closed = true;
     if (block->alias_of) {
-        if (block->inflight)
-            cancel_via(block->target, block);
+        if (block->inflight) {
+            rshare_block *target = block->target;
+            cancel_via(target, block);
+            try_release(target); /* a `done` may have closed it */
+        }
         try_release(block);
         return;
     }
