@@ -3,7 +3,7 @@
  * feeds evdev events (type, code, value) captured from its devices; the
  * router decides what each target receives, so that no key or button ever
  * stays down on any node (doc/KVM.md).  On a target, frames of events arrive
- * through a sink callback (or the uinput injector of rshare_kvm_uinput_*).
+ * through a sink callback (or the uinput injector, rshare_kvm_uinput_*).
  *
  * A handle registers its own message handlers on the node; at most one
  * handle per node and role.  Everything runs from the node's event loop:
@@ -181,6 +181,40 @@ struct rshare_kvm_stats {
 
 RSHARE_API int rshare_kvm_stats(const rshare_kvm *kvm, struct rshare_kvm_stats *stats,
                                 size_t struct_size);
+
+/* --- Linux adapters ----------------------------------------------------------
+ * Built on every Linux build (no library needed: the evdev and uinput
+ * ioctls).  Errors: RSHARE_ENOENT when the device node does not exist,
+ * RSHARE_ESYS (errno kept) for other system errors. */
+
+/* Injection through uinput (`path` NULL: /dev/uinput) as three devices: a
+ * keyboard (KEY_* codes), a relative pointer (BTN_LEFT .. BTN_TASK, motion,
+ * wheels including the 1/120-detent ones) and an absolute pointer
+ * (ABS_X/ABS_Y 0..32767).  Give rshare_kvm_uinput_sink as a target's sink
+ * with the injector as sink_data.  Closing destroys the devices, which
+ * releases whatever they still held. */
+typedef struct rshare_kvm_uinput rshare_kvm_uinput;
+RSHARE_API int rshare_kvm_uinput_open(const char *path, const char *name,
+                                      rshare_kvm_uinput **out);
+RSHARE_API void rshare_kvm_uinput_sink(void *user_data, uint32_t host,
+                                       const struct rshare_kvm_event *events, size_t count);
+/* Events the injector could not place (other buttons, axes, failed writes). */
+RSHARE_API uint64_t rshare_kvm_uinput_dropped(const rshare_kvm_uinput *u);
+RSHARE_API void rshare_kvm_uinput_close(rshare_kvm_uinput *u);
+
+/* Capture from an evdev node (/dev/input/eventN), with an exclusive grab
+ * (EVIOCGRAB) when `grab` is non-zero so that the host's own desktop does
+ * not see the input.  Poll rshare_kvm_evdev_fd() and call
+ * rshare_kvm_evdev_pump() when it is readable: it feeds what is pending to
+ * the host handle `kvm` (absolute axes scaled to 0..32767) and returns the
+ * number of events read.  After SYN_DROPPED it reads the held keys
+ * (EVIOCGKEY) and releases on the focused target what was let go during
+ * the drop. */
+typedef struct rshare_kvm_evdev rshare_kvm_evdev;
+RSHARE_API int rshare_kvm_evdev_open(const char *path, int grab, rshare_kvm_evdev **out);
+RSHARE_API int rshare_kvm_evdev_fd(const rshare_kvm_evdev *e);
+RSHARE_API int rshare_kvm_evdev_pump(rshare_kvm_evdev *e, rshare_kvm *kvm);
+RSHARE_API void rshare_kvm_evdev_close(rshare_kvm_evdev *e);
 
 /* --- USB HID ----------------------------------------------------------------
  * Usages are (page << 16) | id: the keyboard page 0x07 for keys, the button

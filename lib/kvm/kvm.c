@@ -24,6 +24,7 @@
 #include "msg/body.h"
 #include "msg/msg.h"
 
+#include "linux.h"
 #include "router.h"
 #include "wire.h"
 
@@ -531,6 +532,15 @@ RSHARE_API int rshare_kvm_target_up(const rshare_kvm *kvm, uint32_t target)
         return 0;
     int i = target_index(kvm, target);
     return i >= 0 && kvm->router.targets[i].up;
+}
+
+int rs_kvm_host_resync(rshare_kvm *kvm, const struct rs_kvm_keyset *held)
+{
+    if (need_host(kvm))
+        return RSHARE_EINVAL;
+    rs_kvm_router_sync_host(&kvm->router, held);
+    host_after(kvm);
+    return 0;
 }
 
 RSHARE_API int rshare_kvm_set_host_leds(rshare_kvm *kvm, uint32_t leds)

@@ -181,6 +181,17 @@ uint8_t rs_kvm_router_host_leds(const struct rs_kvm_router *r)
     return r->host_leds;
 }
 
+void rs_kvm_router_sync_host(struct rs_kvm_router *r, const struct rs_kvm_keyset *held)
+{
+    frame_flush(r);
+    uint32_t dest = r->targets[r->focus].up ? r->focus : RS_KVM_NO_TARGET;
+    size_t n = rs_kvm_keystate_sync_host(&r->keys, dest, held, r->scratch);
+    if (!n)
+        return;
+    r->scratch[n] = (struct rs_kvm_event){.type = EV_SYN, .code = SYN_REPORT, .value = 0};
+    r->send(r->user_data, r->focus, r->scratch, n + 1);
+}
+
 void rs_kvm_router_shutdown(struct rs_kvm_router *r)
 {
     /* Keys held back for a hotkey never reached anyone: drop them. */

@@ -104,6 +104,11 @@ void rs_kvm_router_target_leds(struct rs_kvm_router *r, uint32_t target, uint8_t
 void rs_kvm_router_set_host_leds(struct rs_kvm_router *r, uint8_t leds);
 uint8_t rs_kvm_router_host_leds(const struct rs_kvm_router *r);
 
+/* The host's devices report which keys are held (EVIOCGKEY after
+ * SYN_DROPPED): keys let go during the drop are released on the focused
+ * target, and the host record becomes `held`. */
+void rs_kvm_router_sync_host(struct rs_kvm_router *r, const struct rs_kvm_keyset *held);
+
 /* Release everything on every target and stop forwarding (all links down). */
 void rs_kvm_router_shutdown(struct rs_kvm_router *r);
 
