@@ -101,6 +101,10 @@ void rs_vol_defer(rshare_volume *vol, struct rs_mio *mio, int status);
 /* Every piece of a request is done: complete it, start a queued one. */
 void rs_vol_request_done(struct rs_vreq *req);
 
+/* Simulations: power loss.  Release the volume without storing its clean
+ * state (nothing may be in flight: the caller stops the sweep first). */
+void rs_vol_abandon(rshare_volume *vol);
+
 /* --- member I/O with retries (volume_io.c) --------------------------------- */
 
 struct rs_mio;

@@ -531,8 +531,10 @@ void rs_sweep_stop(rshare_volume *vol)
     if (!sw)
         return;
     sw->stopping = true;
-    if (sw->unit_count == 0)
-        sweep_finish(sw);
+    /* Finish from the loop: the caller may be inside the sweep (a progress
+     * callback, a member failing under a unit). */
+    if (sw->unit_count == 0 && !rs_timer_pending(&sw->pace))
+        rs_timer_schedule(vol->node, &sw->pace, rs_now_us(vol->node));
 }
 
 void rs_sweep_kick(rshare_volume *vol)

@@ -819,6 +819,26 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
     return 0;
 }
 
+static void release(rshare_volume *vol)
+{
+    rshare_node *node = vol->node;
+    vol->closing = true;
+    if (vol->proposal)
+        vol->proposal->vol = NULL;
+    rs_timer_cancel(node, &vol->tick);
+    rs_timer_cancel(node, &vol->defer_timer);
+    for (uint32_t i = 0; i < vol->desc.member_count; i++)
+        member_close(vol, i);
+    rs_bitmap_fini(node, &vol->bitmap);
+    rs_free(node, vol->resync_regions);
+    rs_free(node, vol);
+}
+
+void rs_vol_abandon(rshare_volume *vol)
+{
+    release(vol);
+}
+
 RSHARE_API void rshare_volume_close(rshare_volume *volume)
 {
     if (!volume)
@@ -840,14 +860,5 @@ RSHARE_API void rshare_volume_close(rshare_volume *volume)
     if (rc < 0)
         rs_log_warn(node, "volume %s: clean state not stored: %s", vol->desc.name,
                     rshare_strerror(rc));
-    vol->closing = true;
-    if (vol->proposal)
-        vol->proposal->vol = NULL;
-    rs_timer_cancel(node, &vol->tick);
-    rs_timer_cancel(node, &vol->defer_timer);
-    for (uint32_t i = 0; i < vol->desc.member_count; i++)
-        member_close(vol, i);
-    rs_bitmap_fini(node, &vol->bitmap);
-    rs_free(node, vol->resync_regions);
-    rs_free(node, vol);
+    release(vol);
 }
