@@ -22,7 +22,9 @@
  *   --share NAME:SIZE   share a block device described by NAME (a device path, file name
  *                       or any stable name) and SIZE in bytes (suffix K, M, G, T); a NAME
  *                       naming an existing regular file may leave out :SIZE (the file's size).
- *                       Only the descriptor is shared for now: 512-byte blocks.  Repeatable.
+ *                       A NAME that is an existing file or block device is served: other
+ *                       nodes read and write its blocks.  Other names are only described
+ *                       (512-byte blocks).  Repeatable.
  *   --key-hex HEX       the 32-byte cluster key as 64 hex digits (the same on every node)
  *   --seconds T         stop after T seconds (default: run until SIGTERM or SIGINT)
  *   --print-map         print the global map whenever it changes (format below)
@@ -237,24 +239,40 @@ out:
     return rc;
 }
 
-/* Describe one block device and register it.  The descriptor is all the
- * cluster needs to place it in the map; serving its blocks is the volume
- * engine's job. */
+/* Describe one block device and register it.  A NAME that is an existing
+ * file or block device is also served: other nodes read and write its
+ * blocks (volumes are built from such disks).  Any other name is only
+ * described. */
 static int share_block_device(rshare_node *node, const struct share *share)
 {
     struct rshare_resource_desc d;
     rshare_resource_desc_init(&d, sizeof(d)); /* rights: read and write */
     d.kind = RSHARE_RESOURCE_BLOCK;
-    d.block_size = 512;
-    d.block_count = share->bytes / 512;
     snprintf(d.path, sizeof(d.path), "%s", share->name);
     snprintf(d.model, sizeof(d.model), "cluster_node");
     uint64_t id;
-    int rc = rshare_resource_register(node, &d, &id);
+    int rc;
+    struct stat sb;
+    rshare_block *block = NULL;
+    if (stat(share->name, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))) {
+        if ((rc = rshare_block_open_file(node, share->name, 0, 0, &block)) < 0)
+            return fail(node, "cannot open the disk", rc);
+        rc = rshare_resource_register_block(node, &d, block, &id); /* geometry from the file */
+    } else {
+        d.block_size = 512;
+        d.block_count = share->bytes / 512;
+        rc = rshare_resource_register(node, &d, &id);
+    }
     if (rc < 0)
         return fail(node, "cannot share a resource", rc);
-    printf("shared %s as resource %016llx (%llu blocks of %u bytes)\n", d.path,
-           (unsigned long long)id, (unsigned long long)d.block_count, d.block_size);
+    /* The node closes the block when it is destroyed. */
+    struct rshare_block_info info;
+    rshare_block_info_init(&info, sizeof(info));
+    if (block)
+        rshare_block_get_info(block, &info);
+    printf("shared %s as resource %016llx (%llu blocks of %u bytes%s)\n", d.path,
+           (unsigned long long)id, (unsigned long long)(block ? info.block_count : d.block_count),
+           block ? info.block_size : d.block_size, block ? ", served" : "");
     return 0;
 }
 
