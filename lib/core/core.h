@@ -26,6 +26,22 @@ typedef int (*rs_packet_fn)(rshare_node *node, int transport_index,
                             const struct rshare_link_addr *src,
                             const uint8_t *packet, size_t len, void *user_data);
 
+/* An extra descriptor in the node's epoll set, for a component that owns a
+ * socket of its own and whose interest changes over time (the iSCSI
+ * backend: libiscsi's socket wants POLLOUT only while it has PDUs queued).
+ * Embedded in its owner; `fire` runs from rshare_node_process() /
+ * rshare_node_run() with the EPOLL* events seen (EPOLLERR and EPOLLHUP may
+ * come unasked). */
+struct rs_fd_watch;
+typedef void (*rs_fd_fn)(rshare_node *node, struct rs_fd_watch *watch, uint32_t events);
+struct rs_fd_watch {
+    int fd;          /* -1 while not in the set */
+    uint32_t events; /* EPOLL* mask registered */
+    uint32_t id;     /* epoll key; 0 while not in the set */
+    rs_fd_fn fire;
+    struct rs_fd_watch *next;
+};
+
 struct rs_core {
     struct rshare_node_config config; /* with defaults filled in */
     uint8_t cluster_key[RSHARE_CLUSTER_KEY_BYTES];
@@ -43,6 +59,8 @@ struct rs_core {
     bool in_push; /* a pushed packet is being handled */
     bool monotonic_clock; /* default clock: the timerfd can follow it */
     uint64_t timer_armed_us; /* deadline the timerfd is set to, 0 = none */
+    struct rs_fd_watch *fd_watches; /* rs_fd_watch_set() */
+    uint32_t next_watch_id;
 
     rs_packet_fn on_packet;
     void *on_packet_data;
@@ -93,6 +111,21 @@ void rs_log_write(rshare_node *node, enum rshare_log_level level, const char *fm
 /* Timers (see timer.h); `at_us` is on the node's clock. */
 int rs_timer_schedule(rshare_node *node, struct rs_timer *timer, uint64_t at_us);
 void rs_timer_cancel(rshare_node *node, struct rs_timer *timer);
+
+/* Extra descriptors (struct rs_fd_watch).  `set` adds the watch or changes
+ * its descriptor or events (a descriptor closed and reused under the same
+ * number is handled); `clear` removes it and is a no-op for a watch not in
+ * the set.  rs_fd_watch_init() before the first use. */
+static inline void rs_fd_watch_init(struct rs_fd_watch *watch, rs_fd_fn fire)
+{
+    watch->fd = -1;
+    watch->events = 0;
+    watch->id = 0;
+    watch->fire = fire;
+    watch->next = NULL;
+}
+int rs_fd_watch_set(rshare_node *node, struct rs_fd_watch *watch, int fd, uint32_t events);
+void rs_fd_watch_clear(rshare_node *node, struct rs_fd_watch *watch);
 
 /* Transports. */
 struct rs_transport *rs_transport_get(rshare_node *node, int index);

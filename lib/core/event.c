@@ -1,7 +1,8 @@
 /* rshare core — event-loop integration: one epoll descriptor that covers
- * every transport and a timerfd for the node's timers, the non-blocking
- * process step, and the blocking run step built on it.  The node never
- * starts threads; the caller's loop drives everything. */
+ * every transport, a timerfd for the node's timers and the extra
+ * descriptors of rs_fd_watch_set(), the non-blocking process step, and the
+ * blocking run step built on it.  The node never starts threads; the
+ * caller's loop drives everything. */
 #include "config.h"
 
 #include <errno.h>
@@ -36,6 +37,8 @@ void rs_event_fini(rshare_node *node)
     if (core->epoll_fd >= 0)
         close(core->epoll_fd);
     core->timer_fd = core->epoll_fd = -1;
+    /* Their owners (block backends) were released before the core. */
+    core->fd_watches = NULL;
 }
 
 int rs_event_watch(rshare_node *node, int index)
@@ -48,6 +51,92 @@ int rs_event_watch(rshare_node *node, int index)
     if (epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return rs_syserr(node, "epoll_ctl transport %d", index);
     return 0;
+}
+
+/* epoll keys: transports use their index (< RS_MAX_TRANSPORTS), the
+ * timerfd UINT32_MAX, extra descriptors WATCH_KEY_BIT | id.  Ids are never
+ * reused while the node lives (2^31 of them), so an event still queued for
+ * a watch that was cleared finds nothing rather than another watch. */
+#define WATCH_KEY_BIT 0x80000000u
+#define WATCH_ID_MAX 0x7ffffffeu
+/* Events taken per epoll_wait: the transports, the timerfd and a few
+ * watches; more ready descriptors stay ready for the next round. */
+#define EVENTS_PER_WAIT (RS_MAX_TRANSPORTS + 1 + 16)
+
+static struct rs_fd_watch **watch_link(struct rs_core *core, const struct rs_fd_watch *watch)
+{
+    for (struct rs_fd_watch **p = &core->fd_watches; *p; p = &(*p)->next)
+        if (*p == watch)
+            return p;
+    return NULL;
+}
+
+int rs_fd_watch_set(rshare_node *node, struct rs_fd_watch *watch, int fd, uint32_t events)
+{
+    struct rs_core *core = rs_core(node);
+    if (fd < 0)
+        return rs_errorf(node, RSHARE_EINVAL, "no descriptor to watch");
+    bool listed = watch_link(core, watch) != NULL;
+    if (listed && watch->fd == fd && watch->events == events)
+        return 0;
+    if (!listed) {
+        if (core->next_watch_id >= WATCH_ID_MAX)
+            return rs_errorf(node, RSHARE_EBUSY, "descriptor watch ids exhausted");
+        watch->id = ++core->next_watch_id;
+    } else if (watch->fd != fd) {
+        /* The old descriptor may be closed already (epoll then dropped it). */
+        epoll_ctl(core->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
+    }
+    struct epoll_event ev = {.events = events, .data.u32 = WATCH_KEY_BIT | watch->id};
+    int op = listed && watch->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = epoll_ctl(core->epoll_fd, op, fd, &ev);
+    /* A descriptor closed and reopened under the same number left the set
+     * with the close (MOD: ENOENT); one we never saw may already be there
+     * (ADD: EEXIST). */
+    if (rc < 0 && op == EPOLL_CTL_MOD && errno == ENOENT)
+        rc = epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    else if (rc < 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
+        rc = epoll_ctl(core->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc < 0) {
+        int e = errno;
+        if (listed)
+            *watch_link(core, watch) = watch->next;
+        watch->fd = -1;
+        watch->id = 0;
+        errno = e;
+        return rs_syserr(node, "epoll_ctl descriptor %d", fd);
+    }
+    watch->fd = fd;
+    watch->events = events;
+    if (!listed) {
+        watch->next = core->fd_watches;
+        core->fd_watches = watch;
+    }
+    return 0;
+}
+
+void rs_fd_watch_clear(rshare_node *node, struct rs_fd_watch *watch)
+{
+    struct rs_core *core = rs_core(node);
+    struct rs_fd_watch **p = watch_link(core, watch);
+    if (!p)
+        return;
+    *p = watch->next;
+    if (core->epoll_fd >= 0)
+        epoll_ctl(core->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
+    watch->fd = -1;
+    watch->id = 0;
+    watch->events = 0;
+    watch->next = NULL;
+}
+
+/* The watch an epoll key names, if it is still in the set. */
+static struct rs_fd_watch *watch_by_key(struct rs_core *core, uint32_t key)
+{
+    for (struct rs_fd_watch *w = core->fd_watches; w; w = w->next)
+        if ((WATCH_KEY_BIT | w->id) == key)
+            return w;
+    return NULL;
 }
 
 static void *heap_grow(void *ctx, void *ptr, size_t size)
@@ -156,6 +245,16 @@ static void poll_transports(rshare_node *node, const struct epoll_event *events,
         if (t->ops.poll && (t->fd < 0 || ready[i]))
             t->ops.poll(t->impl, node, i);
     }
+    /* Extra descriptors last, each looked up again: an earlier callback
+     * may have cleared (or freed) another watch. */
+    for (int i = 0; i < n; i++) {
+        uint32_t key = events[i].data.u32;
+        if (key == UINT32_MAX || !(key & WATCH_KEY_BIT))
+            continue;
+        struct rs_fd_watch *w = watch_by_key(core, key);
+        if (w)
+            w->fire(node, w, events[i].events);
+    }
 }
 
 static void run_due_timers(rshare_node *node)
@@ -193,8 +292,8 @@ RSHARE_API int rshare_node_process(rshare_node *node)
     if (!node)
         return RSHARE_EINVAL;
     struct rs_core *core = rs_core(node);
-    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
-    int n = epoll_wait(core->epoll_fd, events, RS_MAX_TRANSPORTS + 1, 0);
+    struct epoll_event events[EVENTS_PER_WAIT];
+    int n = epoll_wait(core->epoll_fd, events, EVENTS_PER_WAIT, 0);
     return process_events(node, events, n > 0 ? n : 0);
 }
 
@@ -205,8 +304,8 @@ RSHARE_API int rshare_node_run(rshare_node *node, int timeout_ms)
     int wait = rshare_node_timeout_ms(node);
     if (wait < 0 || (timeout_ms >= 0 && timeout_ms < wait))
         wait = timeout_ms;
-    struct epoll_event events[RS_MAX_TRANSPORTS + 1];
-    int n = epoll_wait(rs_core(node)->epoll_fd, events, RS_MAX_TRANSPORTS + 1, wait);
+    struct epoll_event events[EVENTS_PER_WAIT];
+    int n = epoll_wait(rs_core(node)->epoll_fd, events, EVENTS_PER_WAIT, wait);
     if (n < 0 && errno != EINTR)
         return rs_syserr(node, "epoll_wait");
     return process_events(node, events, n > 0 ? n : 0);
