@@ -105,7 +105,7 @@ wait_until() {
 start_node() {
     i=$1
     peers=
-    for k in 1 2 3; do
+    for k in 1 2 3 4; do # 4: nbdkit's node (hellos go to configured peers only)
         [ "$k" = "$i" ] || peers="$peers --peer $k@127.0.0.1:$(port_of "$k")"
     done
     "$NODE" --id "$i" --slot $((i - 1)) --listen "127.0.0.1:$(port_of "$i")" \
@@ -166,6 +166,20 @@ ok "nbdcopy wrote $((VOLUME_BYTES >> 20)) MiB in $w_ms ms and read it back ident
 cmp -n 65536 "$WORK/src.img" "$WORK/disk1.img" || fail "the first chunk is not on disk1.img"
 ok "the volume's first chunk is on the first member's file"
 
+# The keeper thread runs the node between requests: after an idle spell
+# longer than the member timeout (600 ms), the other nodes still hear
+# nbdkit's node and it still hears them.
+sleep 1.5
+for i in 1 2 3; do
+    if grep -q "^event: member 4 down" "$WORK/n$i.out"; then
+        fail "node $i lost nbdkit's node while the client was idle"
+    fi
+done
+if grep -q "rshare: node [123] is silent" "$WORK/nbdkit.err"; then
+    fail "nbdkit's node lost the others while idle: $(grep silent "$WORK/nbdkit.err")"
+fi
+ok "idle for 1.5 s (member timeout 600 ms): nbdkit's node and the others kept hearing each other"
+
 # --- 3. qemu-img compare, and a negative control ------------------------------------
 qemu-img compare -f raw -F raw "$WORK/src.img" "$URI" >"$WORK/cmp.out" 2>&1 ||
     fail "qemu-img compare: $(cat "$WORK/cmp.out")"
@@ -193,6 +207,9 @@ rm -f "$WORK/back.img"
 nbdcopy "$URI" "$WORK/back.img" || fail "nbdcopy out of the degraded volume"
 cmp "$WORK/src.img" "$WORK/back.img" || fail "degraded read back differs"
 ok "node 3 killed (SIGKILL): read back still identical ($(($(now_ms) - t)) ms)"
+grep -q "volume vol0: member 2 .*failed" "$WORK/nbdkit.err" ||
+    fail "the volume did not report member 2 (node 3's disk) failed"
+ok "the volume reported member 2 failed: it is degraded"
 qemu-img compare -f raw -F raw "$WORK/src.img" "$URI" >"$WORK/cmp.out" 2>&1 ||
     fail "qemu-img compare after the kill: $(cat "$WORK/cmp.out")"
 ok "qemu-img compare after the kill: still equal"
