@@ -48,6 +48,7 @@ struct rs_sweep {
     uint64_t mismatches;
     uint64_t last_store_us;
     bool stopping;
+    bool filling; /* inside sweep_fill() */
     int status;
     rs_sweep_done_fn done;
     void *user_data;
@@ -159,6 +160,8 @@ static void unit_end(struct unit *u)
     progress(sw);
     if (sw->status < 0)
         sw->stopping = true;
+    if (sw->filling)
+        return; /* ended inside sweep_fill(), which goes on from here */
     if (sw->stopping || sw->pos >= vol->keys) {
         if (sw->unit_count == 0)
             sweep_finish(sw);
@@ -469,6 +472,9 @@ static void sweep_fill(struct rs_sweep *sw)
 {
     rshare_volume *vol = sw->vol;
     uint32_t depth = vol->inflight ? 1 : SWEEP_DEPTH_IDLE;
+    /* A unit may end inside this loop (nothing to do in it): unit_end()
+     * then leaves the rest to this loop. */
+    sw->filling = true;
     while (!sw->stopping && sw->status == 0 && sw->unit_count < depth) {
         struct unit *u = next_unit(sw);
         if (!u)
@@ -487,6 +493,7 @@ static void sweep_fill(struct rs_sweep *sw)
         if (rs_range_lock(&vol->locks, &u->lock, start, end, unit_granted))
             unit_granted(&u->lock);
     }
+    sw->filling = false;
     if (sw->unit_count == 0)
         sweep_finish(sw);
 }

@@ -61,7 +61,10 @@ static void mio_io_done(struct rshare_block_io *io, int status)
             return;
         status = rc;
     }
-    if (status != RSHARE_ECANCELED && (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO))
+    /* Only if the slot still holds the backend this I/O went to: a member
+     * replaced meanwhile (a spare took the slot) is not the one that failed. */
+    if (status != RSHARE_ECANCELED && (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO) &&
+        mio->mb == vol->m[mio->member].mb)
         rs_vol_member_failed(vol, mio->member, status);
     mio_finish(mio, status);
 }

@@ -131,13 +131,24 @@ static int resources_everywhere(void *ud)
     return 1;
 }
 
+static bool lossy;
+static uint64_t net_seed = 21;
+
 static void setup(void)
 {
     memset(stores, 0, sizeof(stores));
-    ck_assert_int_eq(rshare_loop_net_create(21, &net), 0);
+    ck_assert_int_eq(rshare_loop_net_create(net_seed, &net), 0);
     struct rshare_loop_link link;
     rshare_loop_link_init(&link, sizeof(link));
     link.mtu = 9000;
+    if (lossy) {
+        link.loss_ppm = 10000; /* 1 % */
+        link.duplicate_ppm = 5000;
+        link.reorder_ppm = 10000;
+        link.reorder_us = 2000;
+        link.delay_us = 100;
+        link.jitter_us = 200;
+    }
     ck_assert_int_eq(rshare_loop_net_set_default(net, &link), 0);
     for (size_t i = 0; i < NODES; i++)
         node_up(i);
@@ -513,7 +524,14 @@ static void fail_and_rebuild(uint32_t layout, uint32_t members, uint32_t chunk, 
         run_batch(&w, 60);
     ck_assert_uint_eq(w.failures, 0);
     ck_assert_uint_eq(w.mismatches, 0);
-    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 120000000u), 0);
+    if (rshare_loop_net_run(net, nodes, NODES, optimal, vol, 120000000u) != 0) {
+        struct rshare_volume_status st = status_of(vol);
+        ck_abort_msg("not optimal: state %u members %u %u %u %u (%u %u %u %u) rebuild %llu/%llu",
+                     st.state, st.member_state[0], st.member_state[1], st.member_state[2],
+                     st.member_state[3], vol->m[0].map_state, vol->m[1].map_state,
+                     vol->m[2].map_state, vol->m[3].map_state,
+                     (unsigned long long)st.rebuild_done, (unsigned long long)st.rebuild_total);
+    }
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_in_sync, NULL, 10000000u), 0);
     struct rshare_volume_status s = status_of(vol);
     ck_assert_uint_eq(s.member[1], res[NODES - 1]); /* the spare took slot 1 */
@@ -748,6 +766,51 @@ START_TEST(rebuild_resumes_after_restart)
 }
 END_TEST
 
+/* The same on a network that loses, duplicates and reorders packets:
+ * the link and message layers hide it; no request fails, nothing differs. */
+static void setup_lossy(void)
+{
+    lossy = true;
+    setup();
+}
+
+static void teardown_lossy(void)
+{
+    teardown();
+    lossy = false;
+}
+
+START_TEST(lossy_network_raid5_fail_and_rebuild)
+{
+    fail_and_rebuild(RSHARE_LAYOUT_RAID5, 4, 16, 14);
+}
+END_TEST
+
+START_TEST(lossy_network_raid1_model)
+{
+    model_test(RSHARE_LAYOUT_RAID1, 3, 0, 15);
+}
+END_TEST
+
+/* Many seeds of the lossy network, a member dying at a different moment
+ * in each: RSHARE_SIM_SEEDS sets how many (make soak runs hundreds). */
+START_TEST(seeds_of_lossy_failures)
+{
+    const char *env = getenv("RSHARE_SIM_SEEDS");
+    unsigned seeds = env ? (unsigned)atoi(env) : 2;
+    for (unsigned k = 0; k < seeds; k++) {
+        net_seed = 100 + k;
+        setup_lossy();
+        uint32_t layouts[] = {RSHARE_LAYOUT_RAID5, RSHARE_LAYOUT_RAID1, RSHARE_LAYOUT_RAID10};
+        uint32_t layout = layouts[k % 3];
+        bool mirror = layout == RSHARE_LAYOUT_RAID1;
+        fail_and_rebuild(layout, mirror ? 3 : 4, mirror ? 0 : 16, 1000 + k);
+        teardown_lossy();
+    }
+    net_seed = 21;
+}
+END_TEST
+
 START_TEST(bad_requests_get_clear_errors)
 {
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
@@ -803,6 +866,16 @@ static Suite *suite(void)
     tcase_add_test(tc, rebuild_resumes_after_restart);
     tcase_add_test(tc, bad_requests_get_clear_errors);
     suite_add_tcase(s, tc);
+    TCase *lossy_tc = tcase_create("lossy");
+    tcase_set_timeout(lossy_tc, 600);
+    tcase_add_checked_fixture(lossy_tc, setup_lossy, teardown_lossy);
+    tcase_add_test(lossy_tc, lossy_network_raid5_fail_and_rebuild);
+    tcase_add_test(lossy_tc, lossy_network_raid1_model);
+    suite_add_tcase(s, lossy_tc);
+    TCase *seeds_tc = tcase_create("seeds");
+    tcase_set_timeout(seeds_tc, 3600);
+    tcase_add_test(seeds_tc, seeds_of_lossy_failures);
+    suite_add_tcase(s, seeds_tc);
     return s;
 }
 
