@@ -131,12 +131,15 @@ ok "three cluster nodes on 127.0.0.1 ports $(port_of 1) $(port_of 2) $(port_of 3
 # --- nbdkit: node 4, defines and exports the volume -----------------------------------
 # -f: foreground (killed at the end); -P: the pid file appears once the
 # plugin's .get_ready succeeded and nbdkit listens.
-env $NBDKIT_ENV nbdkit -f -v -U "$SOCK" -P "$WORK/nbdkit.pid.tmp" "$PLUGIN" vol0 id=4 \
-    listen="127.0.0.1:$(port_of 4)" peer="1@127.0.0.1:$(port_of 1)" \
-    peer="2@127.0.0.1:$(port_of 2)" peer="3@127.0.0.1:$(port_of 3)" state="$WORK/state4" \
-    define=raid5:64K:1.1,2.1,3.1 timeout=$START_S request-timeout-ms=1000 retry-budget=2 \
-    $PTIMING >"$WORK/nbdkit.out" 2>"$WORK/nbdkit.err" &
-echo $! >"$WORK/nbdkit.pid"
+start_nbdkit() {
+    env $NBDKIT_ENV nbdkit -f -v -U "$SOCK" -P "$WORK/nbdkit.pid.tmp" "$PLUGIN" vol0 id=4 \
+        listen="127.0.0.1:$(port_of 4)" peer="1@127.0.0.1:$(port_of 1)" \
+        peer="2@127.0.0.1:$(port_of 2)" peer="3@127.0.0.1:$(port_of 3)" state="$WORK/state4" \
+        define=raid5:64K:1.1,2.1,3.1 timeout=$START_S request-timeout-ms=1000 retry-budget=2 \
+        $PTIMING >"$WORK/nbdkit.out" 2>"$WORK/nbdkit.err" &
+    echo $! >"$WORK/nbdkit.pid"
+}
+start_nbdkit
 LIVE="n1 n2 n3 nbdkit"
 wait_until "$START_S" "nbdkit serving the volume" test -s "$WORK/nbdkit.pid.tmp"
 ok "nbdkit joined the cluster, defined RAID-5 vol0 over 1.1,2.1,3.1 and serves it ($(($(now_ms) - T0)) ms)"
@@ -231,6 +234,7 @@ cp "$WORK/src.img" "$WORK/flipped.img"
 # Flip one byte in the middle of the image.
 off=$((VOLUME_BYTES / 2 + 12345))
 byte=$(od -An -tu1 -j "$off" -N1 "$WORK/src.img" | tr -d ' ')
+# shellcheck disable=SC2059 # the format is the octal escape of the new byte
 printf "$(printf '\\%03o' $((byte ^ 0xff)))" |
     dd of="$WORK/flipped.img" bs=1 seek="$off" conv=notrunc 2>/dev/null
 qemu-img compare -f raw -F raw "$WORK/flipped.img" "$URI" >"$WORK/cmp.out" 2>&1
@@ -263,15 +267,30 @@ nbdcopy "$URI" "$WORK/back.img" || fail "nbdcopy out of the degraded volume (2)"
 cmp "$WORK/src2.img" "$WORK/back.img" || fail "written while degraded, read back differs"
 ok "written while degraded: read back identical"
 
-# --- 5. clean stop -------------------------------------------------------------------------
-kill -TERM "$(cat "$WORK/nbdkit.pid")"
-start=$(now_ms)
-while running nbdkit && [ $(($(now_ms) - start)) -lt 10000 ]; do sleep 0.05; done
-running nbdkit && fail "nbdkit did not exit within 10 s of SIGTERM"
-wait "$(cat "$WORK/nbdkit.pid")"
-status=$?
-rm -f "$WORK/nbdkit.pid"
-[ "$status" = 0 ] || fail "nbdkit exited with status $status"
-ok "nbdkit stopped cleanly on SIGTERM (total $(($(now_ms) - T0)) ms)"
+# --- 5. clean stop, restart, stop again ------------------------------------------------
+stop_nbdkit() {
+    kill -TERM "$(cat "$WORK/nbdkit.pid")"
+    start=$(now_ms)
+    while running nbdkit && [ $(($(now_ms) - start)) -lt 10000 ]; do sleep 0.05; done
+    running nbdkit && fail "nbdkit did not exit within 10 s of SIGTERM"
+    wait "$(cat "$WORK/nbdkit.pid")"
+    status=$?
+    rm -f "$WORK/nbdkit.pid" "$WORK/nbdkit.pid.tmp" "$SOCK" # nbdkit leaves its socket
+    [ "$status" = 0 ] || fail "nbdkit exited with status $status"
+}
+stop_nbdkit
+ok "nbdkit stopped cleanly on SIGTERM"
+
+# The same command again: the volume exists (define= is not needed and not
+# repeated), was closed cleanly, and still holds what was written.
+mv "$WORK/nbdkit.err" "$WORK/nbdkit.err.1"
+start_nbdkit
+wait_until "$START_S" "nbdkit serving the volume again" test -s "$WORK/nbdkit.pid.tmp"
+grep -q "defining volume" "$WORK/nbdkit.err" && fail "the restarted plugin defined the volume again"
+rm -f "$WORK/back.img"
+nbdcopy "$URI" "$WORK/back.img" || fail "nbdcopy after the restart"
+cmp "$WORK/src2.img" "$WORK/back.img" || fail "after nbdkit's restart, read back differs"
+stop_nbdkit
+ok "nbdkit restarted from its state directory: the degraded volume reopens and reads back identical (total $(($(now_ms) - T0)) ms)"
 FAILED=0
 echo "$PASSED passed, 0 failed"
