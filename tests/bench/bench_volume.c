@@ -84,7 +84,7 @@ extern char **environ;
 
 struct options {
     uint64_t member_bytes;
-    uint32_t chunk_kib, mtu, rounds, seq_depth;
+    uint32_t chunk_kib, mtu, rounds, seq_depth, socket_buffer_mib;
     double rand_seconds;
     const char *dir, *only;
     int unix_socket;
@@ -176,9 +176,10 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Run a command to completion; stdout into `out` (may be NULL: discarded).
- * Returns the exit status, or -1 when it could not be started. */
-static int run_cmd(char *const argv[], char *out, size_t out_len)
+/* Run a command to completion; stdout into `out` (may be NULL: discarded),
+ * the CPU seconds it used into `cpu_s`.  Returns the exit status, or -1
+ * when it could not be started. */
+static int run_cmd(char *const argv[], char *out, size_t out_len, double *cpu_s)
 {
     int fds[2];
     if (pipe(fds) < 0)
@@ -213,8 +214,11 @@ static int run_cmd(char *const argv[], char *out, size_t out_len)
         out[len] = '\0';
     close(fds[0]);
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
+    *cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
@@ -239,7 +243,8 @@ static void on_term(int sig)
 
 /* One member: node `id`, serving `file`; reports its UDP address on `up`,
  * reads the benchmark node's address from `down`.  Never returns. */
-static void member_main(uint32_t id, const char *file, uint32_t mtu, int up, int down)
+static void member_main(uint32_t id, const char *file, uint32_t mtu, uint32_t socket_buffer_mib,
+                        int up, int down)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -256,6 +261,7 @@ static void member_main(uint32_t id, const char *file, uint32_t mtu, int up, int
     rshare_udp_config_init(&udp, sizeof(udp));
     udp.bind_address = "127.0.0.1:0";
     udp.mtu = mtu;
+    udp.socket_buffer_bytes = socket_buffer_mib << 20;
     int t = -1;
     if (rshare_node_create(&cfg, &node) < 0 || (t = rshare_node_add_udp(node, &udp)) < 0 ||
         rshare_udp_local_address(node, t, addr, sizeof(addr)) < 0) {
@@ -419,7 +425,7 @@ static void setup_cluster(struct bench *b)
                 _exit(1);
             close(up[i][0]);
             close(down[i][1]);
-            member_main(i + 1, b->files[i], o->mtu, up[i][1], down[i][0]);
+            member_main(i + 1, b->files[i], o->mtu, o->socket_buffer_mib, up[i][1], down[i][0]);
         }
         b->pids[i] = pid;
         close(up[i][1]);
@@ -445,6 +451,7 @@ static void setup_cluster(struct bench *b)
     rshare_udp_config_init(&udp, sizeof(udp));
     udp.bind_address = "127.0.0.1:0";
     udp.mtu = o->mtu;
+    udp.socket_buffer_bytes = o->socket_buffer_mib << 20;
     int t = rshare_node_add_udp(b->node, &udp);
     char mine[64] = "";
     if (t < 0 || rshare_udp_local_address(b->node, t, mine, sizeof(mine)) < 0)
@@ -552,29 +559,62 @@ static void io_submit(struct io_run *r, struct slot *s)
     r->inflight++;
 }
 
+/* UDP datagrams the kernel dropped for want of receive-buffer room, on
+ * the whole machine (/proc/net/snmp, Udp: RcvbufErrors). */
+static uint64_t udp_rcvbuf_errors(void)
+{
+    FILE *f = fopen("/proc/net/snmp", "r");
+    if (!f)
+        return 0;
+    char head[1024], vals[1024];
+    uint64_t v = 0;
+    while (fgets(head, sizeof(head), f) && fgets(vals, sizeof(vals), f)) {
+        if (strncmp(head, "Udp:", 4) != 0)
+            continue;
+        int col = 0;
+        for (char *h = strtok(head, " \n"); h; h = strtok(NULL, " \n"), col++)
+            if (strcmp(h, "RcvbufErrors") == 0)
+                break;
+        char *x = strtok(vals, " \n");
+        for (int i = 0; x && i < col; i++)
+            x = strtok(NULL, " \n");
+        v = x ? strtoull(x, NULL, 10) : 0;
+        break;
+    }
+    fclose(f);
+    return v;
+}
+
 struct cpu_mark {
     double t, self, members;
+    uint64_t drops;
 };
 
 static void cpu_mark(struct bench *b, struct cpu_mark *m)
 {
     m->t = now_s();
+    m->drops = udp_rcvbuf_errors();
     m->self = self_cpu_s();
     m->members = 0;
     for (uint32_t i = 0; i < DISKS; i++)
         m->members += proc_cpu_s(b->pids[i]);
 }
 
-/* CPU use between two marks, in % of one CPU: this process, the members. */
-static void cpu_use(const struct cpu_mark *a, const struct cpu_mark *z, double out[2])
+/* Between two marks: CPU use in % of one CPU (this process, the members),
+ * UDP datagrams dropped, and the CPU seconds this process and the members
+ * used. */
+static void cpu_use(const struct cpu_mark *a, const struct cpu_mark *z, double out[5])
 {
     double t = z->t - a->t;
     out[0] = t > 0 ? 100 * (z->self - a->self) / t : 0;
     out[1] = t > 0 ? 100 * (z->members - a->members) / t : 0;
+    out[2] = (double)(z->drops - a->drops);
+    out[3] = z->self - a->self;
+    out[4] = z->members - a->members;
 }
 
 /* One pass or timed random run; returns MB/s (sequential) or IOPS (random). */
-static double rshare_io(struct bench *b, bool write, bool random, double cpu[2])
+static double rshare_io(struct bench *b, bool write, bool random, double cpu[5], double *work)
 {
     struct io_run *r = calloc(1, sizeof(*r));
     if (!r)
@@ -605,6 +645,7 @@ static double rshare_io(struct bench *b, bool write, bool random, double cpu[2])
         die("volume %s failed: %s (%s)", write ? "write" : "read", rshare_strerror(r->status),
             rshare_node_errmsg(b->node));
     double v = random ? (double)r->completed / t : (double)r->bytes / t / 1e6;
+    *work = random ? (double)r->completed / 1e6 : (double)r->bytes / 1e9;
     free(r->bufs);
     free(r);
     return v;
@@ -671,7 +712,7 @@ static bool files_equal(const char *a, const char *z, uint64_t bytes)
 
 /* Fail slot 0, time the rebuild onto the spare; then make the failed disk
  * the spare again.  Returns MB/s of the member rebuilt. */
-static double rshare_rebuild(struct bench *b, bool check, double cpu[2], double *start_delay)
+static double rshare_rebuild(struct bench *b, bool check, double cpu[5], double *start_delay)
 {
     struct rshare_volume_desc d;
     if (find_volume(b, &d) < 0 || d.spare_count != 1)
@@ -791,14 +832,22 @@ static bool start_nbdkit(struct bench *b)
     return false;
 }
 
-/* nbdcopy one way; returns MB/s or a negative value on failure. */
-static double nbdcopy(struct bench *b, bool write)
+/* nbdkit's CPU seconds so far. */
+static double nbdkit_cpu_s(struct bench *b)
+{
+    return b->nbdkit ? proc_cpu_s(b->nbdkit) : 0;
+}
+
+/* nbdcopy one way; returns MB/s or a negative value on failure.  `cpu`:
+ * CPU seconds of the tool and of nbdkit. */
+static double nbdcopy(struct bench *b, bool write, double cpu[2])
 {
     char *argv[] = {"nbdcopy", "--request-size=1048576", write ? b->src_file : b->uri,
                     write ? b->uri : "null:", NULL};
-    double t0 = now_s();
-    int rc = run_cmd(argv, NULL, 0);
+    double k0 = nbdkit_cpu_s(b), t0 = now_s();
+    int rc = run_cmd(argv, NULL, 0, &cpu[0]);
     double t = now_s() - t0;
+    cpu[1] = nbdkit_cpu_s(b) - k0;
     if (rc != 0) {
         note("nbdcopy failed (exit %d)", rc);
         return -1;
@@ -806,8 +855,9 @@ static double nbdcopy(struct bench *b, bool write)
     return (double)b->vol_bytes / t / 1e6;
 }
 
-/* fio 4 KiB random reads, queue depth 32; IOPS or negative. */
-static double fio_randread(struct bench *b)
+/* fio 4 KiB random reads, queue depth 32; IOPS or negative.  `cpu` and
+ * `ios` as for nbdcopy, and the reads done. */
+static double fio_randread(struct bench *b, double cpu[2], double *ios)
 {
     char uri[700], runtime[32], depth[32];
     snprintf(uri, sizeof(uri), "--uri=%s", b->uri);
@@ -817,35 +867,44 @@ static double fio_randread(struct bench *b)
                     depth, "--time_based=1", runtime, "--output-format=terse",
                     "--terse-version=3", NULL};
     static char out[65536];
-    int rc = run_cmd(argv, out, sizeof(out));
+    double k0 = nbdkit_cpu_s(b);
+    int rc = run_cmd(argv, out, sizeof(out), &cpu[0]);
+    cpu[1] = nbdkit_cpu_s(b) - k0;
     if (rc != 0) {
         note("fio failed (exit %d)", rc);
         return -1;
     }
-    /* terse v3: version;fio;jobname;group;error;read_kb;read_bw;read_iops;... */
+    /* terse v3: version;fio;jobname;group;error;read_kb;read_bw;read_iops;
+     * read_runtime_ms;... */
     const char *p = out;
-    for (int field = 1; field < 8 && p; field++) {
+    double f[10] = {0};
+    for (int field = 1; field <= 9 && p; field++) {
+        f[field] = strtod(p, NULL);
         p = strchr(p, ';');
         if (p)
             p++;
     }
-    return p ? strtod(p, NULL) : -1;
+    *ios = f[8] * f[9] / 1000;
+    return p ? f[8] : -1;
 }
 
-/* Copy one member file to another with 1 MiB pread/pwrite; MB/s. */
-static double copy_member(struct bench *b, const char *from)
+/* Copy one member file to another with 1 MiB pread/pwrite; MB/s, and the
+ * CPU seconds it took. */
+static double copy_member(struct bench *b, const char *from, double cpu[2])
 {
     int in = open(from, O_RDONLY), out = open(b->copy_file, O_WRONLY);
     uint8_t *buf = malloc(SEQ_IO);
     if (in < 0 || out < 0 || !buf)
         die("copy: %s", strerror(errno));
-    double t0 = now_s();
+    double c0 = self_cpu_s(), t0 = now_s();
     for (uint64_t off = 0; off < b->o->member_bytes; off += SEQ_IO) {
         if (pread(in, buf, SEQ_IO, (off_t)off) != (ssize_t)SEQ_IO ||
             pwrite(out, buf, SEQ_IO, (off_t)off) != (ssize_t)SEQ_IO)
             die("copy: %s", strerror(errno));
     }
     double t = now_s() - t0;
+    cpu[0] = self_cpu_s() - c0;
+    cpu[1] = 0;
     close(in);
     close(out);
     free(buf);
@@ -868,7 +927,10 @@ static const struct {
 
 struct series {
     double rs[MAX_ROUNDS], anchor[MAX_ROUNDS], ratio[MAX_ROUNDS];
-    double cpu_self[MAX_ROUNDS], cpu_members[MAX_ROUNDS], extra[MAX_ROUNDS];
+    double cpu_self[MAX_ROUNDS], cpu_members[MAX_ROUNDS], drops[MAX_ROUNDS], extra[MAX_ROUNDS];
+    /* CPU seconds per GB (per million I/Os for random reads): rshare's
+     * engine and members; the anchor's tool and server (nbdkit). */
+    double cpu_rs[2][MAX_ROUNDS], cpu_anchor[2][MAX_ROUNDS];
     uint32_t n, n_anchor;
 };
 
@@ -934,18 +996,34 @@ static void report(struct bench *b, struct series *s)
         struct series *x = &s[f];
         if (!x->n)
             continue;
-        double sm, cm, lo, hi;
+        double sm, cm, dm, lo, hi;
         stats(x->cpu_self, x->n, &sm, &lo, &hi);
         stats(x->cpu_members, x->n, &cm, &lo, &hi);
+        stats(x->drops, x->n, &dm, &lo, &hi);
         printf("- %s: the benchmark process (volume engine) used %.0f %% of a CPU, the five "
-               "member processes %.0f %% together (medians)",
-               figures[f].label, sm, cm);
+               "member processes %.0f %% together; %.0f UDP datagrams dropped for a full "
+               "receive buffer (%.0f–%.0f; medians over the rounds)",
+               figures[f].label, sm, cm, dm, lo, hi);
         if (f == F_REBUILD) {
-            double dm;
             stats(x->extra, x->n, &dm, &lo, &hi);
             printf("; the first progress report came %.0f ms after "
                    "rshare_volume_fail_member()",
                    dm * 1000);
+        }
+        const char *per = f == F_RAND ? "per million reads" : "per GB";
+        double e, m;
+        stats(x->cpu_rs[0], x->n, &e, &lo, &hi);
+        stats(x->cpu_rs[1], x->n, &m, &lo, &hi);
+        printf(". CPU seconds %s: rshare %.2f (engine %.2f, members %.2f)", per, e + m, e, m);
+        if (x->n_anchor == x->n) {
+            double t, k;
+            stats(x->cpu_anchor[0], x->n, &t, &lo, &hi);
+            stats(x->cpu_anchor[1], x->n, &k, &lo, &hi);
+            if (f == F_REBUILD)
+                printf(", the copy %.2f", t);
+            else
+                printf(", anchor %.2f (%s %.2f, nbdkit %.2f)", t + k,
+                       f == F_RAND ? "fio" : "nbdcopy", t, k);
         }
         printf(".\n");
     }
@@ -1036,13 +1114,13 @@ int main(int argc, char **argv)
         note("fio not found: the random-read anchor is skipped (Debian: fio)");
 
     /* Untimed first pass: allocate memory on both sides, then check. */
-    double cpu[2], delay;
+    double cpu[5], acpu[2], delay, work, awork;
     note("first pass: writing the volume (%llu MiB) and checking it",
          (unsigned long long)(b.vol_bytes >> 20));
-    rshare_io(&b, true, false, cpu);
+    rshare_io(&b, true, false, cpu, &work);
     verify_volume(&b);
     if (have_nbdcopy)
-        nbdcopy(&b, true);
+        nbdcopy(&b, true, acpu);
     else if (have_fio)
         note("nbdkit's disk is not written: fio reads zeroes");
 
@@ -1053,34 +1131,45 @@ int main(int argc, char **argv)
                 continue;
             struct series *x = &s[f];
             double v = 0, a = -1;
+            awork = (double)b.vol_bytes / 1e9;
             switch (f) {
             case F_WRITE:
-                v = rshare_io(&b, true, false, cpu);
+                v = rshare_io(&b, true, false, cpu, &work);
                 if (have_nbdcopy)
-                    a = nbdcopy(&b, true);
+                    a = nbdcopy(&b, true, acpu);
                 break;
             case F_READ:
-                v = rshare_io(&b, false, false, cpu);
+                v = rshare_io(&b, false, false, cpu, &work);
                 if (have_nbdcopy)
-                    a = nbdcopy(&b, false);
+                    a = nbdcopy(&b, false, acpu);
                 break;
             case F_RAND:
-                v = rshare_io(&b, false, true, cpu);
-                if (have_fio)
-                    a = fio_randread(&b);
+                v = rshare_io(&b, false, true, cpu, &work);
+                if (have_fio) {
+                    a = fio_randread(&b, acpu, &awork);
+                    awork /= 1e6;
+                }
                 break;
             case F_REBUILD: {
                 v = rshare_rebuild(&b, r == 0, cpu, &delay);
+                work = awork = (double)o.member_bytes / 1e9;
                 struct rshare_volume_desc d;
                 find_volume(&b, &d);
-                a = copy_member(&b, b.files[disk_of(&b, d.members[1])]);
+                a = copy_member(&b, b.files[disk_of(&b, d.members[1])], acpu);
                 x->extra[x->n] = delay;
                 break;
             }
             }
+            x->cpu_rs[0][x->n] = cpu[3] / work;
+            x->cpu_rs[1][x->n] = cpu[4] / work;
+            if (a > 0 && awork > 0) {
+                x->cpu_anchor[0][x->n_anchor] = acpu[0] / awork;
+                x->cpu_anchor[1][x->n_anchor] = acpu[1] / awork;
+            }
             x->rs[x->n] = v;
             x->cpu_self[x->n] = cpu[0];
             x->cpu_members[x->n] = cpu[1];
+            x->drops[x->n] = cpu[2];
             if (a > 0) {
                 x->anchor[x->n] = a;
                 x->ratio[x->n] = v / a;
@@ -1133,7 +1222,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"member-mib", 1, NULL, 'm'}, {"chunk-kib", 1, NULL, 'c'},    {"mtu", 1, NULL, 'u'},
         {"rounds", 1, NULL, 'r'},     {"seq-depth", 1, NULL, 'd'},    {"rand-seconds", 1, NULL, 's'},
         {"dir", 1, NULL, 'D'},        {"unix", 0, NULL, 'U'},         {"only", 1, NULL, 'o'},
-        {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
+        {"socket-buffer-mib", 1, NULL, 'b'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->member_bytes = 256ull << 20;
     o->chunk_kib = 64;
@@ -1152,6 +1241,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'D': o->dir = optarg; break;
         case 'U': o->unix_socket = 1; break;
         case 'o': o->only = optarg; break;
+        case 'b': o->socket_buffer_mib = (uint32_t)strtoul(optarg, NULL, 10); break;
         default: usage();
         }
     }
