@@ -295,8 +295,10 @@ static void task_cb(struct iscsi_context *iscsi, int status, void *command_data,
             scsi_free_scsi_task(task);
         if (!b->in_teardown && !b->broken) {
             b->broken = status == SCSI_STATUS_TIMEOUT ? RSHARE_ETIMEDOUT : RSHARE_EUNREACH;
-            snprintf(b->broken_why, sizeof(b->broken_why), "connection lost: %s",
-                     ctx_error(b));
+            snprintf(b->broken_why, sizeof(b->broken_why),
+                     "connection lost (command %s): %s",
+                     status == SCSI_STATUS_CANCELLED ? "cancelled" :
+                     status == SCSI_STATUS_TIMEOUT ? "timed out" : "failed", ctx_error(b));
         }
         return;
     }
@@ -404,11 +406,13 @@ static void issue_waiting(struct iscsi_backend *b)
 static void connect_cb(struct iscsi_context *iscsi, int status, void *command_data, void *private);
 
 /* Destroy the context: libiscsi cancels its commands, task_cb queues them
- * again; a command whose callback libiscsi skipped is reclaimed here. */
+ * again; a command whose callback libiscsi skipped is reclaimed here.  A
+ * retry the caller wants is scheduled after this. */
 static void teardown(struct iscsi_backend *b)
 {
     rs_fd_watch_clear(b->node, &b->watch);
     rs_timer_cancel(b->node, &b->tick);
+    rs_timer_cancel(b->node, &b->conn_timer); /* the attempt, if any, is over */
     if (b->ctx) {
         b->in_teardown = true;
         iscsi_destroy_context(b->ctx);
@@ -458,6 +462,21 @@ static int start_connect(struct iscsi_backend *b)
     return 0;
 }
 
+static void handle_broken(struct iscsi_backend *b);
+
+/* One login attempt; one that fails at once (a refused connect on the
+ * loopback can) counts like one that fails later. */
+static void attempt(struct iscsi_backend *b)
+{
+    int rc = start_connect(b);
+    if (rc < 0) {
+        b->state = CONN_CONNECTING;
+        b->broken = rc;
+        snprintf(b->broken_why, sizeof(b->broken_why), "%s", rshare_node_errmsg(b->node));
+        handle_broken(b);
+    }
+}
+
 /* Start a round of attempts unless one runs or is scheduled. */
 static void kick(struct iscsi_backend *b)
 {
@@ -469,9 +488,7 @@ static void kick(struct iscsi_backend *b)
     if (b->state == CONN_CONNECTING || rs_timer_pending(&b->conn_timer))
         return;
     b->attempts = 0;
-    int rc = start_connect(b);
-    if (rc < 0)
-        fail_waiting(b, rc, rshare_node_errmsg(b->node));
+    attempt(b);
 }
 
 /* The connection (or the attempt) is gone: `b->broken` says why. */
@@ -556,11 +573,8 @@ static void conn_timer_fire(rshare_node *node, struct rs_timer *timer)
     struct iscsi_backend *b = (struct iscsi_backend *)((char *)timer -
                                                        offsetof(struct iscsi_backend, conn_timer));
     if (b->conn_timer_is_retry) {
-        if (b->state == CONN_DOWN && b->waiting.count) {
-            int rc = start_connect(b);
-            if (rc < 0)
-                fail_waiting(b, rc, rshare_node_errmsg(b->node));
-        }
+        if (b->state == CONN_DOWN && b->waiting.count)
+            attempt(b);
         return;
     }
     if (b->state == CONN_CONNECTING) {
