@@ -68,6 +68,12 @@ static void tgt_kill(void)
     if (tgt.pid > 0) {
         kill(tgt.pid, SIGKILL); /* also when stopped, and without a last word */
         waitpid(tgt.pid, NULL, 0);
+        /* A killed tgtd leaves its control socket behind. */
+        char path[64];
+        snprintf(path, sizeof(path), "/run/tgtd/socket.%d", tgt.port);
+        unlink(path);
+        snprintf(path, sizeof(path), "/run/tgtd/socket.%d.lock", tgt.port);
+        unlink(path);
     }
     tgt.pid = 0;
 }
