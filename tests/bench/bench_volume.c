@@ -3,7 +3,7 @@
  *
  *   bench_volume [--member-mib N] [--chunk-kib K] [--mtu BYTES] [--rounds R]
  *                [--seq-depth D] [--rand-seconds S] [--dir DIR] [--unix]
- *                [--only LIST]
+ *                [--only LIST] [--socket-buffer-mib N]
  *   (tests/bench/run_volume.sh BUILDDIR runs it and writes doc/PERFORMANCE.md;
  *    or `make bench-volume` from a build directory)
  *
@@ -14,7 +14,9 @@
  * 5 the spare.  This process is node 10, the only voter (so the manager),
  * defines a RAID-5 volume (md's left-symmetric layout, --chunk-kib chunks)
  * over the four members with the fifth as spare, opens it and drives it with
- * the asynchronous API.  nbdkit serves a memory disk of the volume's size
+ * the asynchronous API (--socket-buffer-mib sets every node's UDP socket
+ * buffers; 0, the default, keeps the transport's 4 MiB).  nbdkit serves a
+ * memory disk of the volume's size
  * (`nbdkit memory`, on TCP 127.0.0.1 or with --unix on a Unix socket).
  *
  * Each round measures, interleaved so that noise hits both sides alike:
@@ -49,6 +51,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1065,7 +1068,21 @@ static void make_file(const char *path, uint64_t bytes, bool random)
 
 static void parse_options(int argc, char **argv, struct options *o);
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 static char dir_buf[512];
+
+/* At exit (also after die()): the directory this run created, if any. */
+static void remove_dir(void)
+{
+    if (dir_buf[0] && nftw(dir_buf, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        note("could not remove %s", dir_buf);
+}
 
 int main(int argc, char **argv)
 {
@@ -1078,9 +1095,13 @@ int main(int argc, char **argv)
                            : getenv("TMPDIR")                                  ? getenv("TMPDIR")
                                                                                : "/tmp";
         snprintf(dir_buf, sizeof(dir_buf), "%s/rshare-bench-volume.XXXXXX", base);
-        if (!mkdtemp(dir_buf))
-            die("mkdtemp %s: %s", dir_buf, strerror(errno));
+        if (!mkdtemp(dir_buf)) {
+            int e = errno;
+            dir_buf[0] = '\0';
+            die("mkdtemp: %s", strerror(e));
+        }
         o.dir = dir_buf;
+        atexit(remove_dir);
     }
     static struct bench b;
     b.o = &o;
@@ -1194,17 +1215,7 @@ int main(int argc, char **argv)
     }
     munmap((void *)b.src, b.vol_bytes);
     close(sfd);
-    if (o.dir == dir_buf) {
-        for (int i = 0; i < DISKS; i++)
-            unlink(b.files[i]);
-        unlink(b.src_file);
-        unlink(b.copy_file);
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", o.dir); /* the state directory's records */
-        if (system(cmd) != 0)
-            note("could not remove %s", o.dir);
-    }
-    return 0;
+    return 0; /* remove_dir() runs at exit */
 }
 
 static void usage(void)
@@ -1212,7 +1223,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_volume [--member-mib N] [--chunk-kib K] [--mtu BYTES] [--rounds R]\n"
             "                    [--seq-depth D] [--rand-seconds S] [--dir DIR] [--unix]\n"
-            "                    [--only write,read,rand,rebuild]\n");
+            "                    [--only write,read,rand,rebuild]"
+            " [--socket-buffer-mib N]\n");
     exit(2);
 }
 
@@ -1220,9 +1232,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
         {"member-mib", 1, NULL, 'm'}, {"chunk-kib", 1, NULL, 'c'},    {"mtu", 1, NULL, 'u'},
-        {"rounds", 1, NULL, 'r'},     {"seq-depth", 1, NULL, 'd'},    {"rand-seconds", 1, NULL, 's'},
+        {"rounds", 1, NULL, 'r'},     {"seq-depth", 1, NULL, 'd'},
+        {"rand-seconds", 1, NULL, 's'},
         {"dir", 1, NULL, 'D'},        {"unix", 0, NULL, 'U'},         {"only", 1, NULL, 'o'},
-        {"socket-buffer-mib", 1, NULL, 'b'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"socket-buffer-mib", 1, NULL, 'b'},
+        {"help", 0, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->member_bytes = 256ull << 20;
     o->chunk_kib = 64;

@@ -58,7 +58,8 @@ if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
     if [ -f "$DOC" ] && grep -q '<!-- bench:volume:begin -->' "$DOC" &&
         grep -q '<!-- bench:volume:end -->' "$DOC"; then
         awk -v section="$WORK/section" '
-            /<!-- bench:volume:begin -->/ { print; while ((getline line < section) > 0) print line; skip = 1; next }
+            /<!-- bench:volume:begin -->/ {
+                print; while ((getline line < section) > 0) print line; skip = 1; next }
             /<!-- bench:volume:end -->/ { skip = 0 }
             !skip { print }' "$DOC" > "$WORK/doc" && cat "$WORK/doc" > "$DOC"
         echo "bench: table written into $DOC" >&2
