@@ -120,13 +120,14 @@ for i in 1 2 3; do truncate -s ${DISK_MIB}M "$WORK/disk$i.img" || fail "truncate
 pick_ports
 LIVE="n1 n2 n3"
 for i in 1 2 3; do start_node "$i"; done
-wait_until 5 "three cluster nodes serving their disks" sh -c \
-    "grep -q served '$WORK/n1.out' && grep -q served '$WORK/n2.out' && grep -q served '$WORK/n3.out'"
+all_served() { for i in 1 2 3; do grep -q served "$WORK/n$i.out" || return 1; done; }
+wait_until 5 "three cluster nodes serving their disks" all_served
 for i in 1 2 3; do
     grep -q "^shared $WORK/disk$i.img as resource $(printf '%08x%08x' "$i" 1) " "$WORK/n$i.out" ||
         fail "node $i shares its disk under an unexpected id: $(cat "$WORK/n$i.out")"
 done
-ok "three cluster nodes on 127.0.0.1 ports $(port_of 1) $(port_of 2) $(port_of 3) serve a ${DISK_MIB} MiB disk each"
+ok "three cluster nodes on 127.0.0.1 (ports $(port_of 1) $(port_of 2) $(port_of 3))" \
+    "serve a ${DISK_MIB} MiB disk each"
 
 # --- nbdkit: node 4, defines and exports the volume -----------------------------------
 # -f: foreground (killed at the end); -P: the pid file appears once the
@@ -142,13 +143,15 @@ start_nbdkit() {
 start_nbdkit
 LIVE="n1 n2 n3 nbdkit"
 wait_until "$START_S" "nbdkit serving the volume" test -s "$WORK/nbdkit.pid.tmp"
-ok "nbdkit joined the cluster, defined RAID-5 vol0 over 1.1,2.1,3.1 and serves it ($(($(now_ms) - T0)) ms)"
+ok "nbdkit joined the cluster, defined RAID-5 vol0 over 1.1,2.1,3.1 and serves it" \
+    "($(($(now_ms) - T0)) ms)"
 
 # --- 1. nbdinfo -------------------------------------------------------------------------
 size=$(nbdinfo --size "$URI") || fail "nbdinfo --size"
 [ "$size" = "$VOLUME_BYTES" ] || fail "nbdinfo reports $size bytes, want $VOLUME_BYTES"
 nbdinfo "$URI" >"$WORK/info.out" 2>&1 || fail "nbdinfo"
-grep -q "block_size_minimum: 512" "$WORK/info.out" || fail "no minimum block size 512: $(cat "$WORK/info.out")"
+grep -q "block_size_minimum: 512" "$WORK/info.out" ||
+    fail "no minimum block size 512: $(cat "$WORK/info.out")"
 grep -q "can_trim: false" "$WORK/info.out" || fail "trim offered: $(cat "$WORK/info.out")"
 grep -q "can_multi_conn: false" "$WORK/info.out" || fail "multi-conn offered"
 grep -q "description: rshare volume vol0 (raid5, 3 members)" "$WORK/info.out" ||
@@ -291,6 +294,7 @@ rm -f "$WORK/back.img"
 nbdcopy "$URI" "$WORK/back.img" || fail "nbdcopy after the restart"
 cmp "$WORK/src2.img" "$WORK/back.img" || fail "after nbdkit's restart, read back differs"
 stop_nbdkit
-ok "nbdkit restarted from its state directory: the degraded volume reopens and reads back identical (total $(($(now_ms) - T0)) ms)"
+ok "nbdkit restarted from its state directory: the degraded volume reopens and reads back" \
+    "identical (total $(($(now_ms) - T0)) ms)"
 FAILED=0
 echo "$PASSED passed, 0 failed"
