@@ -1,25 +1,40 @@
-/* rsharectl — rshare's command-line tool.  For now it has the offline image
- * commands (`rsharectl image ...`), which need no cluster: they read and
- * write the member images of a volume directly, a user's recovery tool
- * when the cluster is gone. */
+/* rsharectl — rshare's command-line tool.  Most commands go to the local
+ * agent (rshared) over its Unix socket (ctl.c); the offline image commands
+ * (`rsharectl image ...`) need no cluster: they read and write the member
+ * images of a volume directly, a user's recovery tool when the cluster is
+ * gone. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "image.h"
 #include "image_options.h"
 #include "rshare/version.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: rsharectl COMMAND ...\n"
+    fprintf(out, "usage: rsharectl [--json] [--socket PATH] COMMAND ...\n"
                  "\n"
-                 "commands:\n"
-                 "  image write|read|check|map ...   offline member images of a volume\n"
+                 "commands to the local agent (rshared):\n"
+                 "  status | nodes | resources | volumes | map\n"
+                 "  volume create NAME LAYOUT MEMBERS [chunk=64K] [spares=R,..] [algorithm=A]\n"
+                 "  volume destroy NAME | volume status NAME | volume add-spare NAME RESOURCE\n"
+                 "  volume fail NAME INDEX | volume readd NAME INDEX\n"
+                 "  volume rebuild NAME        (waits, with a progress bar)\n"
+                 "  volume scrub NAME [repair] | kvm focus\n"
+                 "  LAYOUT: linear raid0 raid1 raid5 raid10; resources as HOST.N or 16 hex digits\n"
+                 "\n"
+                 "offline:\n"
+                 "  image write|read|check|map ...   member images of a volume, no cluster\n"
                  "                                   (rsharectl image --help for details)\n"
                  "  --version                        print the version\n"
-                 "  --help                           this text\n");
+                 "  --help                           this text\n"
+                 "\n"
+                 "exit status: 0 done, 1 refused by the agent, 2 bad usage, 3 no agent\n");
 }
 
 int main(int argc, char **argv)
@@ -38,9 +53,25 @@ int main(int argc, char **argv)
         return IMAGE_EXIT_OK;
     }
     if (strcmp(argv[1], "image") != 0) {
-        fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-        usage(stderr);
-        return IMAGE_EXIT_USAGE;
+        bool json = false;
+        const char *socket_path = getenv("RSHARE_SOCKET");
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+            if (!strcmp(argv[i], "--json")) {
+                json = true;
+            } else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+                socket_path = argv[++i];
+            } else {
+                fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[i]);
+                usage(stderr);
+                return CTL_EXIT_USAGE;
+            }
+        }
+        if (i == argc) {
+            usage(stderr);
+            return CTL_EXIT_USAGE;
+        }
+        return ctl_run(argc - i, argv + i, socket_path ? socket_path : CTL_DEFAULT_SOCKET, json);
     }
     struct image_options options;
     char err[256];

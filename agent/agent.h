@@ -1,0 +1,61 @@
+/* rshared — the agent's state: its node, the volumes it has open, and the
+ * clients of its control socket.  One thread, one poll loop (rshared.c). */
+#ifndef RSHARED_AGENT_H
+#define RSHARED_AGENT_H
+
+#include <rshare/rshare.h>
+
+#include <poll.h>
+#include <stdbool.h>
+
+#include "reply.h"
+#include "settings.h"
+
+#define AGENT_MAX_VOLUMES 16
+#define AGENT_REQUEST_MAX 4096
+
+struct agent_volume {
+    char name[RSHARE_VOLUME_NAME_MAX];
+    rshare_volume *vol;
+};
+
+enum client_state { CLIENT_READING, CLIENT_WAITING, CLIENT_WATCHING };
+
+struct client {
+    struct agent *agent;
+    int fd;
+    char in[AGENT_REQUEST_MAX];
+    size_t in_len;
+    bool json;
+    enum client_state state;
+    struct agent_volume *watch; /* CLIENT_WATCHING: rebuild progress of this volume */
+    uint64_t shown_done, shown_total;
+    bool closed;
+    struct client *next;
+};
+
+struct agent {
+    struct agent_config cfg;
+    rshare_node *node;
+    int listen_fd;
+    struct client *clients;
+    struct agent_volume volumes[AGENT_MAX_VOLUMES];
+};
+
+/* control.c: the socket and its clients. */
+int control_open(struct agent *a, char *err, size_t err_len);
+void control_close(struct agent *a);
+/* fds to poll (fills up to `max`, returns how many) and handling after poll. */
+size_t control_poll_fds(struct agent *a, struct pollfd *fds, size_t max);
+void control_service(struct agent *a, const struct pollfd *fds, size_t n);
+/* Finish a reply: body, then "ok" or "error CODE NAME MESSAGE"; closes. */
+void client_finish(struct client *c, const struct reply *body, int status, const char *message);
+/* A streamed line (progress). */
+void client_send_line(struct client *c, const char *line);
+
+/* commands.c: one request line; replies now or later (client_finish). */
+void command_run(struct client *c, char *line);
+/* Watching clients: report progress, finish when done. */
+void command_watch(struct client *c);
+
+#endif

@@ -1,0 +1,241 @@
+/* rshared — reading the configuration file (see settings.h and doc/AGENT.md
+ * for the keys).  libinih does the INI syntax; this file checks every
+ * value and fills struct agent_config.  A handler that refuses a value
+ * records why, and libinih reports its line. */
+#include "config.h"
+
+#include "settings.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse {
+    struct agent_config *cfg;
+    char why[200];
+};
+
+static int refuse(struct parse *p, const char *section, const char *name, const char *fmt, ...)
+{
+    char detail[150];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    snprintf(p->why, sizeof(p->why), "[%s] %s: %s", section, name, detail);
+    return 0; /* libinih: error on this line */
+}
+
+static bool parse_u32(const char *value, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || end == value || *end || value[0] == '-' || v < min || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+    if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static bool copy_text(char *dst, size_t size, const char *value)
+{
+    size_t len = strlen(value);
+    if (len == 0 || len >= size)
+        return false;
+    memcpy(dst, value, len + 1);
+    return true;
+}
+
+static int node_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    if (!strcmp(name, "id")) {
+        if (!parse_u32(value, 1, 0xFFFFFFFEu, &c->id))
+            return refuse(p, "node", name, "'%s' is not a number in 1..4294967294", value);
+    } else if (!strcmp(name, "slot")) {
+        if (!parse_u32(value, 0, 65535, &c->slot))
+            return refuse(p, "node", name, "'%s' is not a number in 0..65535", value);
+    } else if (!strcmp(name, "state_dir")) {
+        if (!copy_text(c->state_dir, sizeof(c->state_dir), value))
+            return refuse(p, "node", name, "empty or longer than %zu bytes",
+                          sizeof(c->state_dir) - 1);
+    } else if (!strcmp(name, "key_file")) {
+        if (!copy_text(c->key_file, sizeof(c->key_file), value))
+            return refuse(p, "node", name, "empty or too long");
+    } else if (!strcmp(name, "log")) {
+        if (strcmp(value, "stderr") && strcmp(value, "syslog"))
+            return refuse(p, "node", name, "'%s': say stderr or syslog", value);
+        c->syslog = !strcmp(value, "syslog");
+    } else if (!strcmp(name, "log_level")) {
+        static const char *const levels[] = {"error", "warning", "info", "debug"};
+        c->log_level = 0;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(value, levels[i]))
+                c->log_level = i + 1;
+        if (!c->log_level)
+            return refuse(p, "node", name, "'%s': say error, warning, info or debug", value);
+    } else {
+        return refuse(p, "node", name, "unknown key");
+    }
+    return 1;
+}
+
+static int udp_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    if (!strcmp(name, "listen")) {
+        if (!copy_text(c->listen, sizeof(c->listen), value) || !strchr(value, ':'))
+            return refuse(p, "udp", name, "'%s' is not an ADDRESS:PORT", value);
+    } else if (!strcmp(name, "mtu")) {
+        if (!parse_u32(value, 576, 65507, &c->mtu))
+            return refuse(p, "udp", name, "'%s' is not a number in 576..65507", value);
+    } else {
+        return refuse(p, "udp", name, "unknown key");
+    }
+    return 1;
+}
+
+static int cluster_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    if (!strcmp(name, "eligible")) {
+        if (!parse_bool(value, &c->eligible))
+            return refuse(p, "cluster", name, "'%s': say yes or no", value);
+    } else if (!strcmp(name, "voters")) {
+        char list[256];
+        if (!copy_text(list, sizeof(list), value))
+            return refuse(p, "cluster", name, "empty or too long");
+        c->voter_count = 0;
+        for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (c->voter_count == AGENT_MAX_VOTERS)
+                return refuse(p, "cluster", name, "more than %d voters", AGENT_MAX_VOTERS);
+            if (!parse_u32(tok, 1, 0xFFFFFFFEu, &c->voters[c->voter_count++]))
+                return refuse(p, "cluster", name, "'%s' is not a node id", tok);
+        }
+    } else if (!strcmp(name, "peer")) {
+        if (c->peer_count == AGENT_MAX_PEERS)
+            return refuse(p, "cluster", name, "more than %d peers", AGENT_MAX_PEERS);
+        struct agent_peer *peer = &c->peers[c->peer_count];
+        const char *at = strchr(value, '@');
+        char id[16];
+        if (!at || (size_t)(at - value) >= sizeof(id))
+            return refuse(p, "cluster", name, "'%s' is not ID@ADDRESS:PORT", value);
+        memcpy(id, value, (size_t)(at - value));
+        id[at - value] = 0;
+        if (!parse_u32(id, 1, 0xFFFFFFFEu, &peer->id) ||
+            !copy_text(peer->addr, sizeof(peer->addr), at + 1))
+            return refuse(p, "cluster", name, "'%s' is not ID@ADDRESS:PORT", value);
+        c->peer_count++;
+    } else {
+        uint32_t *field = !strcmp(name, "hello_ms")            ? &c->hello_ms
+                          : !strcmp(name, "member_timeout_ms") ? &c->member_timeout_ms
+                          : !strcmp(name, "election_ms")       ? &c->election_ms
+                          : !strcmp(name, "heartbeat_ms")      ? &c->heartbeat_ms
+                                                               : NULL;
+        if (!field)
+            return refuse(p, "cluster", name, "unknown key");
+        if (!parse_u32(value, 1, 600000, field))
+            return refuse(p, "cluster", name, "'%s' is not a number of milliseconds", value);
+    }
+    return 1;
+}
+
+static int share_key(struct parse *p, const char *section, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    const char *share_name = section + strlen("share ");
+    struct agent_share *s = NULL;
+    for (uint32_t i = 0; i < c->share_count; i++)
+        if (!strcmp(c->shares[i].name, share_name))
+            s = &c->shares[i];
+    if (!s) {
+        if (c->share_count == AGENT_MAX_SHARES)
+            return refuse(p, section, name, "more than %d shares", AGENT_MAX_SHARES);
+        s = &c->shares[c->share_count];
+        if (!copy_text(s->name, sizeof(s->name), share_name))
+            return refuse(p, section, name, "share name empty or too long");
+        c->share_count++;
+    }
+    if (!strcmp(name, "path")) {
+        if (!copy_text(s->path, sizeof(s->path), value))
+            return refuse(p, section, name, "empty or too long");
+    } else if (!strcmp(name, "rights")) {
+        if (strcmp(value, "rw") && strcmp(value, "ro"))
+            return refuse(p, section, name, "'%s': say rw or ro", value);
+        s->read_only = !strcmp(value, "ro");
+    } else {
+        return refuse(p, section, name, "unknown key");
+    }
+    return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    if (!strcmp(section, "node"))
+        return node_key(p, name, value);
+    if (!strcmp(section, "udp"))
+        return udp_key(p, name, value);
+    if (!strcmp(section, "cluster"))
+        return cluster_key(p, name, value);
+    if (!strcmp(section, "control")) {
+        if (strcmp(name, "socket"))
+            return refuse(p, section, name, "unknown key");
+        if (!copy_text(p->cfg->socket, sizeof(p->cfg->socket), value))
+            return refuse(p, section, name, "empty or longer than %zu bytes",
+                          sizeof(p->cfg->socket) - 1);
+        return 1;
+    }
+    if (!strncmp(section, "share ", 6))
+        return share_key(p, section, name, value);
+    return refuse(p, section, name, "unknown section");
+}
+
+int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7219");
+    snprintf(cfg->socket, sizeof(cfg->socket), "/run/rshare/rshared.sock");
+    struct parse p = {.cfg = cfg};
+    int line = ini_parse(path, handler, &p);
+    if (line < 0) {
+        snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
+        return -1;
+    }
+    if (line > 0) {
+        snprintf(err, err_len, "%s:%d: %s", path, line,
+                 p.why[0] ? p.why : "not INI syntax (expected [section] or key = value)");
+        return -1;
+    }
+    if (!cfg->id) {
+        snprintf(err, err_len, "%s: [node] id is required", path);
+        return -1;
+    }
+    if (!cfg->state_dir[0]) {
+        snprintf(err, err_len, "%s: [node] state_dir is required", path);
+        return -1;
+    }
+    for (uint32_t i = 0; i < cfg->share_count; i++)
+        if (!cfg->shares[i].path[0]) {
+            snprintf(err, err_len, "%s: [share %s] has no path", path, cfg->shares[i].name);
+            return -1;
+        }
+    return 0;
+}

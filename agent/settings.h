@@ -1,0 +1,55 @@
+/* rshared — the agent's configuration file (INI, read with libinih):
+ * every key checked, a bad file refused with its line and the problem. */
+#ifndef RSHARED_SETTINGS_H
+#define RSHARED_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_MAX_PEERS 64
+#define AGENT_MAX_SHARES 16
+#define AGENT_MAX_VOTERS 7
+#define AGENT_TEXT 256
+
+struct agent_share {
+    char name[64];
+    char path[AGENT_TEXT];
+    bool read_only;
+};
+
+struct agent_peer {
+    uint32_t id;
+    char addr[96];
+};
+
+struct agent_config {
+    /* [node] */
+    uint32_t id;
+    uint32_t slot;
+    char state_dir[AGENT_TEXT];
+    char key_file[AGENT_TEXT];
+    bool syslog;
+    int log_level; /* enum rshare_log_level, 0: the library's default */
+    /* [udp] */
+    char listen[96];
+    uint32_t mtu;
+    /* [cluster] */
+    bool eligible;
+    uint32_t voters[AGENT_MAX_VOTERS];
+    uint32_t voter_count;
+    struct agent_peer peers[AGENT_MAX_PEERS];
+    uint32_t peer_count;
+    uint32_t hello_ms, member_timeout_ms, election_ms, heartbeat_ms;
+    /* [control] */
+    char socket[108];
+    /* [share NAME] */
+    struct agent_share shares[AGENT_MAX_SHARES];
+    uint32_t share_count;
+};
+
+/* Read `path`.  0, or -1 with a message such as "rshared.conf:12: [node] id:
+ * not a number in 1..4294967294" in `err`. */
+int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len);
+
+#endif
