@@ -698,6 +698,18 @@ START_TEST(chap_right_and_wrong_password)
 }
 END_TEST
 
+/* libiscsi loses the 24-byte state of a login that never got an answer
+ * when its context is destroyed (it calls no callback for PDUs of a
+ * session that was not logged in, and only those free it): every login
+ * that times out against the stopped target leaks it.  Not ours to fix;
+ * kept out of LeakSanitizer's verdict in sanitizer builds (unused
+ * otherwise). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libiscsi.so\n";
+}
+
 /* --- main ------------------------------------------------------------------------------------ */
 
 /* tgtd installed and able to run here (it needs root for /run/tgtd)? */
