@@ -30,14 +30,15 @@ extern "C" {
     X(STALE, -18, "request too old to be executed")                           \
     X(SHUTDOWN, -19, "node is shutting down")                                 \
     X(REMOTE, -20, "peer reported an error")                                  \
-    X(NOHANDLER, -21, "no handler for this message type")
+    X(NOHANDLER, -21, "no handler for this message type")                    \
+    X(ACCES, -22, "access denied: no valid grant, lease or fencing token")
 
 enum rshare_error {
     RSHARE_OK = 0,
 #define RSHARE_ERROR_ENUM_(name, value, text) RSHARE_E##name = (value),
     RSHARE_ERROR_MAP(RSHARE_ERROR_ENUM_)
 #undef RSHARE_ERROR_ENUM_
-    RSHARE_ERROR_MIN_ = -22
+    RSHARE_ERROR_MIN_ = -23
 };
 
 /* A human-readable message for an RSHARE_E* code (or 0). Never NULL. */

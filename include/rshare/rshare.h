@@ -17,6 +17,7 @@
 #include <rshare/global.h>
 #include <rshare/block.h>
 #include <rshare/volume.h>
+#include <rshare/access.h>
 #include <rshare/iscsi.h>
 #include <rshare/mctp.h>
 #include <rshare/serial.h>

@@ -42,29 +42,37 @@ size_t rs_block_req_encode(const struct rs_block_req *req, uint8_t *buf, size_t 
 {
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
+    size_t extra = req->has_cred ? 1 : 0;
+    if (req->has_cred && req->cookie_len > RS_BLOCK_COOKIE_MAX)
+        return 0;
     switch (req->op) {
     case RSHARE_BLOCK_READ:
     case RSHARE_BLOCK_DISCARD:
-        rs_cbor_put_array(&w, 4);
+        rs_cbor_put_array(&w, 4 + extra);
         rs_cbor_put_uint(&w, req->op);
         rs_cbor_put_uint(&w, req->resource);
         rs_cbor_put_uint(&w, req->offset);
         rs_cbor_put_uint(&w, req->length);
         break;
     case RSHARE_BLOCK_WRITE:
-        rs_cbor_put_array(&w, 4);
+        rs_cbor_put_array(&w, 4 + extra);
         rs_cbor_put_uint(&w, req->op);
         rs_cbor_put_uint(&w, req->resource);
         rs_cbor_put_uint(&w, req->offset);
         rs_cbor_put_bytes(&w, req->data, (size_t)req->length);
         break;
     case RSHARE_BLOCK_FLUSH:
-        rs_cbor_put_array(&w, 2);
+        rs_cbor_put_array(&w, 2 + extra);
         rs_cbor_put_uint(&w, req->op);
         rs_cbor_put_uint(&w, req->resource);
         break;
     default:
         return 0;
+    }
+    if (req->has_cred) {
+        rs_cbor_put_array(&w, 2);
+        rs_cbor_put_bytes(&w, req->cookie, req->cookie_len);
+        rs_cbor_put_uint(&w, req->fence);
     }
     return w.overflow ? 0 : w.len;
 }
@@ -79,6 +87,12 @@ int rs_block_req_decode(const void *body, size_t len, struct rs_block_req *req)
     if (rs_cbor_get_array(&r, &count) < 0 || count < 2 || rs_cbor_get_uint(&r, &op) < 0 ||
         rs_cbor_get_uint(&r, &req->resource) < 0)
         return RSHARE_EPROTO;
+    /* One more item than the operation's fields: the credentials. */
+    size_t fields = op == RSHARE_BLOCK_FLUSH ? 2 : 4;
+    if (count == fields + 1) {
+        req->has_cred = true;
+        count--;
+    }
     switch (op) {
     case RSHARE_BLOCK_READ:
     case RSHARE_BLOCK_DISCARD:
@@ -100,6 +114,13 @@ int rs_block_req_decode(const void *body, size_t len, struct rs_block_req *req)
         break;
     default:
         return RSHARE_EPROTO;
+    }
+    if (req->has_cred) {
+        size_t n;
+        if (rs_cbor_get_array(&r, &n) < 0 || n != 2 ||
+            rs_cbor_get_bytes(&r, &req->cookie, &req->cookie_len) < 0 ||
+            req->cookie_len > RS_BLOCK_COOKIE_MAX || rs_cbor_get_uint(&r, &req->fence) < 0)
+            return RSHARE_EPROTO;
     }
     if (!rs_cbor_at_end(&r))
         return RSHARE_EPROTO;

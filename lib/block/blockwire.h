@@ -21,19 +21,31 @@
  * resource (9), offset (9), bstr or length head (9). */
 #define RS_BLOCK_REQ_OVERHEAD 29
 
-/* A decoded request.  `data` points into the body (writes only). */
+/* Optional credentials after a request's fields (doc/ACCESS.md): a grant
+ * cookie (RS_BLOCK_COOKIE_MAX bytes at most, may be empty) and a lease's
+ * fencing token (0: none).  Room they take beyond RS_BLOCK_REQ_OVERHEAD:
+ * array head (1), bstr head (2), the cookie, the fence (9). */
+#define RS_BLOCK_COOKIE_MAX 256
+#define RS_BLOCK_CRED_OVERHEAD (12 + RS_BLOCK_COOKIE_MAX)
+
+/* A decoded request.  `data` and `cookie` point into the body. */
 struct rs_block_req {
     uint32_t op;       /* enum rshare_block_op */
     uint64_t resource;
     uint64_t offset;   /* reads, writes, discards */
     uint64_t length;   /* reads and discards: as sent; writes: the data's length */
     const uint8_t *data;
+    bool has_cred;     /* the credentials item is present */
+    const uint8_t *cookie;
+    size_t cookie_len;
+    uint64_t fence;
 };
 
 /* Encode a request into `buf` (with a write's data, copied in); returns the
  * body's length, or 0 when `cap` is too small. */
 size_t rs_block_req_encode(const struct rs_block_req *req, uint8_t *buf, size_t cap);
-/* Decode a body: 0, RSHARE_EPROTO (malformed, unknown op, trailing bytes),
+/* Decode a body: 0, RSHARE_EPROTO (malformed, unknown op, trailing bytes,
+ * a cookie above RS_BLOCK_COOKIE_MAX),
  * or RSHARE_EMSGSIZE (a read or write above RS_BLOCK_PIECE_MAX).  Nothing
  * is checked against a backend here. */
 int rs_block_req_decode(const void *body, size_t len, struct rs_block_req *req);

@@ -16,7 +16,9 @@
 
 #include "backend.h"
 #include "blockwire.h"
+#include "cluster/cluster.h"
 #include "msg/msg.h"
+#include "rshare/access.h"
 
 struct remote_io;
 
@@ -26,6 +28,11 @@ struct remote_backend {
     uint32_t host;
     uint32_t block_size;
     struct remote_io *ios; /* outstanding, for abandon */
+    /* Credentials sent with every request (rshare_block_open_resource_granted). */
+    bool has_cred;
+    uint64_t fence;
+    size_t cookie_len;
+    uint8_t cookie[RS_BLOCK_COOKIE_MAX];
 };
 
 struct remote_piece {
@@ -100,7 +107,8 @@ static void piece_done(rshare_node *node, const struct rshare_reply *reply, void
 static uint64_t piece_bytes(struct remote_backend *rb)
 {
     size_t limit = rs_link_max_message(rb->node);
-    size_t spare = RS_MSG_HDR_LEN + RS_BLOCK_REQ_OVERHEAD + 64;
+    size_t spare = RS_MSG_HDR_LEN + RS_BLOCK_REQ_OVERHEAD + 64 +
+                   (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
     uint64_t n = limit > spare ? limit - spare : 0;
     if (n > RS_BLOCK_PIECE_MAX)
         n = RS_BLOCK_PIECE_MAX;
@@ -122,7 +130,8 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
     struct remote_io *rio =
         rs_calloc(node, 1, sizeof(*rio) + (size_t)count * sizeof(struct remote_piece));
     uint8_t *body = NULL;
-    size_t cap = RS_BLOCK_REQ_OVERHEAD + (io->op == RSHARE_BLOCK_WRITE ? (size_t)step : 0);
+    size_t cap = RS_BLOCK_REQ_OVERHEAD + (io->op == RSHARE_BLOCK_WRITE ? (size_t)step : 0) +
+                 (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
     if (rio)
         body = rs_malloc(node, cap);
     if (!rio || !body) {
@@ -143,7 +152,9 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
         p->length = data ? (io->length - p->offset < step ? io->length - p->offset : step)
                          : io->length;
         struct rs_block_req req = {.op = io->op, .resource = rb->resource,
-                                   .offset = io->offset + p->offset, .length = p->length};
+                                   .offset = io->offset + p->offset, .length = p->length,
+                                   .has_cred = rb->has_cred, .cookie = rb->cookie,
+                                   .cookie_len = rb->cookie_len, .fence = rb->fence};
         if (io->op == RSHARE_BLOCK_WRITE)
             req.data = (const uint8_t *)io->buf + p->offset;
         size_t len = rs_block_req_encode(&req, body, cap);
@@ -186,11 +197,12 @@ static void remote_close(void *backend)
 {
     struct remote_backend *rb = backend;
     remote_abandon(rb);
+    memset(rb->cookie, 0, sizeof(rb->cookie));
     rs_free(rb->node, rb);
 }
 
-int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
-                         rshare_block **out)
+static int open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
+                       const struct rshare_access_credentials *cred, rshare_block **out)
 {
     struct remote_backend *rb = rs_calloc(node, 1, sizeof(*rb));
     if (!rb)
@@ -199,6 +211,13 @@ int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *d
     rb->resource = desc->id;
     rb->host = desc->host;
     rb->block_size = desc->block_size;
+    if (cred) {
+        rb->has_cred = true;
+        rb->fence = cred->fence;
+        rb->cookie_len = cred->cookie_len;
+        if (cred->cookie_len)
+            memcpy(rb->cookie, cred->cookie, cred->cookie_len);
+    }
     static const struct rshare_block_ops ops = {.struct_size = sizeof(ops),
                                                 .submit = remote_submit,
                                                 .close = remote_close};
@@ -213,4 +232,35 @@ int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *d
     if (rc < 0)
         rs_free(node, rb);
     return rc;
+}
+
+int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
+                         rshare_block **out)
+{
+    return open_remote(node, desc, NULL, out);
+}
+
+RSHARE_API int rshare_block_open_resource_granted(rshare_node *node, uint64_t resource_id,
+                                                  const struct rshare_access_credentials *cred,
+                                                  rshare_block **out)
+{
+    if (!node || !out || !cred)
+        return RSHARE_EINVAL;
+    *out = NULL;
+    if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
+        return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
+    if (cred->cookie_len > RS_BLOCK_COOKIE_MAX || (cred->cookie_len && !cred->cookie))
+        return rs_errorf(node, RSHARE_EINVAL, "cookie of %zu bytes (at most %d)",
+                         cred->cookie_len, RS_BLOCK_COOKIE_MAX);
+    /* On the host itself: the shortcut, which needs no credentials. */
+    if ((uint32_t)(resource_id >> 32) == rshare_node_id(node))
+        return rshare_block_open_resource(node, resource_id, out);
+    const struct rshare_resource_desc *d = rs_map_resource(&rs_cluster(node)->map, resource_id);
+    if (!d)
+        return rs_errorf(node, RSHARE_ENOENT, "resource %llx is not in this node's map",
+                         (unsigned long long)resource_id);
+    if (d->kind != RSHARE_RESOURCE_BLOCK)
+        return rs_errorf(node, RSHARE_EINVAL, "resource %llx is not a block device",
+                         (unsigned long long)resource_id);
+    return open_remote(node, d, cred, out);
 }

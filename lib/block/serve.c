@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access/access.h"
 #include "backend.h"
 #include "blockwire.h"
 #include "cluster/cluster.h"
@@ -165,6 +166,14 @@ static void on_block_request(rshare_node *node, rshare_request *req, void *user_
                                                        : "the resource is not shared for reading");
         return;
     }
+    /* The block's access policy: grants (a valid cookie of the sender's),
+     * leases (the current fencing token for writes).  Open by default. */
+    enum rs_access_verdict verdict =
+        rs_access_check_block(node, reg->id, rshare_request_peer(req), &r);
+    if (verdict != RS_ACCESS_OK) {
+        rshare_request_fail(req, RSHARE_EACCES, rs_access_verdict_text(verdict));
+        return;
+    }
     size_t head = 0;
     if (r.op == RSHARE_BLOCK_READ) {
         uint8_t tmp[9];
@@ -211,10 +220,16 @@ static void on_block_request(rshare_node *node, rshare_request *req, void *user_
 
 int rs_block_serve_init(rshare_node *node)
 {
-    int rc = rs_msg_set_handler_flags(node, RS_MSG_BLOCK, on_block_request, NULL,
-                                      RS_HANDLER_MAP_VERSIONED);
+    /* Access management lives beside the block requests it guards. */
+    int rc = rs_access_init(node);
     if (rc < 0)
+        return rc;
+    rc = rs_msg_set_handler_flags(node, RS_MSG_BLOCK, on_block_request, NULL,
+                                      RS_HANDLER_MAP_VERSIONED);
+    if (rc < 0) {
+        rs_access_fini(node);
         return rs_errorf(node, rc, "cannot register the block request handler");
+    }
     rs_blocks(node)->handler_set = true;
     return 0;
 }
@@ -225,4 +240,5 @@ void rs_block_serve_fini(rshare_node *node)
     if (blocks->handler_set)
         rs_msg_set_handler_flags(node, RS_MSG_BLOCK, NULL, NULL, 0);
     blocks->handler_set = false;
+    rs_access_fini(node);
 }

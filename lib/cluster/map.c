@@ -19,6 +19,9 @@ void rs_map_clear(rshare_node *node, struct rs_map *map)
     rs_free(node, map->resources);
     rs_free(node, map->volumes);
     rs_free(node, map->routes);
+    rs_free(node, map->grants);
+    rs_free(node, map->leases);
+    rs_free(node, map->fences);
     uint64_t version = map->version;
     uint32_t epoch = map->epoch;
     rs_map_init(map);
@@ -472,6 +475,259 @@ static int route_set(rshare_node *node, struct rs_map *map, uint64_t resource, u
     return array_insert(node, (void **)&map->routes, &map->route_count, sizeof(route), pos, &route);
 }
 
+/* --- access management: grants, leases, fencing counters ----------------------
+ * Every rule below depends only on the command and the map, so every node
+ * accepts or refuses a command the same way (doc/ACCESS.md). */
+
+static size_t grant_pos(const struct rs_map *map, uint64_t id, bool *found)
+{
+    size_t lo = 0, hi = map->grant_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (map->grants[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < map->grant_count && map->grants[lo].id == id;
+    return lo;
+}
+
+const struct rs_map_grant *rs_map_grant(const struct rs_map *map, uint64_t id)
+{
+    bool found;
+    size_t pos = grant_pos(map, id, &found);
+    return found && id ? &map->grants[pos] : NULL;
+}
+
+static size_t lease_pos(const struct rs_map *map, uint64_t id, bool *found)
+{
+    size_t lo = 0, hi = map->lease_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (map->leases[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < map->lease_count && map->leases[lo].id == id;
+    return lo;
+}
+
+const struct rs_map_lease *rs_map_lease(const struct rs_map *map, uint64_t id)
+{
+    bool found;
+    size_t pos = lease_pos(map, id, &found);
+    return found && id ? &map->leases[pos] : NULL;
+}
+
+static size_t fence_pos(const struct rs_map *map, uint64_t resource, bool *found)
+{
+    size_t pos = 0;
+    while (pos < map->fence_count && map->fences[pos].resource < resource)
+        pos++;
+    *found = pos < map->fence_count && map->fences[pos].resource == resource;
+    return pos;
+}
+
+uint64_t rs_map_fence(const struct rs_map *map, uint64_t resource)
+{
+    bool found;
+    size_t pos = fence_pos(map, resource, &found);
+    return found ? map->fences[pos].fence : 0;
+}
+
+#define RIGHTS_MASK (RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE)
+
+/* Links from `g` up to its root (1 for a host's grant); 0 when a link is
+ * missing or the chain is longer than it may be. */
+static unsigned chain_length(const struct rs_map *map, const struct rs_map_grant *g)
+{
+    unsigned n = 1;
+    while (g->parent) {
+        g = rs_map_grant(map, g->parent);
+        if (!g || ++n > RS_MAP_MAX_CHAIN)
+            return 0;
+    }
+    return n;
+}
+
+static int grant_set(rshare_node *node, struct rs_map *map, const struct rs_map_grant *g)
+{
+    bool found;
+    size_t pos = grant_pos(map, g->id, &found);
+    if (g->id == 0 || found || g->id == g->parent)
+        return RSHARE_EEXIST;
+    if (!g->rights || (g->rights & ~RIGHTS_MASK) || g->grantee == RSHARE_NODE_ID_BROADCAST)
+        return RSHARE_EINVAL;
+    if (!rs_map_member(map, g->grantee))
+        return RSHARE_ENOENT;
+    const struct rshare_resource_desc *d = rs_map_resource(map, g->resource);
+    if (!d)
+        return RSHARE_ENOENT;
+    if (g->rights & ~d->rights)
+        return RSHARE_EACCES; /* more than the host offers */
+    if (g->parent == 0) {
+        /* Lent by the resource's host, or by the manager (grantor 0). */
+        if (g->grantor != 0 && g->grantor != d->host)
+            return RSHARE_EACCES;
+    } else {
+        const struct rs_map_grant *p = rs_map_grant(map, g->parent);
+        if (!p)
+            return RSHARE_ENOENT;
+        /* Only the parent's grantee delegates, never more than it holds. */
+        if (p->resource != g->resource || p->grantee != g->grantor || (g->rights & ~p->rights))
+            return RSHARE_EACCES;
+        unsigned depth = chain_length(map, p);
+        if (depth == 0 || depth >= RS_MAP_MAX_CHAIN)
+            return RSHARE_EBUSY;
+    }
+    if (map->grant_count >= RS_MAP_MAX_GRANTS)
+        return RSHARE_EBUSY;
+    return array_insert(node, (void **)&map->grants, &map->grant_count, sizeof(*g), pos, g);
+}
+
+/* May `by` revoke `g`?  The manager (0), the resource's host, and whoever
+ * lent any link of its chain. */
+static bool may_revoke(const struct rs_map *map, const struct rs_map_grant *g, uint32_t by)
+{
+    if (by == 0 || by == (uint32_t)(g->resource >> 32))
+        return true;
+    for (unsigned n = 0; g && n < RS_MAP_MAX_CHAIN; n++) {
+        if (g->grantor == by)
+            return true;
+        g = g->parent ? rs_map_grant(map, g->parent) : NULL;
+    }
+    return false;
+}
+
+static bool grant_is_removed(const struct rs_map_grant *g, const uint64_t *gone, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (g->id == gone[i])
+            return true;
+    return false;
+}
+
+/* Remove grant `id` and, transitively, every delegation made from it. */
+static int grant_revoke(rshare_node *node, struct rs_map *map, uint64_t id, uint32_t by)
+{
+    const struct rs_map_grant *g = rs_map_grant(map, id);
+    if (!g)
+        return RSHARE_ENOENT;
+    if (!may_revoke(map, g, by))
+        return RSHARE_EACCES;
+    uint64_t *gone = rs_malloc(node, map->grant_count * sizeof(*gone));
+    if (!gone)
+        return RSHARE_ENOMEM;
+    size_t n = 0;
+    gone[n++] = id;
+    /* Chains are at most RS_MAP_MAX_CHAIN long: that many passes find every
+     * descendant whatever the order of the array. */
+    for (unsigned pass = 0; pass < RS_MAP_MAX_CHAIN; pass++)
+        for (size_t i = 0; i < map->grant_count; i++) {
+            const struct rs_map_grant *c = &map->grants[i];
+            if (c->parent && !grant_is_removed(c, gone, n) &&
+                grant_is_removed(&(struct rs_map_grant){.id = c->parent}, gone, n))
+                gone[n++] = c->id;
+        }
+    size_t kept = 0;
+    for (size_t i = 0; i < map->grant_count; i++)
+        if (!grant_is_removed(&map->grants[i], gone, n))
+            map->grants[kept++] = map->grants[i];
+    map->grant_count = kept;
+    rs_free(node, gone);
+    return 0;
+}
+
+static int lease_set(rshare_node *node, struct rs_map *map, struct rs_map_lease *l)
+{
+    bool found;
+    size_t pos = lease_pos(map, l->id, &found);
+    if (l->id == 0 || found)
+        return RSHARE_EEXIST;
+    if (l->mode != RS_LEASE_SHARED && l->mode != RS_LEASE_EXCLUSIVE)
+        return RSHARE_EINVAL;
+    if (!rs_map_member(map, l->holder))
+        return RSHARE_ENOENT;
+    const struct rshare_resource_desc *d = rs_map_resource(map, l->resource);
+    if (!d)
+        return RSHARE_ENOENT;
+    if (d->kind != RSHARE_RESOURCE_BLOCK)
+        return RSHARE_EINVAL;
+    if (l->mode == RS_LEASE_EXCLUSIVE && !(d->rights & RSHARE_RIGHT_WRITE))
+        return RSHARE_EACCES;
+    for (size_t i = 0; i < map->lease_count; i++) {
+        const struct rs_map_lease *o = &map->leases[i];
+        if (o->resource == l->resource &&
+            (o->mode == RS_LEASE_EXCLUSIVE || l->mode == RS_LEASE_EXCLUSIVE))
+            return RSHARE_EBUSY; /* held: wait for its release or expiry */
+    }
+    if (map->lease_count >= RS_MAP_MAX_LEASES)
+        return RSHARE_EBUSY;
+    bool fence_found;
+    size_t fpos = fence_pos(map, l->resource, &fence_found);
+    if (!fence_found) {
+        if (map->fence_count >= RS_MAP_MAX_FENCES)
+            return RSHARE_EBUSY;
+        struct rs_map_fence f = {l->resource, 0};
+        int rc = array_insert(node, (void **)&map->fences, &map->fence_count, sizeof(f), fpos, &f);
+        if (rc < 0)
+            return rc;
+    }
+    l->fence = ++map->fences[fpos].fence;
+    l->seq = 0;
+    return array_insert(node, (void **)&map->leases, &map->lease_count, sizeof(*l), pos, l);
+}
+
+static int lease_renew(struct rs_map *map, uint64_t id, uint32_t holder)
+{
+    bool found;
+    size_t pos = lease_pos(map, id, &found);
+    if (!found)
+        return RSHARE_ENOENT; /* expired or released: acquire a new one */
+    if (map->leases[pos].holder != holder)
+        return RSHARE_EACCES;
+    map->leases[pos].seq++;
+    return 0;
+}
+
+static int lease_drop(struct rs_map *map, uint64_t id, uint32_t by, uint32_t seq)
+{
+    bool found;
+    size_t pos = lease_pos(map, id, &found);
+    if (!found)
+        return RSHARE_ENOENT;
+    const struct rs_map_lease *l = &map->leases[pos];
+    if (by == 0 ? l->seq != seq : l->holder != by)
+        return by == 0 ? RSHARE_ESTALE : RSHARE_EACCES; /* renewed since the expiry was decided */
+    memmove(&map->leases[pos], &map->leases[pos + 1],
+            (map->lease_count - pos - 1) * sizeof(*map->leases));
+    map->lease_count--;
+    return 0;
+}
+
+static int read_grant(struct rs_cbor_reader *r, struct rs_map_grant *g)
+{
+    memset(g, 0, sizeof(*g));
+    if (rs_cbor_get_uint(r, &g->id) < 0 || rs_cbor_get_uint(r, &g->parent) < 0 ||
+        rs_cbor_get_uint(r, &g->resource) < 0 || get_u32(r, &g->grantee) < 0 ||
+        get_u32(r, &g->grantor) < 0 || get_u32(r, &g->rights) < 0 || get_u32(r, &g->ttl_ms) < 0)
+        return RSHARE_EPROTO;
+    return 0;
+}
+
+static void write_grant(struct rs_cbor_writer *w, const struct rs_map_grant *g)
+{
+    rs_cbor_put_uint(w, g->id);
+    rs_cbor_put_uint(w, g->parent);
+    rs_cbor_put_uint(w, g->resource);
+    rs_cbor_put_uint(w, g->grantee);
+    rs_cbor_put_uint(w, g->grantor);
+    rs_cbor_put_uint(w, g->rights);
+    rs_cbor_put_uint(w, g->ttl_ms);
+}
+
 int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
 {
     rs_map_init(dst);
@@ -480,6 +736,9 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
     dst->resources = NULL;
     dst->volumes = NULL;
     dst->routes = NULL;
+    dst->grants = NULL;
+    dst->leases = NULL;
+    dst->fences = NULL;
     struct {
         void **to;
         const void *from;
@@ -489,6 +748,9 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
         {(void **)&dst->resources, src->resources, src->resource_count * sizeof(*src->resources)},
         {(void **)&dst->volumes, src->volumes, src->volume_count * sizeof(*src->volumes)},
         {(void **)&dst->routes, src->routes, src->route_count * sizeof(*src->routes)},
+        {(void **)&dst->grants, src->grants, src->grant_count * sizeof(*src->grants)},
+        {(void **)&dst->leases, src->leases, src->lease_count * sizeof(*src->leases)},
+        {(void **)&dst->fences, src->fences, src->fence_count * sizeof(*src->fences)},
     };
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
         if (!arrays[i].bytes)
@@ -581,6 +843,51 @@ int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size
         *subject = target;
         return route_set(node, map, resource, target);
     }
+    case RS_MAP_GRANT_SET: {
+        struct rs_map_grant g;
+        if (n != 8 || read_grant(&r, &g) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        *subject = g.grantee;
+        return grant_set(node, map, &g);
+    }
+    case RS_MAP_GRANT_REVOKE: {
+        uint64_t id;
+        uint32_t by;
+        if (n != 3 || rs_cbor_get_uint(&r, &id) < 0 || get_u32(&r, &by) < 0 ||
+            !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        const struct rs_map_grant *g = rs_map_grant(map, id);
+        *subject = g ? g->grantee : 0;
+        return grant_revoke(node, map, id, by);
+    }
+    case RS_MAP_LEASE_SET: {
+        struct rs_map_lease l = {0};
+        if (n != 6 || rs_cbor_get_uint(&r, &l.id) < 0 || rs_cbor_get_uint(&r, &l.resource) < 0 ||
+            get_u32(&r, &l.holder) < 0 || get_u32(&r, &l.mode) < 0 ||
+            get_u32(&r, &l.ttl_ms) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        *subject = l.holder;
+        return lease_set(node, map, &l);
+    }
+    case RS_MAP_LEASE_RENEW: {
+        uint64_t id;
+        uint32_t holder;
+        if (n != 3 || rs_cbor_get_uint(&r, &id) < 0 || get_u32(&r, &holder) < 0 ||
+            !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        *subject = holder;
+        return lease_renew(map, id, holder);
+    }
+    case RS_MAP_LEASE_DROP: {
+        uint64_t id;
+        uint32_t by, seq;
+        if (n != 4 || rs_cbor_get_uint(&r, &id) < 0 || get_u32(&r, &by) < 0 ||
+            get_u32(&r, &seq) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        const struct rs_map_lease *l = rs_map_lease(map, id);
+        *subject = l ? l->holder : 0;
+        return lease_drop(map, id, by, seq);
+    }
     default:
         return RSHARE_EPROTO;
     }
@@ -636,10 +943,56 @@ void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t 
     rs_cbor_put_uint(w, target);
 }
 
+void rs_map_cmd_grant_set(struct rs_cbor_writer *w, const struct rs_map_grant *g)
+{
+    rs_cbor_put_array(w, 8);
+    rs_cbor_put_uint(w, RS_MAP_GRANT_SET);
+    write_grant(w, g);
+}
+
+void rs_map_cmd_grant_revoke(struct rs_cbor_writer *w, uint64_t id, uint32_t by)
+{
+    rs_cbor_put_array(w, 3);
+    rs_cbor_put_uint(w, RS_MAP_GRANT_REVOKE);
+    rs_cbor_put_uint(w, id);
+    rs_cbor_put_uint(w, by);
+}
+
+void rs_map_cmd_lease_set(struct rs_cbor_writer *w, const struct rs_map_lease *l)
+{
+    rs_cbor_put_array(w, 6);
+    rs_cbor_put_uint(w, RS_MAP_LEASE_SET);
+    rs_cbor_put_uint(w, l->id);
+    rs_cbor_put_uint(w, l->resource);
+    rs_cbor_put_uint(w, l->holder);
+    rs_cbor_put_uint(w, l->mode);
+    rs_cbor_put_uint(w, l->ttl_ms);
+}
+
+void rs_map_cmd_lease_renew(struct rs_cbor_writer *w, uint64_t id, uint32_t holder)
+{
+    rs_cbor_put_array(w, 3);
+    rs_cbor_put_uint(w, RS_MAP_LEASE_RENEW);
+    rs_cbor_put_uint(w, id);
+    rs_cbor_put_uint(w, holder);
+}
+
+void rs_map_cmd_lease_drop(struct rs_cbor_writer *w, uint64_t id, uint32_t by, uint32_t seq)
+{
+    rs_cbor_put_array(w, 4);
+    rs_cbor_put_uint(w, RS_MAP_LEASE_DROP);
+    rs_cbor_put_uint(w, id);
+    rs_cbor_put_uint(w, by);
+    rs_cbor_put_uint(w, seq);
+}
+
 /* Snapshot: [[member...], [[host, [descriptor...]]...], [volume...],
  * next_volume_id, [[resource, target]...]] with each member as
  * [id, slot, install_order, flags] and each volume as
- * the volume form of read_volume(). */
+ * the volume form of read_volume(); then, since access management,
+ * [[grant...], [lease...], [[resource, fence]...]] with each grant as its
+ * command's fields and each lease as [id, resource, holder, mode, ttl_ms,
+ * seq, fence].  A 5-element snapshot (an older node's) restores with none. */
 int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),
                     uint8_t **out, size_t *len)
 {
@@ -647,13 +1000,14 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
     size_t cap = 64 + map->member_count * 24 + map->resource_count * RS_DESC_MAX_ENCODED +
                  map->member_count * 16 +
                  map->volume_count * (144 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
-                 map->route_count * 24;
+                 map->route_count * 24 + 16 + map->grant_count * 64 +
+                 map->lease_count * 64 + map->fence_count * 24;
     uint8_t *buf = alloc(cap);
     if (!buf)
         return RSHARE_ENOMEM;
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
-    rs_cbor_put_array(&w, 5);
+    rs_cbor_put_array(&w, 8);
     rs_cbor_put_array(&w, map->member_count);
     for (size_t i = 0; i < map->member_count; i++) {
         const struct rs_map_member *m = &map->members[i];
@@ -684,10 +1038,73 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
         rs_cbor_put_uint(&w, map->routes[i].resource);
         rs_cbor_put_uint(&w, map->routes[i].target);
     }
+    rs_cbor_put_array(&w, map->grant_count);
+    for (size_t i = 0; i < map->grant_count; i++) {
+        rs_cbor_put_array(&w, 7);
+        write_grant(&w, &map->grants[i]);
+    }
+    rs_cbor_put_array(&w, map->lease_count);
+    for (size_t i = 0; i < map->lease_count; i++) {
+        const struct rs_map_lease *l = &map->leases[i];
+        rs_cbor_put_array(&w, 7);
+        rs_cbor_put_uint(&w, l->id);
+        rs_cbor_put_uint(&w, l->resource);
+        rs_cbor_put_uint(&w, l->holder);
+        rs_cbor_put_uint(&w, l->mode);
+        rs_cbor_put_uint(&w, l->ttl_ms);
+        rs_cbor_put_uint(&w, l->seq);
+        rs_cbor_put_uint(&w, l->fence);
+    }
+    rs_cbor_put_array(&w, map->fence_count);
+    for (size_t i = 0; i < map->fence_count; i++) {
+        rs_cbor_put_array(&w, 2);
+        rs_cbor_put_uint(&w, map->fences[i].resource);
+        rs_cbor_put_uint(&w, map->fences[i].fence);
+    }
     if (w.overflow)
         return RSHARE_EPROTO; /* the bound above is wrong: a bug, not input */
     *out = buf;
     *len = w.len;
+    return 0;
+}
+
+/* The access part of a snapshot, stored as apply made it: sorted, unique,
+ * within the limits (chains are not re-checked: a snapshot holds what the
+ * commands left, and a grant whose parent is gone is refused on use). */
+static int restore_access(rshare_node *node, struct rs_map *map, struct rs_cbor_reader *r)
+{
+    size_t count, n;
+    if (rs_cbor_get_array(r, &count) < 0 || count > RS_MAP_MAX_GRANTS)
+        return RSHARE_EPROTO;
+    for (size_t i = 0; i < count; i++) {
+        struct rs_map_grant g;
+        if (rs_cbor_get_array(r, &n) < 0 || n != 7 || read_grant(r, &g) < 0 || g.id == 0 ||
+            (i && g.id <= map->grants[i - 1].id) ||
+            array_insert(node, (void **)&map->grants, &map->grant_count, sizeof(g), i, &g) < 0)
+            return RSHARE_EPROTO;
+    }
+    if (rs_cbor_get_array(r, &count) < 0 || count > RS_MAP_MAX_LEASES)
+        return RSHARE_EPROTO;
+    for (size_t i = 0; i < count; i++) {
+        struct rs_map_lease l;
+        if (rs_cbor_get_array(r, &n) < 0 || n != 7 || rs_cbor_get_uint(r, &l.id) < 0 ||
+            rs_cbor_get_uint(r, &l.resource) < 0 || get_u32(r, &l.holder) < 0 ||
+            get_u32(r, &l.mode) < 0 || get_u32(r, &l.ttl_ms) < 0 || get_u32(r, &l.seq) < 0 ||
+            rs_cbor_get_uint(r, &l.fence) < 0 || l.id == 0 ||
+            (i && l.id <= map->leases[i - 1].id) ||
+            array_insert(node, (void **)&map->leases, &map->lease_count, sizeof(l), i, &l) < 0)
+            return RSHARE_EPROTO;
+    }
+    if (rs_cbor_get_array(r, &count) < 0 || count > RS_MAP_MAX_FENCES)
+        return RSHARE_EPROTO;
+    for (size_t i = 0; i < count; i++) {
+        struct rs_map_fence f;
+        if (rs_cbor_get_array(r, &n) < 0 || n != 2 || rs_cbor_get_uint(r, &f.resource) < 0 ||
+            rs_cbor_get_uint(r, &f.fence) < 0 ||
+            (i && f.resource <= map->fences[i - 1].resource) ||
+            array_insert(node, (void **)&map->fences, &map->fence_count, sizeof(f), i, &f) < 0)
+            return RSHARE_EPROTO;
+    }
     return 0;
 }
 
@@ -702,7 +1119,8 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
     struct rshare_resource_desc *descs = rs_malloc(node, RSHARE_RESOURCES_PER_NODE * sizeof(*descs));
     if (!descs)
         return RSHARE_ENOMEM;
-    if (rs_cbor_get_array(&r, &outer) < 0 || outer != 5 || rs_cbor_get_array(&r, &members) < 0 ||
+    if (rs_cbor_get_array(&r, &outer) < 0 || (outer != 5 && outer != 8) ||
+        rs_cbor_get_array(&r, &members) < 0 ||
         members > RS_MAP_MAX_MEMBERS)
         goto out;
     for (size_t i = 0; i < members; i++) {
@@ -747,6 +1165,8 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
             route_store(node, &fresh, resource, target) < 0)
             goto out;
     }
+    if (outer == 8 && restore_access(node, &fresh, &r) < 0)
+        goto out;
     if (!rs_cbor_at_end(&r))
         goto out;
     fresh.version = map->version;

@@ -24,13 +24,61 @@ enum rs_map_op {
     /* [4, id (0: new), name, layout, algorithm, chunk, flags, [member...], [spare...]] */
     RS_MAP_VOLUME_SET = 4,
     RS_MAP_VOLUME_REMOVE = 5, /* [5, id] */
-    RS_MAP_ROUTE_SET = 6      /* [6, resource, target (0: remove)] */
+    RS_MAP_ROUTE_SET = 6,     /* [6, resource, target (0: remove)] */
+    /* Access management (lib/access, doc/ACCESS.md). */
+    RS_MAP_GRANT_SET = 7,    /* [7, id, parent, resource, grantee, grantor, rights, ttl_ms] */
+    RS_MAP_GRANT_REVOKE = 8, /* [8, id, by (0: the manager)]: and every delegation below it */
+    RS_MAP_LEASE_SET = 9,    /* [9, id, resource, holder, mode, ttl_ms]: fence + 1 */
+    RS_MAP_LEASE_RENEW = 10, /* [10, id, holder] */
+    RS_MAP_LEASE_DROP = 11   /* [11, id, by (0: the manager's expiry), seq] */
 };
 
 #define RS_MAP_MAX_VOLUMES 256
 #define RS_MAP_MAX_ROUTES 256
 
 #define RS_MAP_MEMBER_ELIGIBLE 0x1u
+
+#define RS_MAP_MAX_GRANTS 256
+#define RS_MAP_MAX_LEASES 128
+#define RS_MAP_MAX_FENCES 256
+/* Links in a delegation chain: a host's grant and up to three delegations. */
+#define RS_MAP_MAX_CHAIN 4
+
+/* A grant: `grantee` may use `resource` with `rights`, lent by `grantor`
+ * (the resource's host, or 0 for the manager) or, for a delegation, by the
+ * grantee of `parent`.  Expiry is the manager's: it revokes the grant
+ * `ttl_ms` after it first saw it (0: until revoked). */
+struct rs_map_grant {
+    uint64_t id; /* random, chosen by the manager; never 0 */
+    uint64_t parent;
+    uint64_t resource;
+    uint32_t grantee;
+    uint32_t grantor;
+    uint32_t rights;
+    uint32_t ttl_ms;
+};
+
+enum rs_lease_mode { RS_LEASE_SHARED = 1, RS_LEASE_EXCLUSIVE = 2 };
+
+/* A lease on a block resource.  `fence` is the resource's fencing counter
+ * after this lease was granted; `seq` counts renewals (an expiry names the
+ * seq it saw, so a renewal that won the race keeps the lease). */
+struct rs_map_lease {
+    uint64_t id;
+    uint64_t resource;
+    uint64_t fence;
+    uint32_t holder;
+    uint32_t mode; /* enum rs_lease_mode */
+    uint32_t ttl_ms;
+    uint32_t seq;
+};
+
+/* A resource's fencing counter: grows by one with every lease granted on
+ * it and outlives the leases, so a token is never reused. */
+struct rs_map_fence {
+    uint64_t resource;
+    uint64_t fence;
+};
 
 struct rs_map_member {
     uint32_t id;
@@ -49,6 +97,12 @@ struct rs_map {
     uint32_t next_volume_id;
     struct rshare_kvm_route *routes; /* sorted by resource */
     size_t route_count;
+    struct rs_map_grant *grants; /* sorted by id */
+    size_t grant_count;
+    struct rs_map_lease *leases; /* sorted by id */
+    size_t lease_count;
+    struct rs_map_fence *fences; /* sorted by resource */
+    size_t fence_count;
     uint64_t version; /* index of the last change applied */
     uint32_t epoch;   /* consensus term of the last change applied */
 };
@@ -71,6 +125,17 @@ void rs_map_cmd_member_remove(struct rs_cbor_writer *w, uint32_t id);
 void rs_map_cmd_volume_set(struct rs_cbor_writer *w, const struct rshare_volume_desc *v);
 void rs_map_cmd_volume_remove(struct rs_cbor_writer *w, uint32_t id);
 void rs_map_cmd_route_set(struct rs_cbor_writer *w, uint64_t resource, uint32_t target);
+
+void rs_map_cmd_grant_set(struct rs_cbor_writer *w, const struct rs_map_grant *g);
+void rs_map_cmd_grant_revoke(struct rs_cbor_writer *w, uint64_t id, uint32_t by);
+void rs_map_cmd_lease_set(struct rs_cbor_writer *w, const struct rs_map_lease *l);
+void rs_map_cmd_lease_renew(struct rs_cbor_writer *w, uint64_t id, uint32_t holder);
+void rs_map_cmd_lease_drop(struct rs_cbor_writer *w, uint64_t id, uint32_t by, uint32_t seq);
+
+const struct rs_map_grant *rs_map_grant(const struct rs_map *map, uint64_t id);
+const struct rs_map_lease *rs_map_lease(const struct rs_map *map, uint64_t id);
+/* The resource's fencing counter (0: no lease was ever granted on it). */
+uint64_t rs_map_fence(const struct rs_map *map, uint64_t resource);
 
 /* A deep copy (for checking a command without changing the map). */
 int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src);
