@@ -674,6 +674,8 @@ START_TEST(chap_right_and_wrong_password)
     ck_assert_msg(rc == RSHARE_EAUTH, "rc %d: %s", rc, rshare_node_errmsg(node));
     ck_assert_ptr_null(blk);
     const char *msg = rshare_node_errmsg(node);
+    if (getenv("RSHARE_TEST_VERBOSE"))
+        fprintf(stderr, "wrong CHAP password: %s\n", msg);
     ck_assert_msg(strstr(msg, "login") && strstr(msg, TARGET_IQN), "%s", msg);
 
     /* No credentials at all on a target that wants them. */
