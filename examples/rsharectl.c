@@ -67,7 +67,14 @@ int main(int argc, char **argv)
                 return CTL_EXIT_USAGE;
             }
         }
-        if (i == argc) {
+        static const char *const commands[] = {"status", "nodes", "resources", "volumes",
+                                               "map",    "volume", "kvm"};
+        bool known = false;
+        for (size_t k = 0; i < argc && k < sizeof(commands) / sizeof(commands[0]); k++)
+            known |= !strcmp(argv[i], commands[k]);
+        if (!known) {
+            if (i < argc)
+                fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[i]);
             usage(stderr);
             return CTL_EXIT_USAGE;
         }

@@ -20,6 +20,7 @@ enum rs_cluster_msg {
 /* Hello flags on the wire. */
 #define RS_HELLO_ELIGIBLE 0x1u
 #define RS_HELLO_HAS_MAP 0x2u
+#define RS_HELLO_UNICAST 0x4u /* sent to this node alone: answer the same way */
 
 struct rs_member {
     uint32_t id;
@@ -31,6 +32,7 @@ struct rs_member {
     uint64_t up_since_us; /* when it was last seen coming up */
     uint64_t last_raft_us; /* last consensus message from it */
     bool alive;
+    bool hello_back; /* it sends us unicast hellos: we send it ours */
 };
 
 struct rs_raft; /* raft.c */

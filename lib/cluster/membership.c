@@ -92,7 +92,7 @@ static uint32_t my_hello_flags(rshare_node *node)
            (rs_raft_has_state(node) ? RS_HELLO_HAS_MAP : 0);
 }
 
-static size_t encode_hello(rshare_node *node, uint8_t *buf, size_t cap)
+static size_t encode_hello(rshare_node *node, uint8_t *buf, size_t cap, uint32_t extra_flags)
 {
     const struct rshare_node_config *cfg = &rs_core(node)->config;
     struct rs_cbor_writer w;
@@ -101,7 +101,7 @@ static size_t encode_hello(rshare_node *node, uint8_t *buf, size_t cap)
     rs_cbor_put_uint(&w, HELLO_VERSION);
     rs_cbor_put_uint(&w, cfg->slot);
     rs_cbor_put_uint(&w, cfg->install_order);
-    rs_cbor_put_uint(&w, my_hello_flags(node));
+    rs_cbor_put_uint(&w, my_hello_flags(node) | extra_flags);
     rs_cbor_put_uint(&w, rs_cluster(node)->map.version);
     rs_cbor_put_uint(&w, rs_cluster(node)->config.capabilities);
     return w.len;
@@ -115,14 +115,27 @@ struct hello_buf {
 static void hello_seed(rshare_node *node, uint32_t id, void *arg)
 {
     struct hello_buf *h = arg;
-    rs_msg_notify(node, id, RS_MSG_HELLO, h->bytes, h->len, 0);
+    const struct rs_member *m = member_get(node, id);
+    if (!m || !m->hello_back) /* those had theirs already */
+        rs_msg_notify(node, id, RS_MSG_HELLO, h->bytes, h->len, 0);
 }
 
+/* Hellos go by broadcast, to the configured seeds, and to every member
+ * that greets us by unicast (a node that has us as a seed but is not among
+ * our seeds, and that our broadcast may not reach, must keep hearing from
+ * us or it counts us down).  Unicast hellos carry RS_HELLO_UNICAST; the
+ * one-off answer to a newcomer does not, so that nodes which hear each
+ * other's broadcasts never start greeting each other one by one. */
 static void send_hello(rshare_node *node)
 {
+    struct rs_cluster *cl = rs_cluster(node);
     struct hello_buf h;
-    h.len = encode_hello(node, h.bytes, sizeof(h.bytes));
+    h.len = encode_hello(node, h.bytes, sizeof(h.bytes), 0);
     rs_msg_notify(node, RSHARE_NODE_ID_BROADCAST, RS_MSG_HELLO, h.bytes, h.len, 0);
+    h.len = encode_hello(node, h.bytes, sizeof(h.bytes), RS_HELLO_UNICAST);
+    for (size_t i = 0; i < cl->member_count; i++)
+        if (cl->members[i].hello_back && cl->members[i].id != rshare_node_id(node))
+            rs_msg_notify(node, cl->members[i].id, RS_MSG_HELLO, h.bytes, h.len, 0);
     rs_link_for_each_seed(node, hello_seed, &h);
 }
 
@@ -179,6 +192,9 @@ static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
     struct rs_member *m = member_get(node, id);
     if (!m)
         return;
+    if (flags & RS_HELLO_UNICAST)
+        m->hello_back = true; /* it greets us directly: greet it back */
+    flags &= ~(uint64_t)RS_HELLO_UNICAST;
     bool was_alive = m->alive;
     bool changed = !was_alive || m->slot != slot || m->install_order != order ||
                    m->hello_flags != (uint32_t)flags || m->capabilities != (uint32_t)caps;
@@ -197,7 +213,7 @@ static void on_hello(rshare_node *node, rshare_request *req, void *user_data)
         tell_observers(node, id, true);
         /* Answer at once so the newcomer learns us without waiting. */
         uint8_t buf[64];
-        size_t len = encode_hello(node, buf, sizeof(buf));
+        size_t len = encode_hello(node, buf, sizeof(buf), 0);
         rs_msg_notify(node, id, RS_MSG_HELLO, buf, len, 0);
     }
     if (changed)
