@@ -9,7 +9,8 @@
  * handle per node and role.  Everything runs from the node's event loop:
  * no threads.  Key codes are Linux evdev codes (KEY_*, BTN_*), physical
  * keys, never characters; rshare_kvm_evdev_to_hid() maps them to USB HID
- * usages. */
+ * usages.  Video (a display source on a node, a sink on the display host)
+ * is at the end. */
 #ifndef RSHARE_KVM_H
 #define RSHARE_KVM_H
 
@@ -222,6 +223,161 @@ RSHARE_API void rshare_kvm_evdev_close(rshare_kvm_evdev *e);
  * or usage has no counterpart. */
 RSHARE_API uint32_t rshare_kvm_evdev_to_hid(uint16_t code);
 RSHARE_API uint16_t rshare_kvm_hid_to_evdev(uint32_t usage);
+
+/* --- video -----------------------------------------------------------------
+ * A display source on a node and a display sink on the host that drives the
+ * monitor (doc/KVM.md, "Video").  The sink asks for the next frame when it
+ * has consumed the last one, so a slow display or link is never flooded:
+ * meanwhile the source merges the damage.  Only tiles that changed since the
+ * last frame sent travel, run-length coded.  Graphics go only over
+ * transports that declare RSHARE_TRANSPORT_CAP_BULK (UDP, loop); over
+ * serial or SMBus a text source (character cells) is served instead.
+ * Everything runs from the node's event loop.  Fields of the structs are
+ * only ever appended. */
+typedef struct rshare_video_source rshare_video_source;
+typedef struct rshare_video_sink rshare_video_sink;
+
+/* Pixel formats: rshare moves their bytes (little-endian, as a Linux
+ * framebuffer holds them) and knows only their size. */
+#define RSHARE_VIDEO_FORMAT_XRGB8888 1 /* 4 bytes per pixel */
+#define RSHARE_VIDEO_FORMAT_RGB565 2   /* 2 bytes */
+#define RSHARE_VIDEO_FORMAT_GRAY8 3    /* 1 byte */
+#define RSHARE_VIDEO_FORMAT_TEXT 4     /* struct rshare_video_cell: a text console */
+
+#define RSHARE_VIDEO_MAX_WIDTH 8192  /* pixels or columns */
+#define RSHARE_VIDEO_MAX_HEIGHT 8192 /* pixels or rows */
+#define RSHARE_VIDEO_MAX_IN_FLIGHT 8
+
+/* One character cell of a text console (8 bytes, travels as they are). */
+struct rshare_video_cell {
+    uint32_t ch; /* Unicode code point */
+    uint8_t fg, bg;
+    uint8_t attr; /* RSHARE_VIDEO_ATTR_* */
+    uint8_t reserved_;
+};
+#define RSHARE_VIDEO_ATTR_BOLD 0x1u
+#define RSHARE_VIDEO_ATTR_UNDERLINE 0x2u
+#define RSHARE_VIDEO_ATTR_BLINK 0x4u
+#define RSHARE_VIDEO_ATTR_REVERSE 0x8u
+#define RSHARE_VIDEO_ATTR_CURSOR 0x10u
+
+enum rshare_video_input {
+    RSHARE_VIDEO_INPUT_MEMORY = 1, /* `memory`, read whenever a frame is due */
+    RSHARE_VIDEO_INPUT_FILE = 2,   /* `path` (a file or /dev/fb0), pread at `offset` */
+    RSHARE_VIDEO_INPUT_PUSH = 3    /* frames given with rshare_video_source_push() */
+};
+
+struct rshare_video_source_config {
+    uint32_t struct_size;
+    uint32_t input;  /* enum rshare_video_input */
+    uint32_t format; /* RSHARE_VIDEO_FORMAT_*; TEXT makes a text source */
+    uint32_t width, height; /* pixels, or columns and rows */
+    uint32_t stride;        /* bytes from one line to the next; 0 = width * pixel size */
+    const void *memory;     /* MEMORY: the framebuffer (width/height/stride), kept */
+    const char *path;       /* FILE: copied */
+    uint64_t offset;        /* FILE: of the first line */
+    uint32_t sink;          /* the only node whose requests are served */
+    uint32_t tile;          /* tile side in pixels, 8..256; 0 = 64 */
+    uint32_t max_fps;       /* frames started at most this often; 0 = 60 */
+    uint32_t idle_ms;       /* a request with nothing new is answered empty after
+                               this long (it must not time out); 0 = 1000 */
+};
+
+RSHARE_API void rshare_video_source_config_init(struct rshare_video_source_config *config,
+                                                size_t struct_size);
+/* At most one graphics and one text source per node.  RSHARE_EINVAL for a
+ * bad configuration, RSHARE_ENOENT when `path` does not exist, RSHARE_EBUSY
+ * when the node already has a source of that kind. */
+RSHARE_API int rshare_video_source_create(rshare_node *node,
+                                          const struct rshare_video_source_config *config,
+                                          rshare_video_source **out);
+/* PUSH: a new frame (width x height of the configured format, `stride`
+ * bytes per line, 0 = packed), copied.  A frame pushed before the previous
+ * one was sent replaces it (counted in frames_merged). */
+RSHARE_API int rshare_video_source_push(rshare_video_source *src, const void *pixels,
+                                        size_t stride);
+RSHARE_API void rshare_video_source_destroy(rshare_video_source *src);
+
+struct rshare_video_rect {
+    uint32_t x, y, width, height;
+};
+
+/* A complete frame at the sink.  `pixels` is the sink's whole image (valid
+ * until the next frame is applied: with `manual`, until
+ * rshare_video_sink_next()), `damage` what changed since the last one. */
+struct rshare_video_frame {
+    uint32_t format, width, height, stride;
+    const void *pixels;
+    const struct rshare_video_rect *damage;
+    size_t damage_count;
+    int key; /* the image was rebuilt from scratch */
+};
+typedef void (*rshare_video_frame_fn)(void *user_data, uint32_t source,
+                                      const struct rshare_video_frame *frame);
+
+#define RSHARE_VIDEO_WANT_ANY 0      /* graphics if the link carries bulk data, else text */
+#define RSHARE_VIDEO_WANT_GRAPHICS 1
+#define RSHARE_VIDEO_WANT_TEXT 2
+
+struct rshare_video_sink_config {
+    uint32_t struct_size;
+    uint32_t source; /* node id */
+    uint32_t want;   /* RSHARE_VIDEO_WANT_* */
+    uint32_t frames_in_flight; /* requests outstanding at once, 1..8; 0 = 1 */
+    int manual; /* non-zero: after each frame, wait for rshare_video_sink_next() */
+    rshare_video_frame_fn on_frame; /* required */
+    void *frame_data;
+    uint32_t max_width, max_height; /* larger sources are refused; 0 = 8192 */
+    uint32_t retry_ms;              /* after a refused or failed request; 0 = 1000 */
+};
+
+RSHARE_API void rshare_video_sink_config_init(struct rshare_video_sink_config *config,
+                                              size_t struct_size);
+/* Starts asking at once.  Destroy it before its node. */
+RSHARE_API int rshare_video_sink_create(rshare_node *node,
+                                        const struct rshare_video_sink_config *config,
+                                        rshare_video_sink **out);
+/* `manual`: the last frame is consumed, ask for the next. */
+RSHARE_API int rshare_video_sink_next(rshare_video_sink *sink);
+RSHARE_API void rshare_video_sink_destroy(rshare_video_sink *sink);
+
+/* Counters only ever grow.  A source fills the first part, a sink the
+ * second; fps_milli and bytes_per_frame are computed for either. */
+struct rshare_video_stats {
+    uint32_t struct_size;
+    uint32_t reserved_;
+    /* source */
+    uint64_t frames_sent;   /* complete frames */
+    uint64_t parts_sent;    /* answers (a frame above the message limit takes several) */
+    uint64_t tiles_sent;
+    uint64_t bytes_sent;    /* answer bodies, idle answers included */
+    uint64_t raw_bytes;     /* what the tiles sent would have cost raw */
+    uint64_t frames_merged; /* pushed frames replaced before they were sent */
+    uint64_t key_frames;
+    uint64_t idle_answers;  /* nothing changed within idle_ms */
+    uint64_t refused;       /* requests from another node, graphics over a slow link,
+                               malformed, too many waiting */
+    /* sink */
+    uint64_t frames_shown;
+    uint64_t parts_received;
+    uint64_t tiles_received;
+    uint64_t bytes_received;
+    uint64_t parts_dropped; /* stale stream, out of order beyond the window */
+    uint64_t bad_parts;     /* malformed, inconsistent or corrupt tiles: refused */
+    uint64_t resets;        /* a new stream asked for (key frame) */
+    uint64_t failed;        /* requests refused or failed by the network */
+    uint32_t max_in_flight; /* most requests ever outstanding */
+    uint32_t reserved2_;
+    /* computed */
+    uint64_t fps_milli;       /* frames per 1000 s over the last second (source: sent,
+                                 sink: shown) */
+    uint64_t bytes_per_frame; /* average since start */
+};
+
+RSHARE_API int rshare_video_source_stats(const rshare_video_source *src,
+                                         struct rshare_video_stats *stats, size_t struct_size);
+RSHARE_API int rshare_video_sink_stats(const rshare_video_sink *sink,
+                                       struct rshare_video_stats *stats, size_t struct_size);
 
 #ifdef __cplusplus
 }
