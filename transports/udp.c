@@ -1,6 +1,8 @@
 /* rshare transport — UDP over IPv4 and IPv6: one non-blocking datagram socket
  * per instance, its compact binary link address and text form, and discovery
- * by IPv4 broadcast or IPv4/IPv6 multicast. */
+ * by IPv4 broadcast or IPv4/IPv6 multicast.  Urgent packets (KVM input) are
+ * marked low-delay per packet, so that the kernel's queues put them ahead of
+ * bulk fragments. */
 #define _GNU_SOURCE /* recvmmsg */
 #include "config.h"
 
@@ -9,6 +11,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +59,7 @@ struct udp_transport {
      * the MTU is pushed with mtu + 1 bytes, so the node counts it as
      * oversized instead of processing a silently truncated packet. */
     uint8_t *rx;
+    bool urgent_plain; /* the kernel refused the per-packet class: send urgent as bulk */
     struct mmsghdr rx_msgs[UDP_RX_BATCH];
     struct iovec rx_iov[UDP_RX_BATCH];
     union udp_sockaddr rx_src[UDP_RX_BATCH];
@@ -170,6 +174,9 @@ RSHARE_API int rshare_udp_local_address(rshare_node *node, int transport_index, 
 static uint32_t udp_caps(void *impl)
 {
     const struct udp_transport *u = impl;
+    /* Urgent packets carry a low-delay class (udp_send_urgent), but the
+     * transport has no queue of its own to reorder, so it does not claim
+     * RSHARE_TRANSPORT_CAP_PRIORITY (nothing reads that bit today). */
     return RSHARE_TRANSPORT_CAP_FD | RSHARE_TRANSPORT_CAP_BULK |
            (u->discovery.len ? RSHARE_TRANSPORT_CAP_BROADCAST : 0);
 }
@@ -179,11 +186,56 @@ static size_t udp_mtu(void *impl)
     return ((struct udp_transport *)impl)->mtu;
 }
 
+/* Send one urgent packet with a per-packet traffic class: IP_TOS
+ * IPTOS_LOWDELAY on IPv4 (the kernel also derives the packet's queueing
+ * priority from it, the interactive band of pfifo_fast and prio qdiscs, and
+ * switches see the DSCP), IPV6_TCLASS on IPv6.  Per packet, through a
+ * control message, so that bulk packets on the same socket keep the default
+ * class and peers keep seeing one source address.  A kernel that refuses
+ * the control message (EINVAL, EPERM) makes the transport send urgent
+ * packets plainly from then on; the return is -1 with errno otherwise. */
+static ssize_t udp_send_urgent(struct udp_transport *u, const void *packet, size_t len,
+                               union udp_sockaddr *sa, socklen_t sa_len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct iovec iov = {.iov_base = (void *)packet, .iov_len = len};
+    struct msghdr msg = {.msg_name = &sa->sa,
+                         .msg_namelen = sa_len,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    int tos = IPTOS_LOWDELAY;
+    if (u->family == AF_INET) {
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_TOS;
+    } else {
+        cm->cmsg_level = IPPROTO_IPV6;
+        cm->cmsg_type = IPV6_TCLASS;
+    }
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+    ssize_t n;
+    do
+        n = sendmsg(u->fd, &msg, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EINVAL || errno == EPERM || errno == ENOPROTOOPT)) {
+        rs_log_info(u->node, "UDP: no per-packet class for urgent packets (%s)",
+                    strerror(errno));
+        u->urgent_plain = true;
+    }
+    return n;
+}
+
 static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *packet,
                     size_t len, unsigned flags)
 {
     struct udp_transport *u = impl;
-    (void)flags; /* one socket, no priority classes: the kernel queue is FIFO */
     union udp_sockaddr sa;
     if (!dst || sockaddr_from_link(dst, &sa) < 0)
         return rs_errorf(u->node, RSHARE_EINVAL, "not a UDP link address");
@@ -206,10 +258,14 @@ static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *
     }
     socklen_t sa_len = sa.sa.sa_family == AF_INET ? sizeof(sa.in4) : sizeof(sa.in6);
 
-    ssize_t n;
-    do
-        n = sendto(u->fd, packet, len, 0, &sa.sa, sa_len);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = -1;
+    if (flags & RSHARE_SEND_URGENT && !u->urgent_plain)
+        n = udp_send_urgent(u, packet, len, &sa, sa_len);
+    if (n < 0 && (!(flags & RSHARE_SEND_URGENT) || u->urgent_plain)) {
+        do
+            n = sendto(u->fd, packet, len, 0, &sa.sa, sa_len);
+        while (n < 0 && errno == EINTR);
+    }
     if (n >= 0) {
         if ((size_t)n != len)
             return rs_errorf(u->node, RSHARE_EIO, "UDP sent %zd of %zu bytes", n, len);
