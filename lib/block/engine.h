@@ -43,6 +43,7 @@ struct rs_vmember {
 
 struct rs_sweep;
 struct rs_vreq;
+struct rs_rowop;
 struct rs_mio;
 struct rs_proposal;
 
@@ -78,6 +79,7 @@ struct rshare_volume {
     struct rs_mio *deferred;      /* member I/Os that could not start */
     struct rs_vreq *completed;    /* requests finished inside a submit call */
     struct rs_timer defer_timer;
+    struct rs_rowop *pending_rows;   /* RAID-5 partial rows gathering (stripe.c) */
     bool submitting;              /* inside rshare_volume_read/write/flush */
     bool closing, gone;
     struct rshare_volume_status stats; /* counters part of the status */
@@ -152,6 +154,11 @@ void rs_vreq_start(struct rs_vreq *req);
 void rs_vreq_piece_done(struct rs_vreq *req, int status);
 /* RAID-5: the pieces of `req` in row `row` ([first, first + n) of `ext`). */
 void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n);
+/* RAID-5: start the partial rows gathered since the last turn of the loop
+ * (called from the volume's deferred-work timer). */
+void rs_stripe_flush_pending(rshare_volume *vol);
+/* Arm that timer. */
+void rs_vol_defer_rows(rshare_volume *vol);
 /* RAID-5: a data piece whose member cannot be read: rebuild it from the row. */
 void rs_stripe_reconstruct_read(struct rs_vreq *req, const struct rs_extent *ext, bool repair);
 

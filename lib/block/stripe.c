@@ -22,8 +22,13 @@
 
 enum row_kind { ROW_FULL, ROW_RMW, ROW_RCW, ROW_RECON, ROW_READ };
 
-struct rowop {
+#define ROW_MERGE_MAX 8 /* requests one row write may serve */
+
+struct rs_rowop {
     struct rs_vreq *req;
+    struct rs_vreq *more[ROW_MERGE_MAX - 1]; /* requests merged into this row write */
+    uint32_t merged;
+    struct rs_rowop *next_pending;              /* gathering (see rs_stripe_write) */
     rshare_volume *vol;
     struct rs_stripe st;
     enum row_kind kind;
@@ -42,40 +47,44 @@ struct rowop {
     struct rs_mio mio[RS_LAYOUT_MAX_MEMBERS];
 };
 
-static uint64_t window(const struct rowop *op)
+static uint64_t window(const struct rs_rowop *op)
 {
     return op->hi - op->lo;
 }
 
-static bool full_chunk(const struct rowop *op, uint32_t k)
+static bool full_chunk(const struct rs_rowop *op, uint32_t k)
 {
     return op->ws[k] == op->lo && op->we[k] == op->hi;
 }
 
-static bool touched(const struct rowop *op, uint32_t k)
+static bool touched(const struct rs_rowop *op, uint32_t k)
 {
     return op->ws[k] < op->we[k];
 }
 
-static bool readable(const struct rowop *op, uint32_t member)
+static bool readable(const struct rs_rowop *op, uint32_t member)
 {
     return !(op->bad & (1u << member)) && rs_vol_readable(op->vol, member, op->st.row);
 }
 
-static void row_end(struct rowop *op, int status)
+static void row_end(struct rs_rowop *op, int status)
 {
     rshare_volume *vol = op->vol;
     if (op->dirtied)
         rs_bitmap_write_end(vol->node, &vol->bitmap, op->st.row, op->st.row + 1);
     if (op->locked)
         rs_range_unlock(&vol->locks, &op->lock);
-    struct rs_vreq *req = op->req;
+    struct rs_vreq *req = op->req, *more[ROW_MERGE_MAX - 1];
+    uint32_t merged = op->merged;
+    memcpy(more, op->more, merged * sizeof(more[0]));
     rs_free(vol->node, op->mem);
     rs_free(vol->node, op);
     rs_vreq_piece_done(req, status);
+    for (uint32_t i = 0; i < merged; i++)
+        rs_vreq_piece_done(more[i], status);
 }
 
-static int alloc_windows(struct rowop *op)
+static int alloc_windows(struct rs_rowop *op)
 {
     rshare_volume *vol = op->vol;
     size_t bytes = (size_t)window(op) * 512u;
@@ -89,10 +98,10 @@ static int alloc_windows(struct rowop *op)
     return 0;
 }
 
-static void row_plan(struct rowop *op);
+static void row_plan(struct rs_rowop *op);
 
 /* Start one member I/O of the row's current phase. */
-static void row_io(struct rowop *op, uint32_t member, uint32_t io_op, uint64_t from, uint64_t to,
+static void row_io(struct rs_rowop *op, uint32_t member, uint32_t io_op, uint64_t from, uint64_t to,
                    void *buf, rs_mio_done_fn done)
 {
     op->outstanding++;
@@ -102,7 +111,7 @@ static void row_io(struct rowop *op, uint32_t member, uint32_t io_op, uint64_t f
 
 /* --- writing ---------------------------------------------------------------------- */
 
-static void row_write_put(struct rowop *op)
+static void row_write_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
@@ -117,7 +126,7 @@ static void row_written(struct rs_mio *mio, int status)
     row_write_put(mio->owner);
 }
 
-static void row_write(struct rowop *op)
+static void row_write(struct rs_rowop *op)
 {
     rshare_volume *vol = op->vol;
     const struct rs_stripe *st = &op->st;
@@ -197,7 +206,7 @@ static void row_write(struct rowop *op)
 
 /* --- reading what the plan needs ---------------------------------------------------- */
 
-static void row_read_put(struct rowop *op)
+static void row_read_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
@@ -240,7 +249,7 @@ static void row_read_put(struct rowop *op)
 
 static void row_read_done(struct rs_mio *mio, int status)
 {
-    struct rowop *op = mio->owner;
+    struct rs_rowop *op = mio->owner;
     if (status == RSHARE_EIO)
         op->bad |= 1u << mio->member; /* medium error: plan without it */
     if (status < 0 && op->status == 0)
@@ -250,7 +259,7 @@ static void row_read_done(struct rs_mio *mio, int status)
 
 /* Read the window of every member but `lost` (false, nothing started,
  * when one of them cannot be read either).  Ends with the guard dropped. */
-static bool read_all_but(struct rowop *op, uint32_t lost)
+static bool read_all_but(struct rs_rowop *op, uint32_t lost)
 {
     rshare_volume *vol = op->vol;
     for (uint32_t j = 0; j < vol->desc.member_count; j++)
@@ -263,7 +272,7 @@ static bool read_all_but(struct rowop *op, uint32_t lost)
     return true;
 }
 
-static void row_plan(struct rowop *op)
+static void row_plan(struct rs_rowop *op)
 {
     const struct rs_stripe *st = &op->st;
     uint32_t parity = st->parity_member;
@@ -339,14 +348,14 @@ static void row_plan(struct rowop *op)
 
 static void row_granted(struct rs_range_lock *lock)
 {
-    struct rowop *op = (struct rowop *)((char *)lock - offsetof(struct rowop, lock));
+    struct rs_rowop *op = (struct rs_rowop *)((char *)lock - offsetof(struct rs_rowop, lock));
     row_plan(op);
 }
 
-static struct rowop *row_new(struct rs_vreq *req, uint64_t row)
+static struct rs_rowop *row_new(struct rs_vreq *req, uint64_t row)
 {
     rshare_volume *vol = req->vol;
-    struct rowop *op = rs_calloc(vol->node, 1, sizeof(*op));
+    struct rs_rowop *op = rs_calloc(vol->node, 1, sizeof(*op));
     if (!op)
         return NULL;
     op->req = req;
@@ -358,7 +367,7 @@ static struct rowop *row_new(struct rs_vreq *req, uint64_t row)
     return op;
 }
 
-static void row_start(struct rowop *op)
+static void row_start(struct rs_rowop *op)
 {
     if (alloc_windows(op) < 0) {
         row_end(op, RSHARE_ENOMEM);
@@ -369,9 +378,61 @@ static void row_start(struct rowop *op)
         row_plan(op);
 }
 
+static bool row_full(const struct rs_rowop *op)
+{
+    for (uint32_t k = 0; k < op->st.data_count; k++)
+        if (op->ws[k] != 0 || op->we[k] != op->vol->layout.desc.chunk_sectors)
+            return false;
+    return true;
+}
+
+/* Fold `from` (not started) into `into` when they touch different data
+ * chunks: one row write then serves both requests. */
+static bool row_merge(struct rs_rowop *into, struct rs_rowop *from)
+{
+    if (into->st.row != from->st.row || into->merged + 1 + from->merged >= ROW_MERGE_MAX)
+        return false;
+    for (uint32_t k = 0; k < into->st.data_count; k++)
+        if (touched(into, k) && touched(from, k))
+            return false;
+    for (uint32_t k = 0; k < into->st.data_count; k++)
+        if (touched(from, k)) {
+            into->ws[k] = from->ws[k];
+            into->we[k] = from->we[k];
+            into->src[k] = from->src[k];
+        }
+    if (from->lo < into->lo)
+        into->lo = from->lo;
+    if (from->hi > into->hi)
+        into->hi = from->hi;
+    into->more[into->merged++] = from->req;
+    for (uint32_t i = 0; i < from->merged; i++)
+        into->more[into->merged++] = from->more[i];
+    rs_free(from->vol->node, from);
+    return true;
+}
+
+/* The partial rows gathered during this turn of the loop start now. */
+void rs_stripe_flush_pending(rshare_volume *vol)
+{
+    struct rs_rowop *op = vol->pending_rows;
+    vol->pending_rows = NULL;
+    while (op) {
+        struct rs_rowop *next = op->next_pending;
+        row_start(op);
+        op = next;
+    }
+}
+
+/* A write that fills its row starts at once.  One that fills only part
+ * waits for the end of this turn of the loop: writes submitted together
+ * (a large sequential write split into requests, an application's queue)
+ * often fill the rest of the row, and one full-stripe write then replaces
+ * two reconstruct-writes (the stripe cache's job in md). */
 void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
 {
-    struct rowop *op = row_new(req, ext[0].row);
+    rshare_volume *vol = req->vol;
+    struct rs_rowop *op = row_new(req, ext[0].row);
     if (!op) {
         rs_vreq_piece_done(req, RSHARE_ENOMEM);
         return;
@@ -389,12 +450,28 @@ void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
         if (off + ext[i].sectors > op->hi)
             op->hi = off + ext[i].sectors;
     }
-    row_start(op);
+    if (row_full(op)) {
+        row_start(op);
+        return;
+    }
+    for (struct rs_rowop **at = (struct rs_rowop **)&vol->pending_rows; *at; at = &(*at)->next_pending) {
+        struct rs_rowop *p = *at;
+        if (!row_merge(p, op))
+            continue;
+        if (row_full(p)) {
+            *at = p->next_pending;
+            row_start(p);
+        }
+        return;
+    }
+    op->next_pending = vol->pending_rows;
+    vol->pending_rows = op;
+    rs_vol_defer_rows(vol);
 }
 
 void rs_stripe_reconstruct_read(struct rs_vreq *req, const struct rs_extent *ext, bool repair)
 {
-    struct rowop *op = row_new(req, ext->row);
+    struct rs_rowop *op = row_new(req, ext->row);
     if (!op) {
         rs_vreq_piece_done(req, RSHARE_ENOMEM);
         return;

@@ -324,6 +324,7 @@ static void run_deferred(rshare_node *node, struct rs_timer *timer)
 {
     (void)node;
     rshare_volume *vol = (rshare_volume *)((char *)timer - offsetof(rshare_volume, defer_timer));
+    rs_stripe_flush_pending(vol);
     while (vol->deferred || vol->completed) {
         struct rs_mio *mio = vol->deferred;
         if (mio) {
@@ -341,6 +342,11 @@ static void arm_deferred(rshare_volume *vol)
 {
     if (!rs_timer_pending(&vol->defer_timer))
         rs_timer_schedule(vol->node, &vol->defer_timer, rs_now_us(vol->node));
+}
+
+void rs_vol_defer_rows(rshare_volume *vol)
+{
+    arm_deferred(vol);
 }
 
 void rs_vol_defer(rshare_volume *vol, struct rs_mio *mio, int status)

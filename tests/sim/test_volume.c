@@ -677,6 +677,39 @@ START_TEST(raid5_resyncs_dirty_regions_after_power_loss)
 }
 END_TEST
 
+/* Writes submitted together that each fill part of a row are gathered:
+ * the rows they fill together are written as full stripes, nothing is
+ * read. */
+START_TEST(raid5_gathers_partial_rows)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 16);
+    /* Eight adjacent 16 KiB writes: 128 KiB from 0, rows of 24 KiB. */
+    for (int i = 0; i < DEPTH; i++) {
+        struct io *io = &w.io[i];
+        io->busy = true;
+        io->done = false;
+        io->off = (uint64_t)i * 16384;
+        io->len = 16384;
+        memset(io->buf, 'a' + i, io->len);
+        memcpy(w.model + io->off, io->buf, io->len);
+        ck_assert_int_eq(rshare_volume_write(vol, io->off, io->buf, io->len, io_done, io), 0);
+    }
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w, 60000000u), 0);
+    for (int i = 0; i < DEPTH; i++)
+        ck_assert_int_eq(w.io[i].status, 0);
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.full_stripe_writes, 5); /* 120 KiB: five whole rows */
+    ck_assert_uint_eq(st.rcw_writes + st.rmw_writes, 1); /* the sixth, partly written */
+    verify_all(&w);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 static void set_member_state(uint32_t member, uint32_t state)
 {
     struct rshare_volume_desc v;
@@ -861,6 +894,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid10_member_fails_and_spare_rebuilds);
     tcase_add_test(tc, raid5_read_error_is_repaired);
     tcase_add_test(tc, raid1_member_returns_and_resyncs_only_dirty_regions);
+    tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid5_dirty_and_degraded_needs_force);
     tcase_add_test(tc, rebuild_resumes_after_restart);
