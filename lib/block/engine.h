@@ -28,6 +28,7 @@ struct rs_member_block {
     rshare_block *block;
     uint32_t refs;
     uint32_t inflight;
+    uint32_t max_io_bytes; /* the backend's largest I/O (0: no limit) */
 };
 
 struct rs_vmember {
@@ -118,6 +119,7 @@ struct rs_mio {
     struct rs_member_block *mb;
     uint32_t member;
     uint32_t tries;
+    uint64_t total, moved; /* a member I/O above the backend's limit goes in pieces */
     rs_mio_done_fn done;
     void *owner;
     struct rs_mio *defer_next;

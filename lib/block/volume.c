@@ -121,24 +121,38 @@ static void member_close(rshare_volume *vol, uint32_t i)
     }
 }
 
+/* Open member `i`'s backend (its resource, wherever it lives). */
+static int member_attach(rshare_volume *vol, uint32_t i)
+{
+    struct rs_vmember *m = &vol->m[i];
+    struct rs_member_block *mb = rs_calloc(vol->node, 1, sizeof(*mb));
+    if (!mb)
+        return RSHARE_ENOMEM;
+    int rc = rshare_block_open_resource(vol->node, m->resource, &mb->block);
+    if (rc < 0) {
+        rs_free(vol->node, mb);
+        return rc;
+    }
+    mb->refs = 1;
+    struct rshare_block_info info;
+    rshare_block_info_init(&info, sizeof(info));
+    if (rshare_block_get_info(mb->block, &info) == 0)
+        mb->max_io_bytes = info.max_io_bytes;
+    m->mb = mb;
+    return 0;
+}
+
 static void member_open(rshare_volume *vol, uint32_t i)
 {
     struct rs_vmember *m = &vol->m[i];
     if (m->mb || m->map_state == RSHARE_MEMBER_FAILED)
         return;
-    struct rs_member_block *mb = rs_calloc(vol->node, 1, sizeof(*mb));
-    if (!mb)
-        return;
-    int rc = rshare_block_open_resource(vol->node, m->resource, &mb->block);
+    int rc = member_attach(vol, i);
     if (rc < 0) {
-        rs_free(vol->node, mb);
         rs_log_warn(vol->node, "volume %s: member %u (resource %016llx) cannot be opened: %s",
                     vol->desc.name, i, (unsigned long long)m->resource, rshare_strerror(rc));
         m->failed_here = true;
-        return;
     }
-    mb->refs = 1;
-    m->mb = mb;
 }
 
 /* Take what the map says now. */
@@ -604,16 +618,9 @@ RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index)
     m->readd_wanted = true;
     m->partial = vol->bitmap.durable || vol->bitmap.dirty;
     m->map_state = RSHARE_MEMBER_FAILED; /* until the map says otherwise */
-    struct rs_member_block *mb = rs_calloc(vol->node, 1, sizeof(*mb));
-    if (!mb)
-        return RSHARE_ENOMEM;
-    int rc = rshare_block_open_resource(vol->node, m->resource, &mb->block);
-    if (rc < 0) {
-        rs_free(vol->node, mb);
+    int rc = member_attach(vol, index);
+    if (rc < 0)
         return rc;
-    }
-    mb->refs = 1;
-    m->mb = mb;
     rs_vol_sync_map(vol);
     return 0;
 }

@@ -44,10 +44,29 @@ static bool host_alive(rshare_volume *vol, uint32_t member)
     return !m || m->alive;
 }
 
+static uint64_t piece_length(const struct rs_mio *mio)
+{
+    uint64_t left = mio->total - mio->moved;
+    uint32_t max = mio->mb->max_io_bytes;
+    return max && left > max ? max : left;
+}
+
 static void mio_io_done(struct rshare_block_io *io, int status)
 {
     struct rs_mio *mio = (struct rs_mio *)io; /* io is the first field */
     rshare_volume *vol = mio->vol;
+    if (status == 0 && mio->moved + io->length < mio->total) {
+        /* The next piece of an I/O above the backend's limit. */
+        mio->moved += io->length;
+        io->offset += io->length;
+        if (io->buf)
+            io->buf = (uint8_t *)io->buf + io->length;
+        io->length = piece_length(mio);
+        mio->tries = 0;
+        status = rshare_block_submit(mio->mb->block, io);
+        if (status == 0)
+            return;
+    }
     if (status == 0) {
         mio_finish(mio, 0);
         return;
@@ -98,6 +117,8 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
         mb->refs++;
         mb->inflight++;
         mio->mb = mb;
+        mio->total = mio->io.length;
+        mio->io.length = piece_length(mio);
         rc = rshare_block_submit(mb->block, &mio->io);
         if (rc == 0)
             return;
@@ -178,7 +199,7 @@ static void mirror_read_done(struct rs_mio *mio, int status)
     rshare_volume *vol = p->req->vol;
     uint32_t copy = (uint32_t)(mio - p->mio);
     if (status == 0) {
-        vol->m[mio->member].next_sector = mio->io.offset / 512u + p->ext.sectors;
+        vol->m[mio->member].next_sector = (mio->io.offset + mio->io.length) / 512u;
         if (!p->bad) {
             piece_end(p, 0);
             return;
@@ -290,7 +311,7 @@ static void single_done(struct rs_mio *mio, int status)
         return;
     }
     if (status == 0 && p->req->op == RS_VREQ_READ)
-        vol->m[mio->member].next_sector = mio->io.offset / 512u + p->ext.sectors;
+        vol->m[mio->member].next_sector = (mio->io.offset + mio->io.length) / 512u;
     piece_end(p, status);
 }
 
