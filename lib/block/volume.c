@@ -188,6 +188,7 @@ static void refresh(rshare_volume *vol)
         member_open(vol, i);
     }
     vol->desc = *d;
+    start_background(vol); /* a spare just assigned is rebuilt now, not at the next tick */
 }
 
 /* --- telling the map ----------------------------------------------------------------- */
