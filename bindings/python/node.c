@@ -1539,10 +1539,11 @@ static PyObject *node_define_volume(rspy_node *n, PyObject *args, PyObject *kw)
     const char *name;
     PyObject *layout_obj, *members, *spares = NULL;
     unsigned long long chunk = 0, generation = 0;
-    unsigned algorithm = RSHARE_RAID5_LEFT_SYMMETRIC, id = 0;
+    PyObject *algorithm_obj = Py_None; /* None: the layout's default */
+    unsigned id = 0;
     int timeout_ms = 30000;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sOO|$KOIKIi", kwlist, &name, &layout_obj,
-                                     &members, &chunk, &spares, &algorithm, &generation, &id,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sOO|$KOOKIi", kwlist, &name, &layout_obj,
+                                     &members, &chunk, &spares, &algorithm_obj, &generation, &id,
                                      &timeout_ms))
         return NULL;
     if (check_blocking(n) < 0)
@@ -1565,7 +1566,14 @@ static PyObject *node_define_volume(rspy_node *n, PyObject *args, PyObject *kw)
                    v.layout == RSHARE_LAYOUT_RAID10))
         chunk = 512 * 1024; /* md's default */
     v.chunk_sectors = (uint32_t)(chunk / 512);
-    v.algorithm = algorithm;
+    if (algorithm_obj == Py_None) {
+        v.algorithm = v.layout == RSHARE_LAYOUT_RAID5 ? RSHARE_RAID5_LEFT_SYMMETRIC : 0;
+    } else {
+        unsigned long a = PyLong_AsUnsignedLong(algorithm_obj);
+        if (PyErr_Occurred())
+            return NULL;
+        v.algorithm = (uint32_t)a;
+    }
     if (map_change(n, timeout_ms, start_define, &v) < 0)
         return NULL;
     size_t count;
@@ -1824,12 +1832,13 @@ static PyMethodDef node_methods[] = {
      "withdraw(resource_id)\nStop sharing a resource (the Block stays open)."},
     {"define_volume", (PyCFunction)(void (*)(void))node_define_volume,
      METH_VARARGS | METH_KEYWORDS,
-     "define_volume(name, layout, members, *, chunk=0, spares=(), algorithm=\n"
-     "              RAID5_LEFT_SYMMETRIC, generation=0, id=0, timeout_ms=30000) -> id\n"
+     "define_volume(name, layout, members, *, chunk=0, spares=(), algorithm=None,\n"
+     "              generation=0, id=0, timeout_ms=30000) -> id\n"
      "Define (or, with id, redefine) a volume in the map and wait until this node's\n"
      "copy holds it.  layout: 'linear', 'raid0', 'raid1', 'raid5', 'raid10' or a\n"
      "LAYOUT_* constant; members and spares: resource ids or registered Blocks;\n"
-     "chunk in bytes (default 512 KiB for RAID-0/5/10).  Waits for a manager first."},
+     "chunk in bytes (default 512 KiB for RAID-0/5/10); algorithm: RAID5_* (default\n"
+     "left-symmetric, md's), RAID-5 only.  Waits for a manager first."},
     {"undefine_volume", (PyCFunction)(void (*)(void))node_undefine_volume,
      METH_VARARGS | METH_KEYWORDS,
      "undefine_volume(volume, *, timeout_ms=30000)\nRemove a volume (name or id) from the map."},

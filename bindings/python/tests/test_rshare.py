@@ -397,10 +397,17 @@ class ClusterTests(unittest.TestCase):
         [desc] = self.a.volumes()
         self.assertEqual((desc["name"], desc["layout"], desc["members"]),
                          ("pyvol", "raid1", ids))
-        with self.assertRaises(rshare.RemoteError):
+        with self.assertRaises(rshare.AlreadyExists) as cm:
             self.a.define_volume("pyvol", rshare.LAYOUT_RAID1, ids)  # name taken
+        self.assertEqual(cm.exception.code, rshare.EEXIST)
+        with self.assertRaises(rshare.Busy):
+            self.a.define_volume("bad", "raid1", ids)  # members of "pyvol" already
+        with self.assertRaises(ValueError):
+            self.a.define_volume("bad", "raid7", ids)
 
-        vol = rshare.Volume(self.a, "pyvol")
+        progress = []
+        vol = rshare.Volume(self.a, "pyvol",
+                            progress=lambda st, done, total: progress.append((st, done, total)))
         self.assertEqual(vol.size, 4 * MIB)
         self.assertEqual(vol.block_size, 512)
         data = os.urandom(256 * 1024)
@@ -428,7 +435,18 @@ class ClusterTests(unittest.TestCase):
         self.assertEqual(vol.status()["member_state"][1], rshare.MEMBER_FAILED)
         vol.write(MIB, data[:8192])
         self.assertEqual(vol.read(MIB, 8192), data[:8192])
+        with self.assertRaises(rshare.Busy):
+            vol.scrub()  # needs every member in sync
+
+        # Bring it back: rebuilt in the background, then consistent.
+        vol.readd_member(1)
+        optimal = lambda: vol.status()["state_name"] == "optimal"
+        self.assertTrue(rshare.wait(optimal, 30000), vol.status())
+        self.assertTrue(progress and progress[-1][1] == progress[-1][2], progress)
         self.assertEqual(vol.scrub(), 0)
+        self.assertEqual(vol.scrub(repair=True), 0)
+        with rshare.Block.open_resource(self.a, ids[1]) as member:
+            self.assertEqual(member.read(MIB, 8192), data[:8192])
         vol.close()
         self.assertRaises(rshare.Closed, vol.read, 0, 512)
 
@@ -485,6 +503,7 @@ class KvmTests(unittest.TestCase):
             raise ValueError("sink failed")
 
         target = rshare.Kvm(b, host=1, sink=bad_sink)
+        self.assertTrue(rshare.wait(lambda: host.target_up(2), 5000))
         with CaughtUnraisable() as caught:
             host.input(rshare.EV_KEY, 30, 1)
             host.input(rshare.EV_SYN, rshare.SYN_REPORT, 0)
@@ -496,16 +515,12 @@ class KvmTests(unittest.TestCase):
         b.close()
 
 
-class CountingResult(unittest.TextTestResult):
-    pass
-
-
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     if len(sys.argv) > 1:
         suite = loader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
-    runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult)
+    runner = unittest.TextTestRunner(verbosity=2)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)
