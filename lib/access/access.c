@@ -67,7 +67,8 @@ struct rs_access {
     struct rs_token_key key; /* valid only with a cluster key */
     struct policy policies[RSHARE_RESOURCES_PER_NODE];
     struct rshare_access_stats stats;
-    struct rs_timer timer;
+    struct rs_timer timer;     /* runs only on a node that joined a cluster */
+    struct rs_member_observer observer; /* members coming and going start it */
     struct seen *seen;
     size_t seen_count;
     struct job *jobs; /* answered or local, waiting to be delivered */
@@ -688,7 +689,23 @@ static void on_timer(rshare_node *node, struct rs_timer *timer)
     struct rs_access *a = (struct rs_access *)((char *)timer - offsetof(struct rs_access, timer));
     deliver_jobs(a);
     expiry_duty(a);
-    schedule(a, a->jobs ? WAIT_TICK_US : TICK_US);
+    /* A node outside any cluster keeps no timer (an idle node reports no
+     * deadline: rshare_node_timeout_ms() is -1). */
+    if (a->jobs)
+        schedule(a, WAIT_TICK_US);
+    else if (rs_cluster(node)->joined)
+        schedule(a, TICK_US);
+}
+
+/* The expiry tick starts with the first member seen after joining (this
+ * node's own arrival included) and then keeps itself going. */
+static void on_member(rshare_node *node, uint32_t id, bool up, void *user_data)
+{
+    (void)id;
+    (void)up;
+    struct rs_access *a = user_data;
+    if (rs_cluster(node)->joined && !rs_timer_pending(&a->timer))
+        schedule(a, TICK_US);
 }
 
 /* --- set-up -------------------------------------------------------------------------- */
@@ -714,7 +731,8 @@ int rs_access_init(rshare_node *node)
         rs_free(node, a);
         return rs_errorf(node, rc, "cannot register the access request handler");
     }
-    rs_timer_schedule(node, &a->timer, rs_now_us(node) + TICK_US);
+    a->observer = (struct rs_member_observer){on_member, a, NULL};
+    rs_membership_observe(node, &a->observer);
     return 0;
 }
 
@@ -724,6 +742,7 @@ void rs_access_fini(rshare_node *node)
     if (!a)
         return;
     rs_msg_set_handler(node, RS_MSG_ACCESS, NULL, NULL); /* rs_access() is NULL from now on */
+    rs_membership_unobserve(node, &a->observer);
     rs_timer_cancel(node, &a->timer);
     while (a->jobs) {
         struct job *job = a->jobs;
