@@ -348,24 +348,16 @@ static void verify_all(struct workload *w)
     }
 }
 
-static int run_write(rshare_volume *vol, uint64_t off, const void *buf, size_t len)
+/* One request, run to completion. */
+static int run_io(rshare_volume *vol, bool write, uint64_t off, void *buf, size_t len)
 {
     struct workload w1;
     memset(&w1, 0, sizeof(w1));
     struct io *io = &w1.io[0];
     io->busy = true;
-    ck_assert_int_eq(rshare_volume_write(vol, off, buf, len, io_done, io), 0);
-    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 60000000u), 0);
-    return io->status;
-}
-
-static int run_read(rshare_volume *vol, uint64_t off, void *buf, size_t len)
-{
-    struct workload w1;
-    memset(&w1, 0, sizeof(w1));
-    struct io *io = &w1.io[0];
-    io->busy = true;
-    ck_assert_int_eq(rshare_volume_read(vol, off, buf, len, io_done, io), 0);
+    int rc = write ? rshare_volume_write(vol, off, buf, len, io_done, io)
+                   : rshare_volume_read(vol, off, buf, len, io_done, io);
+    ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 60000000u), 0);
     return io->status;
 }
@@ -615,7 +607,7 @@ START_TEST(raid1_member_returns_and_resyncs_only_dirty_regions)
     uint8_t buf[4096];
     memset(buf, 0x5A, sizeof(buf));
     memcpy(w.model + 4096, buf, sizeof(buf));
-    ck_assert(run_write(vol, 4096, buf, sizeof(buf)) == 0);
+    ck_assert(run_io(vol, true, 4096, buf, sizeof(buf)) == 0);
     ck_assert_uint_eq(status_of(vol).member_state[2], RSHARE_MEMBER_FAILED);
     disks[2].mode = DISK_OK;
     uint64_t before = disks[2].bytes_written;
@@ -655,7 +647,7 @@ START_TEST(raid5_resyncs_dirty_regions_after_power_loss)
     uint8_t buf[8192];
     memset(buf, 0x77, sizeof(buf));
     memcpy(w.model + 3 * 8192 * 40, buf, sizeof(buf)); /* row 40, first data chunk */
-    ck_assert_int_eq(run_write(vol, 3 * 8192 * 40, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(run_io(vol, true, 3 * 8192 * 40, buf, sizeof(buf)), 0);
     ck_assert_uint_eq(vol->bitmap.dirty, 1);
     uint64_t rows_per_region = vol->bitmap.keys_per_region;
     ck_assert(rs_bitmap_test(&vol->bitmap, 40 / rows_per_region));
@@ -733,7 +725,7 @@ START_TEST(raid5_dirty_and_degraded_needs_force)
     rshare_volume *vol = open_volume("vol");
     uint8_t buf[4096];
     memset(buf, 1, sizeof(buf));
-    ck_assert_int_eq(run_write(vol, 0, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(run_io(vol, true, 0, buf, sizeof(buf)), 0);
     rs_vol_abandon(vol);
     set_member_state(2, RSHARE_MEMBER_FAILED);
     ck_assert_int_eq(rshare_volume_open(nodes[0], "vol", NULL, &vol), RSHARE_EBUSY);
@@ -744,7 +736,7 @@ START_TEST(raid5_dirty_and_degraded_needs_force)
     ck_assert_int_eq(rshare_volume_open(nodes[0], "vol", &cfg, &vol), 0);
     ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_DEGRADED);
     uint8_t back[4096];
-    ck_assert_int_eq(run_read(vol, 0, back, sizeof(back)), 0);
+    ck_assert_int_eq(run_io(vol, false, 0, back, sizeof(back)), 0);
     ck_assert(memcmp(back, buf, sizeof(buf)) == 0);
     rshare_volume_close(vol);
 }
