@@ -514,10 +514,10 @@ static void kvm_dealloc(rspy_kvm *k)
     if (k->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)k);
     if (k->owner) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
+        rspy_saved_error saved;
+        rspy_err_save(&saved);
         rspy_child_close(k->owner, &k->child);
-        PyErr_Restore(type, value, tb);
+        rspy_err_restore(&saved);
     }
     Py_CLEAR(k->owner);
     Py_TYPE(k)->tp_free((PyObject *)k);

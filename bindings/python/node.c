@@ -158,10 +158,10 @@ void rspy_child_close(rspy_node *n, struct rspy_child *c)
          * running callback. */
         return;
     }
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
+    rspy_saved_error saved;
+    rspy_err_save(&saved);
     release(n, c->kind, handle, ctx);
-    PyErr_Restore(type, value, tb);
+    rspy_err_restore(&saved);
 }
 
 static void node_close_now(rspy_node *n);
@@ -169,13 +169,12 @@ static void node_close_now(rspy_node *n);
 /* Deferred work once the outermost rshare call of the node has returned. */
 static void settle(rspy_node *n)
 {
-    static int settling; /* one thread at a time holds the GIL */
-    if (settling)
+    if (n->settling)
         return;
-    settling = 1;
+    n->settling = true;
     Py_INCREF(n);
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
+    rspy_saved_error saved;
+    rspy_err_save(&saved);
     while (n->depth == 0 && n->graveyard) {
         struct rspy_grave *g = n->graveyard;
         n->graveyard = g->next;
@@ -184,8 +183,8 @@ static void settle(rspy_node *n)
     }
     if (n->depth == 0 && n->close_pending)
         node_close_now(n);
-    PyErr_Restore(type, value, tb);
-    settling = 0;
+    rspy_err_restore(&saved);
+    n->settling = false;
     Py_DECREF(n);
 }
 
@@ -399,13 +398,13 @@ static void log_cb(void *user, enum rshare_log_level level, const char *message)
         fprintf(stderr, "rshare[%u]: %s\n", (unsigned)n->id, message);
         return;
     }
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
+    rspy_saved_error saved;
+    rspy_err_save(&saved);
     PyObject *r = PyObject_CallFunction(n->log_cb, "is", (int)level, message);
     if (!r)
         rspy_report_callback_error(n->log_cb);
     Py_XDECREF(r);
-    PyErr_Restore(type, value, tb);
+    rspy_err_restore(&saved);
 }
 
 static void cluster_cb(rshare_node *node, enum rshare_cluster_event event, uint32_t node_id,
@@ -429,9 +428,9 @@ static void cluster_cb(rshare_node *node, enum rshare_cluster_event event, uint3
  * bug in the handler: reported, and answered with RSHARE_EIO. */
 static void fail_with_exception(rshare_request *req, PyObject *fn)
 {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
+    rspy_saved_error saved;
+    rspy_err_save(&saved);
+    PyObject *value = saved.value;
     int deliberate = value && PyObject_IsInstance(value, rspy_Error) == 1;
     int code = rspy_code_of_exception(value);
     PyObject *text = value ? (deliberate ? PyObject_Str(value)
@@ -445,12 +444,10 @@ static void fail_with_exception(rshare_request *req, PyObject *fn)
         rshare_request_fail(req, code, t ? t : "Python handler failed");
     Py_XDECREF(text);
     if (deliberate && req) {
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
+        rspy_err_drop(&saved);
         return;
     }
-    PyErr_Restore(type, value, tb);
+    rspy_err_restore(&saved);
     rspy_report_callback_error(fn);
 }
 
@@ -624,7 +621,7 @@ PyTypeObject rspy_RequestType = {
     .tp_basicsize = sizeof(rspy_request),
     .tp_dealloc = (destructor)request_dealloc,
     .tp_repr = (reprfunc)request_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_doc = "A received request or notification, passed to a message handler.  It is\n"
               "valid only while the handler runs.",
     .tp_methods = request_methods,
@@ -711,8 +708,10 @@ static int node_init(rspy_node *n, PyObject *args, PyObject *kw)
     cfg.state_dir = dir ? PyBytes_AS_STRING(dir) : NULL;
     cfg.request_timeout_ms = request_timeout_ms;
     cfg.max_message_bytes = max_message_bytes;
-    cfg.log.write = log_cb;
-    cfg.log.user_data = n;
+    if (log != Py_None) { /* else the library's own sink (stderr) */
+        cfg.log.write = log_cb;
+        cfg.log.user_data = n;
+    }
     cfg.log.max_level = (enum rshare_log_level)log_level;
     n->id = (uint32_t)id;
     if (log != Py_None) {
@@ -764,11 +763,11 @@ static void node_dealloc(rspy_node *n)
     PyObject_GC_UnTrack(n);
     if (n->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)n);
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
+    rspy_saved_error saved;
+    rspy_err_save(&saved);
     n->close_pending = false;
     node_close_now(n);
-    PyErr_Restore(type, value, tb);
+    rspy_err_restore(&saved);
     Py_CLEAR(n->handlers);
     Py_CLEAR(n->cluster_cb);
     Py_CLEAR(n->log_cb);
@@ -1016,7 +1015,7 @@ static PyObject *node_call(rspy_node *n, PyObject *args, PyObject *kw)
         rspy_raise_remote(op->remote_code, op->result ? PyBytes_AS_STRING(op->result) : NULL,
                           op->result ? (size_t)PyBytes_GET_SIZE(op->result) : 0);
     } else {
-        rspy_raise(op->status, n->node ? rshare_node_errmsg(n->node) : NULL);
+        rspy_raise(op->status, NULL);
     }
     rspy_op_free(op);
     return result;

@@ -40,6 +40,39 @@
 
 /* --- errors (errors.c) ------------------------------------------------------ */
 
+/* Keep an exception aside while cleanup code that may call Python runs
+ * (PyErr_Fetch is deprecated from 3.12 on). */
+typedef struct {
+    PyObject *type, *value, *tb;
+} rspy_saved_error;
+
+static inline void rspy_err_save(rspy_saved_error *s)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    s->type = s->tb = NULL;
+    s->value = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&s->type, &s->value, &s->tb);
+    PyErr_NormalizeException(&s->type, &s->value, &s->tb);
+#endif
+}
+
+static inline void rspy_err_restore(rspy_saved_error *s)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(s->value);
+#else
+    PyErr_Restore(s->type, s->value, s->tb);
+#endif
+}
+
+static inline void rspy_err_drop(rspy_saved_error *s)
+{
+    Py_XDECREF(s->type);
+    Py_XDECREF(s->value);
+    Py_XDECREF(s->tb);
+}
+
 /* The exception classes: rshare.Error and one subclass per code. */
 extern PyObject *rspy_Error;
 extern PyObject *rspy_Closed;
@@ -94,6 +127,7 @@ typedef struct rspy_node {
     struct rspy_grave *graveyard;
     int depth;
     bool close_pending;
+    bool settling;                /* running the deferred closes */
     unsigned next_block_name;     /* default resource paths */
     struct rspy_node *next, *prev; /* every open node of the process */
     PyObject *weakrefs;

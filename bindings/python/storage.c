@@ -134,7 +134,7 @@ static struct rspy_op *block_io(rspy_block *b, struct rspy_op *op, uint32_t kind
     if (rspy_op_wait(n, op, -1) < 0)
         return NULL;
     if (op->status < 0) {
-        rspy_raise_node(n->node, op->status);
+        rspy_raise(op->status, NULL);
         rspy_op_free(op);
         return NULL;
     }
@@ -409,7 +409,7 @@ PyTypeObject rspy_BlockType = {
     .tp_basicsize = sizeof(rspy_block),
     .tp_dealloc = (destructor)block_dealloc,
     .tp_repr = (reprfunc)block_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_doc = "A block backend bound to a node; create it with Block.open_file(),\n"
               "Block.open_memory() or Block.open_resource().",
     .tp_traverse = (traverseproc)block_traverse,
@@ -632,7 +632,7 @@ static int volume_wait(rspy_volume *v, struct rspy_op *op, int rc)
     if (rspy_op_wait(n, op, -1) < 0)
         return -1;
     if (op->status < 0) {
-        rspy_raise_node(n->node, op->status);
+        rspy_raise(op->status, NULL);
         rspy_op_free(op);
         return -1;
     }
@@ -896,10 +896,10 @@ static void volume_dealloc(rspy_volume *v)
     if (v->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)v);
     if (v->owner) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
+        rspy_saved_error saved;
+        rspy_err_save(&saved);
         rspy_child_close(v->owner, &v->child);
-        PyErr_Restore(type, value, tb);
+        rspy_err_restore(&saved);
     }
     Py_CLEAR(v->owner);
     Py_CLEAR(v->name);
