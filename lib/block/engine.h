@@ -16,6 +16,7 @@
 #include "bitmap.h"
 #include "core/core.h"
 #include "layout.h"
+#include "ppl.h"
 #include "rangelock.h"
 #include "rshare/block.h"
 #include "rshare/volume.h"
@@ -64,6 +65,7 @@ struct rshare_volume {
     struct rs_vreq *queue_head, *queue_tail; /* waiting for max_inflight */
     struct rs_range_locks locks;
     struct rs_bitmap bitmap;
+    struct rs_ppl ppl;       /* RAID-5: the partial parity log (ppl.h) */
     bool was_dirty;          /* found dirty at open */
 
     /* Background work: at most one sweep at a time. */
@@ -124,6 +126,7 @@ struct rs_mio {
     void *owner;
     struct rs_mio *defer_next;
     int defer_status;
+    struct rs_timer retry; /* the next try after a transient failure */
 };
 
 /* Start an I/O on a member (`sector` and `sectors` in 512-byte units).
@@ -161,6 +164,12 @@ void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
 void rs_stripe_flush_pending(rshare_volume *vol);
 /* Arm that timer. */
 void rs_vol_defer_rows(rshare_volume *vol);
+/* The partial parity log's calls back into the rows (ppl.c -> stripe.c). */
+void rs_stripe_row_wait(rshare_volume *vol, struct rs_rowop *op, struct rs_ppl_batch *batch);
+void rs_stripe_row_block(rshare_volume *vol, struct rs_rowop *op);
+void rs_stripe_rows_logged(rshare_volume *vol, struct rs_ppl_batch *batch, int status);
+void rs_stripe_rows_unblocked(rshare_volume *vol, struct rs_rowop *list);
+void rs_stripe_row_failed(struct rs_rowop *op, int status);
 /* RAID-5: a data piece whose member cannot be read: rebuild it from the row. */
 void rs_stripe_reconstruct_read(struct rs_vreq *req, const struct rs_extent *ext, bool repair);
 

@@ -28,7 +28,11 @@ struct rs_rowop {
     struct rs_vreq *req;
     struct rs_vreq *more[ROW_MERGE_MAX - 1]; /* requests merged into this row write */
     uint32_t merged;
-    struct rs_rowop *next_pending;              /* gathering (see rs_stripe_write) */
+    struct rs_rowop *next_pending;              /* gathering, or waiting for its log */
+    struct rs_ppl_batch *batch;                 /* the log record that covers it */
+    uint8_t *partial;                           /* its partial parity (logged rows) */
+    uint64_t log_ws[RS_LAYOUT_MAX_MEMBERS];     /* what it changes, as logged */
+    uint64_t log_we[RS_LAYOUT_MAX_MEMBERS];
     rshare_volume *vol;
     struct rs_stripe st;
     enum row_kind kind;
@@ -77,8 +81,12 @@ static void row_end(struct rs_rowop *op, int status)
     struct rs_vreq *req = op->req, *more[ROW_MERGE_MAX - 1];
     uint32_t merged = op->merged;
     memcpy(more, op->more, merged * sizeof(more[0]));
+    struct rs_ppl_batch *batch = op->batch;
+    rs_free(vol->node, op->partial);
     rs_free(vol->node, op->mem);
     rs_free(vol->node, op);
+    if (batch)
+        rs_ppl_row_done(vol, batch);
     rs_vreq_piece_done(req, status);
     for (uint32_t i = 0; i < merged; i++)
         rs_vreq_piece_done(more[i], status);
@@ -99,6 +107,8 @@ static int alloc_windows(struct rs_rowop *op)
 }
 
 static void row_plan(struct rs_rowop *op);
+static void row_issue(struct rs_rowop *op);
+static void row_log(struct rs_rowop *op);
 
 /* Start one member I/O of the row's current phase. */
 static void row_io(struct rs_rowop *op, uint32_t member, uint32_t io_op, uint64_t from, uint64_t to,
@@ -182,6 +192,17 @@ static void row_write(struct rs_rowop *op)
         break;
     }
 
+    if (vol->ppl.enabled)
+        row_log(op);
+    else
+        row_issue(op);
+}
+
+/* The row's member writes, once its log entry (if any) is durable. */
+static void row_issue(struct rs_rowop *op)
+{
+    rshare_volume *vol = op->vol;
+    const struct rs_stripe *st = &op->st;
     int rc = rs_bitmap_write_begin(vol->node, &vol->bitmap, st->row, st->row + 1);
     if (rc < 0) {
         row_end(op, rc);
@@ -200,8 +221,101 @@ static void row_write(struct rs_rowop *op)
                    row_written);
     }
     if (rs_vol_writable(vol, st->parity_member))
-        row_io(op, st->parity_member, RSHARE_BLOCK_WRITE, op->lo, op->hi, parity, row_written);
+        row_io(op, st->parity_member, RSHARE_BLOCK_WRITE, op->lo, op->hi,
+               op->buf[st->parity_member], row_written);
     row_write_put(op); /* drop the guard */
+}
+
+/* The partial parity: new parity ^ the new data of every chunk the write
+ * changes = the XOR of the data it leaves alone.  In a reconstruct plan the
+ * missing chunk counts as changed over the whole window. */
+static int row_partial(struct rs_rowop *op)
+{
+    rshare_volume *vol = op->vol;
+    const struct rs_stripe *st = &op->st;
+    size_t bytes = (size_t)window(op) * 512u;
+    op->partial = rs_malloc(vol->node, bytes);
+    if (!op->partial)
+        return RSHARE_ENOMEM;
+    memcpy(op->partial, op->buf[st->parity_member], bytes);
+    for (uint32_t k = 0; k < st->data_count; k++) {
+        op->log_ws[k] = op->log_we[k] = 0;
+        const uint8_t *data;
+        if (op->kind == ROW_RECON && k == op->missing) {
+            op->log_ws[k] = op->lo;
+            op->log_we[k] = op->hi;
+            data = op->buf[st->data_member[k]];
+        } else if (touched(op, k)) {
+            op->log_ws[k] = op->ws[k];
+            op->log_we[k] = op->we[k];
+            data = op->src[k];
+        } else {
+            continue;
+        }
+        size_t off = (size_t)(op->log_ws[k] - op->lo) * 512u;
+        const void *src[1] = {data};
+        rs_xor_acc(op->partial + off, src, 1, (size_t)(op->log_we[k] - op->log_ws[k]) * 512u);
+    }
+    return 0;
+}
+
+/* Log the row (ppl.h); its writes start when the log is durable. */
+static void row_log(struct rs_rowop *op)
+{
+    if (!op->partial) {
+        int rc = row_partial(op);
+        if (rc < 0) {
+            row_end(op, rc);
+            return;
+        }
+    }
+    if (!rs_ppl_log_row(op->vol, op, op->partial, op->st.row, op->lo, op->hi,
+                        op->st.data_count, op->log_ws, op->log_we))
+        row_issue(op);
+}
+
+void rs_stripe_row_wait(rshare_volume *vol, struct rs_rowop *op, struct rs_ppl_batch *batch)
+{
+    (void)vol;
+    op->batch = batch;
+    op->next_pending = batch->waiting;
+    batch->waiting = op;
+}
+
+void rs_stripe_row_block(rshare_volume *vol, struct rs_rowop *op)
+{
+    op->next_pending = vol->ppl.blocked;
+    vol->ppl.blocked = op;
+}
+
+void rs_stripe_rows_logged(rshare_volume *vol, struct rs_ppl_batch *batch, int status)
+{
+    (void)vol;
+    struct rs_rowop *op = batch->waiting;
+    batch->waiting = NULL;
+    while (op) {
+        struct rs_rowop *next = op->next_pending;
+        if (status < 0)
+            row_end(op, status);
+        else
+            row_issue(op);
+        op = next;
+    }
+}
+
+void rs_stripe_rows_unblocked(rshare_volume *vol, struct rs_rowop *list)
+{
+    (void)vol;
+    while (list) {
+        struct rs_rowop *next = list->next_pending;
+        row_log(list);
+        list = next;
+    }
+}
+
+void rs_stripe_row_failed(struct rs_rowop *op, int status)
+{
+    row_end(op, status);
 }
 
 /* --- reading what the plan needs ---------------------------------------------------- */

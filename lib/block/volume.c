@@ -339,6 +339,7 @@ static void run_deferred(rshare_node *node, struct rs_timer *timer)
 {
     (void)node;
     rshare_volume *vol = (rshare_volume *)((char *)timer - offsetof(rshare_volume, defer_timer));
+    rs_ppl_commit(vol); /* rows logged in the last turn: durable, then written */
     rs_stripe_flush_pending(vol);
     while (vol->deferred || vol->completed) {
         struct rs_mio *mio = vol->deferred;
@@ -803,13 +804,21 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
             per_region = 1;
     }
     rc = rs_bitmap_init(node, &vol->bitmap, d->id, vol->keys, per_region, &vol->was_dirty);
+    if (rc == 0)
+        rc = rs_ppl_init(vol);
     if (rc == 0 && vol->was_dirty && redundant(vol)) {
         uint32_t state = rs_vol_state(vol);
+        /* Dirty and degraded: a RAID-5 row torn by the crash cannot give
+         * back its missing member's data.  The partial parity log repairs
+         * exactly those rows; without a readable log the volume does not
+         * start unless forced. */
         if (state != RSHARE_VOLUME_OPTIMAL && vol->parity &&
+            (!vol->ppl.enabled || vol->ppl.unrecoverable) &&
             !(vol->cfg.flags & RSHARE_VOLUME_OPEN_FORCE))
             rc = rs_errorf(node, RSHARE_EBUSY,
-                           "volume %s was not shut down cleanly and is degraded: parity of "
-                           "%llu dirty regions cannot be trusted (open with "
+                           "volume %s was not shut down cleanly and is degraded, and its "
+                           "partial parity log is missing or unreadable: the parity of %llu "
+                           "dirty regions cannot be trusted (open with "
                            "RSHARE_VOLUME_OPEN_FORCE to accept)",
                            d->name, (unsigned long long)vol->bitmap.dirty);
         else if (state == RSHARE_VOLUME_OPTIMAL) {
@@ -825,9 +834,14 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
         for (uint32_t i = 0; i < d->member_count; i++)
             member_close(vol, i);
         rs_bitmap_fini(node, &vol->bitmap);
+        rs_ppl_fini(vol);
+        rs_free(node, vol->resync_regions);
         rs_free(node, vol);
         return rc;
     }
+    /* Rows a crash may have torn are repaired first: they are locked now,
+     * so no request reaches them before. */
+    rs_ppl_recover(vol);
     rs_timer_schedule(node, &vol->tick, rs_now_us(node));
     *out = vol;
     return 0;
@@ -844,6 +858,7 @@ static void release(rshare_volume *vol)
     for (uint32_t i = 0; i < vol->desc.member_count; i++)
         member_close(vol, i);
     rs_bitmap_fini(node, &vol->bitmap);
+    rs_ppl_fini(vol);
     rs_free(node, vol->resync_regions);
     rs_free(node, vol);
 }

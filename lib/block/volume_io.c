@@ -51,6 +51,17 @@ static uint64_t piece_length(const struct rs_mio *mio)
     return max && left > max ? max : left;
 }
 
+#define RETRY_FIRST_US 50000u /* then 100, 200, 400, 800 ms */
+
+static void mio_retry(rshare_node *node, struct rs_timer *timer)
+{
+    (void)node;
+    struct rs_mio *mio = (struct rs_mio *)((char *)timer - offsetof(struct rs_mio, retry));
+    int rc = rshare_block_submit(mio->mb->block, &mio->io);
+    if (rc < 0)
+        mio->io.done(&mio->io, rc); /* counts as another try */
+}
+
 static void mio_io_done(struct rshare_block_io *io, int status)
 {
     struct rs_mio *mio = (struct rs_mio *)io; /* io is the first field */
@@ -74,11 +85,12 @@ static void mio_io_done(struct rshare_block_io *io, int status)
     if (transient(status) && !vol->closing && ++mio->tries < vol->cfg.retry_budget &&
         host_alive(vol, mio->member) && mio->mb == vol->m[mio->member].mb &&
         !vol->m[mio->member].failed_here) {
+        /* Again after a pause that doubles: a peer whose address is not
+         * known yet, a link being re-established, a host catching up. */
         vol->stats.member_retries++;
-        int rc = rshare_block_submit(mio->mb->block, &mio->io);
-        if (rc == 0)
-            return;
-        status = rc;
+        uint64_t delay = (uint64_t)RETRY_FIRST_US << (mio->tries < 5 ? mio->tries - 1 : 4);
+        rs_timer_schedule(vol->node, &mio->retry, rs_now_us(vol->node) + delay);
+        return;
     }
     /* Only if the slot still holds the backend this I/O went to: a member
      * replaced meanwhile (a spare took the slot) is not the one that failed. */
@@ -111,6 +123,7 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
     mio->io.length = sectors * 512u;
     mio->io.buf = buf;
     mio->io.done = mio_io_done;
+    rs_timer_init(&mio->retry, mio_retry);
     struct rs_member_block *mb = vol->m[member].mb;
     int rc = RSHARE_EIO;
     if (mb && !vol->m[member].failed_here) {
