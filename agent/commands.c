@@ -446,8 +446,8 @@ void command_watch(struct client *c)
     bool known = find_volume(c->agent, c->watch->name, &v) == 0;
     bool rebuilding = false;
     for (uint32_t i = 0; i < s.member_count; i++)
-        rebuilding |= s.member_state[i] == RSHARE_MEMBER_REBUILDING ||
-                      (known && v.member_state[i] == RSHARE_MEMBER_REBUILDING);
+        rebuilding |= s.member_state[i] == RSHARE_VOLUME_MEMBER_REBUILDING ||
+                      (known && v.member_state[i] == RSHARE_VOLUME_MEMBER_REBUILDING);
     bool spare_coming = known && v.spare_count > 0;
     if (s.state == RSHARE_VOLUME_FAILED)
         client_finish(c, NULL, RSHARE_EIO, "the volume has failed");

@@ -445,7 +445,7 @@ static bool optimal_and_agreed(rshare_node *node, void *ud)
     if (s.state != RSHARE_VOLUME_OPTIMAL || n != 1)
         return false;
     for (uint32_t i = 0; i < v.member_count; i++)
-        if (v.member_state[i] != RSHARE_MEMBER_ACTIVE)
+        if (v.member_state[i] != RSHARE_VOLUME_MEMBER_ACTIVE)
             return false;
     return true;
 }

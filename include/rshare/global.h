@@ -29,10 +29,10 @@ enum rshare_raid5_algorithm {
 };
 
 /* What a member slot of a volume holds, kept in the map. */
-enum rshare_member_state {
-    RSHARE_MEMBER_ACTIVE = 0,     /* in sync */
-    RSHARE_MEMBER_FAILED = 1,     /* lost: reads are reconstructed, writes skip it */
-    RSHARE_MEMBER_REBUILDING = 2  /* a replacement being rebuilt: written, not read */
+enum rshare_volume_member_state {
+    RSHARE_VOLUME_MEMBER_ACTIVE = 0,     /* in sync */
+    RSHARE_VOLUME_MEMBER_FAILED = 1,     /* lost: reads are reconstructed, writes skip it */
+    RSHARE_VOLUME_MEMBER_REBUILDING = 2  /* a replacement being rebuilt: written, not read */
 };
 
 #define RSHARE_VOLUME_NAME_MAX 64
@@ -55,7 +55,7 @@ struct rshare_volume_desc {
                                current one is refused (RSHARE_ESTALE), 0 skips the check */
     uint64_t members[RSHARE_VOLUME_MEMBERS_MAX]; /* block resource ids, in layout order */
     uint64_t spares[RSHARE_VOLUME_SPARES_MAX];
-    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_member_state */
+    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_volume_member_state */
     /* RAID-1/5/10: the sectors (512 bytes) every member contributes, fixed by
      * the map when the volume is first defined (the smallest member); a spare
      * must be at least this large.  0 for linear and RAID-0. */

@@ -41,7 +41,7 @@ static bool in_sync(const rshare_volume *vol, uint32_t i)
     const struct rs_vmember *m = &vol->m[i];
     if (!m->mb || m->failed_here || vol->closing)
         return false;
-    return m->map_state == RSHARE_MEMBER_ACTIVE || m->rebuilt_here;
+    return m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE || m->rebuilt_here;
 }
 
 bool rs_vol_readable(const rshare_volume *vol, uint32_t member, uint64_t key)
@@ -50,14 +50,14 @@ bool rs_vol_readable(const rshare_volume *vol, uint32_t member, uint64_t key)
         return true;
     const struct rs_vmember *m = &vol->m[member];
     return m->mb && !m->failed_here && !vol->closing &&
-           m->map_state == RSHARE_MEMBER_REBUILDING && vol->rebuild_member == member &&
+           m->map_state == RSHARE_VOLUME_MEMBER_REBUILDING && vol->rebuild_member == member &&
            key < vol->rebuild_checkpoint;
 }
 
 bool rs_vol_writable(const rshare_volume *vol, uint32_t member)
 {
     const struct rs_vmember *m = &vol->m[member];
-    return m->mb && !m->failed_here && m->map_state != RSHARE_MEMBER_FAILED;
+    return m->mb && !m->failed_here && m->map_state != RSHARE_VOLUME_MEMBER_FAILED;
 }
 
 uint32_t rs_vol_state(const rshare_volume *vol)
@@ -145,7 +145,7 @@ static int member_attach(rshare_volume *vol, uint32_t i)
 static void member_open(rshare_volume *vol, uint32_t i)
 {
     struct rs_vmember *m = &vol->m[i];
-    if (m->mb || m->map_state == RSHARE_MEMBER_FAILED)
+    if (m->mb || m->map_state == RSHARE_VOLUME_MEMBER_FAILED)
         return;
     int rc = member_attach(vol, i);
     if (rc < 0) {
@@ -179,11 +179,11 @@ static void refresh(rshare_volume *vol)
             m->resource = d->members[i];
         }
         m->map_state = d->member_state[i];
-        if (m->map_state == RSHARE_MEMBER_ACTIVE)
+        if (m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
             m->rebuilt_here = false;
-        if (m->map_state != RSHARE_MEMBER_FAILED)
+        if (m->map_state != RSHARE_VOLUME_MEMBER_FAILED)
             m->readd_wanted = false;
-        if (m->map_state != RSHARE_MEMBER_REBUILDING && vol->rebuild_member == i)
+        if (m->map_state != RSHARE_VOLUME_MEMBER_REBUILDING && vol->rebuild_member == i)
             rs_sweep_stop(vol);
         member_open(vol, i);
     }
@@ -216,20 +216,20 @@ void rs_vol_sync_map(rshare_volume *vol)
     bool change = false;
     for (uint32_t i = 0; i < d.member_count; i++) {
         struct rs_vmember *m = &vol->m[i];
-        if (m->failed_here && d.member_state[i] != RSHARE_MEMBER_FAILED) {
-            d.member_state[i] = RSHARE_MEMBER_FAILED;
+        if (m->failed_here && d.member_state[i] != RSHARE_VOLUME_MEMBER_FAILED) {
+            d.member_state[i] = RSHARE_VOLUME_MEMBER_FAILED;
             if (d.spare_count && redundant(vol)) {
                 d.members[i] = d.spares[0];
-                d.member_state[i] = RSHARE_MEMBER_REBUILDING;
+                d.member_state[i] = RSHARE_VOLUME_MEMBER_REBUILDING;
                 memmove(&d.spares[0], &d.spares[1], (d.spare_count - 1) * sizeof(d.spares[0]));
                 d.spares[--d.spare_count] = 0;
             }
             change = true;
-        } else if (m->rebuilt_here && d.member_state[i] == RSHARE_MEMBER_REBUILDING) {
-            d.member_state[i] = RSHARE_MEMBER_ACTIVE;
+        } else if (m->rebuilt_here && d.member_state[i] == RSHARE_VOLUME_MEMBER_REBUILDING) {
+            d.member_state[i] = RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
-        } else if (m->readd_wanted && d.member_state[i] == RSHARE_MEMBER_FAILED) {
-            d.member_state[i] = RSHARE_MEMBER_REBUILDING;
+        } else if (m->readd_wanted && d.member_state[i] == RSHARE_VOLUME_MEMBER_FAILED) {
+            d.member_state[i] = RSHARE_VOLUME_MEMBER_REBUILDING;
             change = true;
         }
     }
@@ -301,7 +301,7 @@ static void start_background(rshare_volume *vol)
     }
     for (uint32_t i = 0; i < vol->desc.member_count; i++) {
         struct rs_vmember *m = &vol->m[i];
-        if (m->map_state != RSHARE_MEMBER_REBUILDING || m->failed_here || !m->mb ||
+        if (m->map_state != RSHARE_VOLUME_MEMBER_REBUILDING || m->failed_here || !m->mb ||
             m->rebuilt_here)
             continue;
         uint64_t from = rs_sweep_resume_point(vol, i);
@@ -607,7 +607,7 @@ RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index)
         return RSHARE_EINVAL;
     rshare_volume *vol = volume;
     struct rs_vmember *m = &vol->m[index];
-    if (m->map_state != RSHARE_MEMBER_FAILED && !m->failed_here)
+    if (m->map_state != RSHARE_VOLUME_MEMBER_FAILED && !m->failed_here)
         return rs_errorf(vol->node, RSHARE_EINVAL, "volume %s: member %u is not failed",
                          vol->desc.name, index);
     if (!rs_map_resource(&rs_cluster(vol->node)->map, m->resource))
@@ -619,7 +619,7 @@ RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index)
     m->failed_here = false;
     m->readd_wanted = true;
     m->partial = vol->bitmap.durable || vol->bitmap.dirty;
-    m->map_state = RSHARE_MEMBER_FAILED; /* until the map says otherwise */
+    m->map_state = RSHARE_VOLUME_MEMBER_FAILED; /* until the map says otherwise */
     int rc = member_attach(vol, index);
     if (rc < 0)
         return rc;
@@ -644,8 +644,8 @@ RSHARE_API int rshare_volume_get_status(rshare_volume *volume,
     for (uint32_t i = 0; i < vol->desc.member_count; i++) {
         const struct rs_vmember *m = &vol->m[i];
         s.member[i] = m->resource;
-        s.member_state[i] = m->failed_here      ? RSHARE_MEMBER_FAILED
-                            : m->rebuilt_here ? RSHARE_MEMBER_ACTIVE
+        s.member_state[i] = m->failed_here      ? RSHARE_VOLUME_MEMBER_FAILED
+                            : m->rebuilt_here ? RSHARE_VOLUME_MEMBER_ACTIVE
                                               : m->map_state;
     }
     s.size = vol->sectors * 512u;

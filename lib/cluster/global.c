@@ -171,7 +171,7 @@ RSHARE_API int rshare_volume_define(rshare_node *node, const struct rshare_volum
     if (desc->struct_size < offsetof(struct rshare_volume_desc, member_state) + sizeof(v.member_state))
         memset(v.member_state, 0, sizeof(v.member_state)); /* older callers: all active */
     for (uint32_t i = 0; i < v.member_count; i++)
-        if (v.member_state[i] > RSHARE_MEMBER_REBUILDING)
+        if (v.member_state[i] > RSHARE_VOLUME_MEMBER_REBUILDING)
             return rs_errorf(node, RSHARE_EINVAL, "member %u: unknown state %u", i,
                              v.member_state[i]);
     uint8_t buf[1024];

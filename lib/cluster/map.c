@@ -250,7 +250,7 @@ static int check_volume(const struct rs_map *map, const struct rshare_volume_des
                 return RSHARE_EINVAL;
         }
         /* A failed member may be gone from the map with its host. */
-        if (i < v->member_count && v->member_state[i] == RSHARE_MEMBER_FAILED)
+        if (i < v->member_count && v->member_state[i] == RSHARE_VOLUME_MEMBER_FAILED)
             continue;
         const struct rshare_resource_desc *d = rs_map_resource(map, id);
         if (!d)
@@ -307,7 +307,7 @@ static int read_volume(struct rs_cbor_reader *r, struct rshare_volume_desc *v)
         return RSHARE_EPROTO;
     for (size_t i = 0; i < n; i++) {
         uint64_t state;
-        if (rs_cbor_get_uint(r, &state) < 0 || state > RSHARE_MEMBER_REBUILDING)
+        if (rs_cbor_get_uint(r, &state) < 0 || state > RSHARE_VOLUME_MEMBER_REBUILDING)
             return RSHARE_EPROTO;
         v->member_state[i] = (uint32_t)state;
     }
@@ -388,7 +388,7 @@ static int check_component_size(const struct rs_map *map, const struct rshare_vo
         return RSHARE_EINVAL; /* no member of a new volume was present */
     for (uint32_t i = 0; i < v->member_count + v->spare_count; i++) {
         bool member = i < v->member_count;
-        if (member && v->member_state[i] == RSHARE_MEMBER_FAILED)
+        if (member && v->member_state[i] == RSHARE_VOLUME_MEMBER_FAILED)
             continue;
         const struct rshare_resource_desc *d =
             rs_map_resource(map, member ? v->members[i] : v->spares[i - v->member_count]);

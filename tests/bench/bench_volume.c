@@ -682,7 +682,7 @@ static bool volume_settled(struct bench *b, void *arg)
         find_volume(b, &d) < 0)
         return false;
     for (uint32_t i = 0; i < d.member_count; i++)
-        if (d.member_state[i] != RSHARE_MEMBER_ACTIVE)
+        if (d.member_state[i] != RSHARE_VOLUME_MEMBER_ACTIVE)
             return false;
     return true;
 }

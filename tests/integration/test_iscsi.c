@@ -615,7 +615,7 @@ START_TEST(raid1_with_iscsi_member_degrades_and_resyncs_dirty_only)
     ck_assert_msg(rshare_volume_write_sync(vol, 4096, b4k, sizeof(b4k)) == 0, "%s",
                   rshare_node_errmsg(node));
     struct rshare_volume_status s = status_of(vol);
-    ck_assert_uint_eq(s.member_state[1], RSHARE_MEMBER_FAILED);
+    ck_assert_uint_eq(s.member_state[1], RSHARE_VOLUME_MEMBER_FAILED);
     ck_assert_uint_eq(s.state, RSHARE_VOLUME_DEGRADED);
     ck_assert_int_eq(rshare_volume_read_sync(vol, 0, got, sizeof(got)), 0);
     ck_assert_mem_eq(got, model, sizeof(model));

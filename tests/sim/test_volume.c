@@ -466,7 +466,7 @@ static int map_in_sync(void *ud)
         if (rshare_volume_list(nodes[i], &v, 1, sizeof(v), &n) < 0 || n != 1)
             return 0;
         for (uint32_t k = 0; k < v.member_count; k++)
-            if (v.member_state[k] != RSHARE_MEMBER_ACTIVE)
+            if (v.member_state[k] != RSHARE_VOLUME_MEMBER_ACTIVE)
                 return 0;
     }
     return 1;
@@ -579,14 +579,14 @@ static void fail_and_rebuild(uint32_t layout, uint32_t members, uint32_t chunk, 
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_in_sync, NULL, 10000000u), 0);
     struct rshare_volume_status s = status_of(vol);
     ck_assert_uint_eq(s.member[1], res[NODES - 1]); /* the spare took slot 1 */
-    ck_assert_uint_eq(s.member_state[1], RSHARE_MEMBER_ACTIVE);
+    ck_assert_uint_eq(s.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
     /* The map agrees on every node. */
     struct rshare_volume_desc v;
     size_t n;
     ck_assert_int_eq(rshare_volume_list(nodes[3], &v, 1, sizeof(v), &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(v.members[1], res[NODES - 1]);
-    ck_assert_uint_eq(v.member_state[1], RSHARE_MEMBER_ACTIVE);
+    ck_assert_uint_eq(v.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
     ck_assert_uint_eq(v.spare_count, 0);
     verify_all(&w);
     ck_assert_uint_eq(scrub(vol, 0), 0);
@@ -657,7 +657,7 @@ START_TEST(raid1_member_returns_and_resyncs_only_dirty_regions)
     memset(buf, 0x5A, sizeof(buf));
     memcpy(w.model + 4096, buf, sizeof(buf));
     ck_assert(run_io(vol, true, 4096, buf, sizeof(buf)) == 0);
-    ck_assert_uint_eq(status_of(vol).member_state[2], RSHARE_MEMBER_FAILED);
+    ck_assert_uint_eq(status_of(vol).member_state[2], RSHARE_VOLUME_MEMBER_FAILED);
     disks[2].mode = DISK_OK;
     uint64_t before = disks[2].bytes_written;
     ck_assert_int_eq(rshare_volume_readd_member(vol, 2), 0);
@@ -797,7 +797,7 @@ START_TEST(raid5_write_hole_closed_by_partial_parity_log)
     rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 2000000u); /* hellos: addresses */
     /* The member holding chunk 1 of row 40 is lost as well (left-symmetric:
      * parity on member 3 - 40 % 4 = 3, chunk 0 on member 0, chunk 1 on 1). */
-    set_member_state(1, RSHARE_MEMBER_FAILED);
+    set_member_state(1, RSHARE_VOLUME_MEMBER_FAILED);
     disks[1].mode = DISK_DEAD;
     vol = open_volume("vol"); /* dirty and degraded: the log makes it safe */
     w.vol = vol;
@@ -844,7 +844,7 @@ START_TEST(raid5_dirty_and_degraded_needs_force)
     ck_assert_int_eq(run_io(vol, true, 0, buf, sizeof(buf)), 0);
     rs_vol_abandon(vol);
     ck_assert_int_eq(memory_store_store(&stores[0], "volume-1-ppl-0", "garbage", 7), 0);
-    set_member_state(2, RSHARE_MEMBER_FAILED);
+    set_member_state(2, RSHARE_VOLUME_MEMBER_FAILED);
     ck_assert_int_eq(rshare_volume_open(nodes[0], "vol", NULL, &vol), RSHARE_EBUSY);
     ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(nodes[0]), "FORCE"));
     ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(nodes[0]), "partial parity log"));
