@@ -137,8 +137,9 @@ static PyObject *make_exception(PyObject *cls, int code, PyObject *message, cons
         return NULL;
     PyObject *c = PyLong_FromLong(code);
     PyObject *n = PyUnicode_FromString(rshare_err_name(code));
-    PyObject *d = PyUnicode_DecodeUTF8(detail ? detail : "", detail ? (Py_ssize_t)strlen(detail) : 0,
-                                       "replace");
+    if (!detail)
+        detail = "";
+    PyObject *d = PyUnicode_DecodeUTF8(detail, (Py_ssize_t)strlen(detail), "replace");
     int rc = (c && n && d) ? 0 : -1;
     if (rc == 0)
         rc = PyObject_SetAttrString(exc, "code", c);

@@ -376,9 +376,11 @@ class ClusterTests(unittest.TestCase):
         for node in (self.a, self.b):
             disk = rshare.Block.open_memory(node, 4 * MIB)
             ids.append(node.register_block(disk, "disk"))
-        in_map = lambda: (self.a.manager != 0 and
-                          len(self.a.resources()) == 2 and
-                          len(self.b.resources()) == 2)
+
+        def in_map():
+            return (self.a.manager != 0 and len(self.a.resources()) == 2 and
+                    len(self.b.resources()) == 2)
+
         self.assertTrue(rshare.wait(in_map, 20000), "the disks never reached the map")
         return ids
 
@@ -432,7 +434,7 @@ class ClusterTests(unittest.TestCase):
         self.assertEqual(vol.read(0, len(data)), data)
         self.assertEqual(vol.read(3 * MIB, 4096), data[:4096])
         self.assertEqual(vol.status()["state_name"], "degraded")
-        self.assertEqual(vol.status()["member_state"][1], rshare.MEMBER_FAILED)
+        self.assertEqual(vol.status()["member_state"][1], rshare.VOLUME_MEMBER_FAILED)
         vol.write(MIB, data[:8192])
         self.assertEqual(vol.read(MIB, 8192), data[:8192])
         with self.assertRaises(rshare.Busy):
@@ -440,7 +442,10 @@ class ClusterTests(unittest.TestCase):
 
         # Bring it back: rebuilt in the background, then consistent.
         vol.readd_member(1)
-        optimal = lambda: vol.status()["state_name"] == "optimal"
+
+        def optimal():
+            return vol.status()["state_name"] == "optimal"
+
         self.assertTrue(rshare.wait(optimal, 30000), vol.status())
         self.assertTrue(progress and progress[-1][1] == progress[-1][2], progress)
         self.assertEqual(vol.scrub(), 0)
