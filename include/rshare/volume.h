@@ -106,7 +106,7 @@ struct rshare_volume_status {
     uint32_t state;        /* enum rshare_volume_state */
     uint32_t id;
     uint32_t member_count;
-    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_member_state */
+    uint32_t member_state[RSHARE_VOLUME_MEMBERS_MAX]; /* enum rshare_volume_member_state */
     uint64_t member[RSHARE_VOLUME_MEMBERS_MAX];       /* resource ids */
     uint64_t size;                  /* bytes */
     uint64_t rebuild_done, rebuild_total; /* sectors; total 0 when none runs */

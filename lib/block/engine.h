@@ -34,7 +34,7 @@ struct rs_member_block {
 
 struct rs_vmember {
     uint64_t resource;
-    uint32_t map_state;     /* enum rshare_member_state, as the map says */
+    uint32_t map_state;     /* enum rshare_volume_member_state, as the map says */
     bool failed_here;       /* this node saw it fail; the map is being told */
     bool rebuilt_here;      /* its rebuild finished here; the map is being told */
     bool readd_wanted;      /* operator asked to bring it back */
