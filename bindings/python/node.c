@@ -469,7 +469,7 @@ static void handler_cb(rshare_node *node, rshare_request *req, void *user)
             rshare_request_fail(req, RSHARE_ENOHANDLER, "no Python handler");
         return;
     }
-    rspy_request *r = PyObject_New(rspy_request, &rspy_RequestType);
+    rspy_request *r = PyObject_GC_New(rspy_request, &rspy_RequestType);
     if (r) {
         r->req = req;
         r->node = n;
@@ -483,6 +483,8 @@ static void handler_cb(rshare_node *node, rshare_request *req, void *user)
             r->req = NULL;
             Py_DECREF(r);
             r = NULL;
+        } else {
+            PyObject_GC_Track(r);
         }
     }
     if (!r) {
@@ -538,11 +540,24 @@ static void map_done_cb(rshare_node *node, int status, void *user)
 
 /* --- rshare.Request ------------------------------------------------------------------ */
 
+static int request_traverse(rspy_request *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->node);
+    return 0;
+}
+
+static int request_clear(rspy_request *r)
+{
+    Py_CLEAR(r->node);
+    return 0;
+}
+
 static void request_dealloc(rspy_request *r)
 {
+    PyObject_GC_UnTrack(r);
     Py_XDECREF(r->node);
     Py_XDECREF(r->data);
-    PyObject_Free(r);
+    PyObject_GC_Del(r);
 }
 
 static int request_live(rspy_request *r)
@@ -570,7 +585,7 @@ static PyObject *request_reply(rspy_request *r, PyObject *args)
     int rc = rshare_request_reply(req, view.buf, (size_t)view.len);
     PyBuffer_Release(&view);
     if (rc < 0)
-        return rspy_raise_node(r->node->node, rc);
+        return rspy_raise_node(r->node ? r->node->node : NULL, rc);
     Py_RETURN_NONE;
 }
 
@@ -586,7 +601,7 @@ static PyObject *request_fail(rspy_request *r, PyObject *args)
     r->req = NULL;
     int rc = rshare_request_fail(req, code, text);
     if (rc < 0)
-        return rspy_raise_node(r->node->node, rc);
+        return rspy_raise_node(r->node ? r->node->node : NULL, rc);
     Py_RETURN_NONE;
 }
 
@@ -621,7 +636,9 @@ PyTypeObject rspy_RequestType = {
     .tp_basicsize = sizeof(rspy_request),
     .tp_dealloc = (destructor)request_dealloc,
     .tp_repr = (reprfunc)request_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_traverse = (traverseproc)request_traverse,
+    .tp_clear = (inquiry)request_clear,
     .tp_doc = "A received request or notification, passed to a message handler.  It is\n"
               "valid only while the handler runs.",
     .tp_methods = request_methods,
