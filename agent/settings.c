@@ -208,34 +208,58 @@ static int handler(void *user, const char *section, const char *name, const char
     return refuse(p, section, name, "unknown section");
 }
 
-int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len)
+static void set_defaults(struct agent_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7219");
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/rshare/rshared.sock");
-    struct parse p = {.cfg = cfg};
-    int line = ini_parse(path, handler, &p);
+}
+
+/* What libinih said (`line`: 0, the first bad line, or < 0 when the input
+ * could not be read), then the keys that must be present. */
+static int finish(const char *name, int line, const struct parse *p, char *err, size_t err_len)
+{
+    const struct agent_config *cfg = p->cfg;
     if (line < 0) {
-        snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
+        snprintf(err, err_len, "%s: cannot read: %s", name, strerror(errno ? errno : ENOENT));
         return -1;
     }
     if (line > 0) {
-        snprintf(err, err_len, "%s:%d: %s", path, line,
-                 p.why[0] ? p.why : "not INI syntax (expected [section] or key = value)");
+        snprintf(err, err_len, "%s:%d: %s", name, line,
+                 p->why[0] ? p->why : "not INI syntax (expected [section] or key = value)");
         return -1;
     }
     if (!cfg->id) {
-        snprintf(err, err_len, "%s: [node] id is required", path);
+        snprintf(err, err_len, "%s: [node] id is required", name);
         return -1;
     }
     if (!cfg->state_dir[0]) {
-        snprintf(err, err_len, "%s: [node] state_dir is required", path);
+        snprintf(err, err_len, "%s: [node] state_dir is required", name);
         return -1;
     }
     for (uint32_t i = 0; i < cfg->share_count; i++)
         if (!cfg->shares[i].path[0]) {
-            snprintf(err, err_len, "%s: [share %s] has no path", path, cfg->shares[i].name);
+            snprintf(err, err_len, "%s: [share %s] has no path", name, cfg->shares[i].name);
             return -1;
         }
     return 0;
+}
+
+int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len)
+{
+    set_defaults(cfg);
+    struct parse p = {.cfg = cfg};
+    errno = 0;
+    int line = ini_parse(path, handler, &p);
+    return finish(path, line, &p, err, err_len);
+}
+
+int agent_config_parse(const char *text, const char *name, struct agent_config *cfg, char *err,
+                       size_t err_len)
+{
+    set_defaults(cfg);
+    struct parse p = {.cfg = cfg};
+    errno = 0;
+    int line = ini_parse_string(text, handler, &p);
+    return finish(name, line, &p, err, err_len);
 }

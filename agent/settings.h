@@ -52,4 +52,9 @@ struct agent_config {
  * not a number in 1..4294967294" in `err`. */
 int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len);
 
+/* The same from the NUL-terminated file contents `text`; `name` stands for
+ * the file in messages.  Used by the fuzz target. */
+int agent_config_parse(const char *text, const char *name, struct agent_config *cfg, char *err,
+                       size_t err_len);
+
 #endif
