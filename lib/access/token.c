@@ -136,6 +136,19 @@ enum rs_token_verdict rs_token_open(const uint8_t pk[RS_TOKEN_PK_BYTES], const u
         rs_cbor_get_bytes(&r, &sig, &sig_len) < 0 || sig_len != crypto_sign_BYTES ||
         !rs_cbor_at_end(&r))
         return RS_TOKEN_MALFORMED;
+    /* The signature covers the body only: the envelope must be encoded as
+     * rs_token_seal() encodes it (shortest CBOR heads), so that one grant
+     * has exactly one cookie (found by fuzz_token: a version written
+     * 0x18 0x01 was accepted). */
+    uint8_t canon[RS_TOKEN_MAX];
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, canon, sizeof(canon));
+    rs_cbor_put_array(&w, 3);
+    rs_cbor_put_uint(&w, version);
+    rs_cbor_put_bytes(&w, body, body_len);
+    rs_cbor_put_bytes(&w, sig, sig_len);
+    if (w.overflow || w.len != len || memcmp(canon, cookie, len) != 0)
+        return RS_TOKEN_MALFORMED;
     uint8_t msg[sizeof(sign_context) + BODY_MAX];
     size_t msg_len = signed_bytes(body, body_len, msg);
     /* libsodium's verification is constant-time in the secret-dependent
