@@ -37,6 +37,11 @@ struct client {
 struct agent {
     struct agent_config cfg;
     rshare_node *node;
+    rshare_kvm *kvm;                        /* [kvm] role, or NULL */
+    rshare_kvm_evdev *capture[AGENT_MAX_CAPTURE];
+    uint32_t capture_count;
+    rshare_kvm_uinput *inject;              /* target: where input goes, NULL: nowhere */
+    uint64_t input_discarded;               /* target with inject = none */
     int listen_fd;
     struct client *clients;
     struct agent_volume volumes[AGENT_MAX_VOLUMES];

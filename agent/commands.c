@@ -465,6 +465,50 @@ void command_watch(struct client *c)
         client_finish(c, NULL, RSHARE_ENOENT, "degraded with no spare: add one (volume add-spare)");
 }
 
+/* --- KVM ---------------------------------------------------------------------------- */
+
+static int cmd_kvm(struct client *c, char **w, int n, struct reply *r)
+{
+    rshare_kvm *kvm = c->agent->kvm;
+    if (!kvm)
+        return bad("this agent has no [kvm] role");
+    int rc = 0;
+    if (n == 3 && !strcmp(w[1], "focus")) {
+        char *end;
+        unsigned long target = strtoul(w[2], &end, 10);
+        if (*end || !target || target > 0xFFFFFFFEul)
+            return bad("usage: kvm focus [NODE]");
+        rc = rshare_kvm_focus_set(kvm, (uint32_t)target);
+    } else if (n == 2 && !strcmp(w[1], "next")) {
+        rc = rshare_kvm_focus_next(kvm);
+    } else if (n == 3 && !strcmp(w[1], "lock") && (!strcmp(w[2], "on") || !strcmp(w[2], "off"))) {
+        rc = rshare_kvm_lock(kvm, !strcmp(w[2], "on"));
+    } else if (!(n == 2 && !strcmp(w[1], "focus"))) {
+        return bad("usage: kvm focus [NODE] | kvm next | kvm lock on|off");
+    }
+    if (rc < 0)
+        return rc;
+    uint32_t focus = rshare_kvm_focus(kvm);
+    bool locked = rshare_kvm_locked(kvm) > 0;
+    if (c->agent->cfg.kvm_roles == 1) {
+        reply_line(r, "focus: node %u%s", focus, locked ? " (locked)" : "");
+        for (uint32_t i = 0; i < c->agent->cfg.kvm_target_count; i++) {
+            uint32_t t = c->agent->cfg.kvm_targets[i];
+            reply_line(r, "  target %u: %s%s", t, rshare_kvm_target_up(kvm, t) > 0 ? "up" : "down",
+                       t == focus ? ", focused" : "");
+        }
+    } else {
+        reply_line(r, "target of node %u, %zu keys held", c->agent->cfg.kvm_host,
+                   rshare_kvm_pressed_count(kvm));
+    }
+    reply_open(r, NULL, '{');
+    reply_u64(r, "focus", focus);
+    reply_bool(r, "locked", locked);
+    reply_u64(r, "keys_held", rshare_kvm_pressed_count(kvm));
+    reply_close(r, '{');
+    return 0;
+}
+
 /* --- dispatch ----------------------------------------------------------------------- */
 
 static const char *usage_text =
@@ -472,7 +516,7 @@ static const char *usage_text =
     "  volume create NAME LAYOUT MEMBERS [chunk=64K] [spares=R,..] [algorithm=A] |\n"
     "  volume destroy NAME | volume status NAME | volume add-spare NAME RESOURCE |\n"
     "  volume fail NAME INDEX | volume readd NAME INDEX | volume rebuild NAME |\n"
-    "  volume scrub NAME [repair] | kvm focus";
+    "  volume scrub NAME [repair] | kvm focus [NODE] | kvm next | kvm lock on|off";
 
 void command_run(struct client *c, char *line)
 {
@@ -531,9 +575,8 @@ void command_run(struct client *c, char *line)
             rc = RSHARE_EINVAL;
             why = usage_text;
         }
-    } else if (!strcmp(w[0], "kvm")) {
-        rc = RSHARE_ENOTSUP;
-        why = "this agent has no keyboard or pointer configured";
+    } else if (!strcmp(w[0], "kvm") && n >= 2) {
+        rc = cmd_kvm(c, w, n, &r);
     } else {
         rc = RSHARE_EINVAL;
         why = usage_text;

@@ -133,6 +133,67 @@ static int share(struct agent *a, const struct agent_share *s)
     return 0;
 }
 
+/* inject = none: input is counted and dropped (a node whose routes are
+ * being tried out, or that has no local console). */
+static void discard_input(void *user_data, uint32_t host, const struct rshare_kvm_event *events,
+                          size_t count)
+{
+    (void)host;
+    (void)events;
+    ((struct agent *)user_data)->input_discarded += count;
+}
+
+static int start_kvm(struct agent *a)
+{
+    struct agent_config *cfg = &a->cfg;
+    if (!cfg->kvm_roles)
+        return 0;
+    struct rshare_kvm_config kc;
+    rshare_kvm_config_init(&kc, sizeof(kc));
+    kc.roles = cfg->kvm_roles == 1 ? RSHARE_KVM_ROLE_HOST : RSHARE_KVM_ROLE_TARGET;
+    kc.targets = cfg->kvm_targets;
+    kc.target_count = cfg->kvm_target_count;
+    kc.host = cfg->kvm_host;
+    int rc;
+    if (kc.roles == RSHARE_KVM_ROLE_TARGET) {
+        if (strcmp(cfg->kvm_inject, "none") != 0) {
+            if ((rc = rshare_kvm_uinput_open(cfg->kvm_inject, "rshare", &a->inject)) < 0) {
+                say(RSHARE_LOG_ERROR, "kvm inject %s: %s", cfg->kvm_inject, rshare_strerror(rc));
+                return -1;
+            }
+            kc.sink = rshare_kvm_uinput_sink;
+            kc.sink_data = a->inject;
+        } else {
+            kc.sink = discard_input;
+            kc.sink_data = a;
+        }
+    }
+    if ((rc = rshare_kvm_create(a->node, &kc, &a->kvm)) < 0) {
+        say(RSHARE_LOG_ERROR, "kvm: %s", rshare_node_errmsg(a->node));
+        return -1;
+    }
+    for (uint32_t i = 0; i < cfg->kvm_capture_count; i++) {
+        if ((rc = rshare_kvm_evdev_open(cfg->kvm_capture[i], 1, &a->capture[i])) < 0) {
+            say(RSHARE_LOG_ERROR, "kvm capture %s: %s", cfg->kvm_capture[i], rshare_strerror(rc));
+            return -1;
+        }
+        a->capture_count++;
+    }
+    return 0;
+}
+
+static void stop_kvm(struct agent *a)
+{
+    /* Every key this node pressed anywhere is released first. */
+    rshare_kvm_destroy(a->kvm);
+    a->kvm = NULL;
+    for (uint32_t i = 0; i < a->capture_count; i++)
+        rshare_kvm_evdev_close(a->capture[i]);
+    a->capture_count = 0;
+    rshare_kvm_uinput_close(a->inject);
+    a->inject = NULL;
+}
+
 static int start(struct agent *a)
 {
     struct agent_config *cfg = &a->cfg;
@@ -192,6 +253,8 @@ static int start(struct agent *a)
     for (uint32_t i = 0; i < cfg->share_count; i++)
         if (share(a, &cfg->shares[i]) < 0)
             return -1;
+    if (start_kvm(a) < 0)
+        return -1;
     char err[256];
     if (control_open(a, err, sizeof(err)) < 0) {
         say(RSHARE_LOG_ERROR, "control socket: %s", err);
@@ -213,6 +276,7 @@ static void stop(struct agent *a)
     for (struct client *c = a->clients; c; c = c->next)
         if (c->state == CLIENT_WATCHING)
             c->watch = NULL;
+    stop_kvm(a);
     rshare_node_destroy(a->node);
     a->node = NULL;
     control_close(a);
@@ -269,6 +333,9 @@ int main(int argc, char **argv)
         int node_fd = rshare_node_fd(a.node);
         if (node_fd >= 0)
             fds[n++] = (struct pollfd){.fd = node_fd, .events = POLLIN};
+        size_t first_capture = n;
+        for (uint32_t i = 0; i < a.capture_count; i++)
+            fds[n++] = (struct pollfd){.fd = rshare_kvm_evdev_fd(a.capture[i]), .events = POLLIN};
         size_t first = n;
         n += control_poll_fds(&a, fds + n, sizeof(fds) / sizeof(fds[0]) - n);
         int timeout = rshare_node_timeout_ms(a.node);
@@ -277,6 +344,11 @@ int main(int argc, char **argv)
         if (poll(fds, n, timeout) < 0 && errno != EINTR)
             break;
         rshare_node_process(a.node);
+        for (uint32_t i = 0; i < a.capture_count; i++)
+            if (fds[first_capture + i].revents &&
+                rshare_kvm_evdev_pump(a.capture[i], a.kvm) < 0)
+                say(RSHARE_LOG_WARNING, "kvm capture %s: %s", a.cfg.kvm_capture[i],
+                    rshare_node_errmsg(a.node));
         control_service(&a, fds + first, n - first);
     }
     say(RSHARE_LOG_INFO, "stopping");

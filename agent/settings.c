@@ -111,6 +111,55 @@ static int udp_key(struct parse *p, const char *name, const char *value)
     return 1;
 }
 
+/* "1,2,3": node ids into `out` (at most `max`). */
+static int id_list(struct parse *p, const char *section, const char *name, const char *value,
+                   uint32_t *out, uint32_t max, uint32_t *count)
+{
+    char list[256];
+    if (!copy_text(list, sizeof(list), value))
+        return refuse(p, section, name, "empty or too long");
+    *count = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*count == max)
+            return refuse(p, section, name, "more than %u nodes", (unsigned)max);
+        if (!parse_u32(tok, 1, 0xFFFFFFFEu, &out[(*count)++]))
+            return refuse(p, section, name, "'%s' is not a node id", tok);
+    }
+    return 1;
+}
+
+static int kvm_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    if (!strcmp(name, "role")) {
+        if (!strcmp(value, "host"))
+            c->kvm_roles = 1; /* RSHARE_KVM_ROLE_HOST */
+        else if (!strcmp(value, "target"))
+            c->kvm_roles = 2; /* RSHARE_KVM_ROLE_TARGET */
+        else
+            return refuse(p, "kvm", name, "'%s': say host or target", value);
+    } else if (!strcmp(name, "targets")) {
+        return id_list(p, "kvm", name, value, c->kvm_targets, AGENT_MAX_KVM_TARGETS,
+                       &c->kvm_target_count);
+    } else if (!strcmp(name, "capture")) {
+        if (c->kvm_capture_count == AGENT_MAX_CAPTURE)
+            return refuse(p, "kvm", name, "more than %d devices", AGENT_MAX_CAPTURE);
+        if (!copy_text(c->kvm_capture[c->kvm_capture_count], AGENT_TEXT, value))
+            return refuse(p, "kvm", name, "empty or too long");
+        c->kvm_capture_count++;
+    } else if (!strcmp(name, "host")) {
+        if (!parse_u32(value, 1, 0xFFFFFFFEu, &c->kvm_host))
+            return refuse(p, "kvm", name, "'%s' is not a node id", value);
+    } else if (!strcmp(name, "inject")) {
+        if (!copy_text(c->kvm_inject, sizeof(c->kvm_inject), value))
+            return refuse(p, "kvm", name, "empty or too long");
+    } else {
+        return refuse(p, "kvm", name, "unknown key");
+    }
+    return 1;
+}
+
 static int cluster_key(struct parse *p, const char *name, const char *value)
 {
     struct agent_config *c = p->cfg;
@@ -118,17 +167,7 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
         if (!parse_bool(value, &c->eligible))
             return refuse(p, "cluster", name, "'%s': say yes or no", value);
     } else if (!strcmp(name, "voters")) {
-        char list[256];
-        if (!copy_text(list, sizeof(list), value))
-            return refuse(p, "cluster", name, "empty or too long");
-        c->voter_count = 0;
-        for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            if (c->voter_count == AGENT_MAX_VOTERS)
-                return refuse(p, "cluster", name, "more than %d voters", AGENT_MAX_VOTERS);
-            if (!parse_u32(tok, 1, 0xFFFFFFFEu, &c->voters[c->voter_count++]))
-                return refuse(p, "cluster", name, "'%s' is not a node id", tok);
-        }
+        return id_list(p, "cluster", name, value, c->voters, AGENT_MAX_VOTERS, &c->voter_count);
     } else if (!strcmp(name, "peer")) {
         if (c->peer_count == AGENT_MAX_PEERS)
             return refuse(p, "cluster", name, "more than %d peers", AGENT_MAX_PEERS);
@@ -203,6 +242,8 @@ static int handler(void *user, const char *section, const char *name, const char
                           sizeof(p->cfg->socket) - 1);
         return 1;
     }
+    if (!strcmp(section, "kvm"))
+        return kvm_key(p, name, value);
     if (!strncmp(section, "share ", 6))
         return share_key(p, section, name, value);
     return refuse(p, section, name, "unknown section");
@@ -213,6 +254,7 @@ static void set_defaults(struct agent_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7219");
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/rshare/rshared.sock");
+    snprintf(cfg->kvm_inject, sizeof(cfg->kvm_inject), "/dev/uinput");
 }
 
 /* What libinih said (`line`: 0, the first bad line, or < 0 when the input
@@ -242,6 +284,18 @@ static int finish(const char *name, int line, const struct parse *p, char *err, 
             snprintf(err, err_len, "%s: [share %s] has no path", name, cfg->shares[i].name);
             return -1;
         }
+    if (cfg->kvm_roles == 1 && !cfg->kvm_target_count) {
+        snprintf(err, err_len, "%s: [kvm] role = host needs targets", name);
+        return -1;
+    }
+    if (cfg->kvm_roles == 2 && !cfg->kvm_host) {
+        snprintf(err, err_len, "%s: [kvm] role = target needs host", name);
+        return -1;
+    }
+    if (!cfg->kvm_roles && (cfg->kvm_target_count || cfg->kvm_host || cfg->kvm_capture_count)) {
+        snprintf(err, err_len, "%s: [kvm] has no role", name);
+        return -1;
+    }
     return 0;
 }
 

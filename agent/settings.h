@@ -11,6 +11,8 @@
 #define AGENT_MAX_SHARES 16
 #define AGENT_MAX_VOTERS 7
 #define AGENT_TEXT 256
+#define AGENT_MAX_KVM_TARGETS 16
+#define AGENT_MAX_CAPTURE 8
 
 struct agent_share {
     char name[64];
@@ -43,6 +45,14 @@ struct agent_config {
     uint32_t hello_ms, member_timeout_ms, election_ms, heartbeat_ms;
     /* [control] */
     char socket[108];
+    /* [kvm] */
+    uint32_t kvm_roles; /* RSHARE_KVM_ROLE_HOST or _TARGET, 0: no KVM */
+    uint32_t kvm_targets[AGENT_MAX_KVM_TARGETS];
+    uint32_t kvm_target_count;
+    char kvm_capture[AGENT_MAX_CAPTURE][AGENT_TEXT]; /* evdev devices grabbed (host) */
+    uint32_t kvm_capture_count;
+    uint32_t kvm_host;                 /* target: the node whose input is accepted */
+    char kvm_inject[AGENT_TEXT];       /* target: uinput device, or "none" */
     /* [share NAME] */
     struct agent_share shares[AGENT_MAX_SHARES];
     uint32_t share_count;

@@ -64,6 +64,11 @@ socket = $WORK/a$n.sock
 [share disk]
 path = $WORK/disk$n.img
 CONF
+    if [ "$n" = 1 ]; then
+        printf '[kvm]\nrole = host\ntargets = 2,3\n'
+    else
+        printf '[kvm]\nrole = target\nhost = 1\ninject = none\n'
+    fi
 }
 
 # --- a broken configuration names its line and the problem ----------------
@@ -131,6 +136,21 @@ check "with progress" sh -c "echo '$out' | grep -q 'rebuild 100%'"
 check "the spare is member 1 now" sh -c "$CTL1 volume status v1 | grep -q 'member 1: 0000000300000002 active'"
 check "scrub finds nothing" sh -c "$CTL1 volume scrub v1 | grep -q 'scrub: 0 inconsistent'"
 check "another agent sees the same volume" sh -c "$CTL --socket $WORK/a2.sock volume status v1 | grep -q 'member 1: 0000000300000002 active'"
+
+# --- KVM focus ------------------------------------------------------------------
+check "kvm focus starts on the first target" sh -c "$CTL1 kvm focus | grep -q '^focus: node 2'"
+check "kvm focus 3" $CTL1 kvm focus 3
+check "focus is on node 3" sh -c "$CTL1 --json kvm focus | $PY -c 'import json,sys; k=json.load(sys.stdin); assert k[\"focus\"]==3 and not k[\"locked\"], k'"
+check "kvm lock on" $CTL1 kvm lock on
+$CTL1 kvm focus 2 2>/dev/null; rc=$?
+check "a locked focus does not move (exit 1)" [ "$rc" = 1 ]
+check "kvm lock off, kvm next" sh -c "$CTL1 kvm lock off >/dev/null && $CTL1 kvm next | grep -q '^focus: node 2'"
+$CTL1 kvm focus 7 2>/dev/null; rc=$?
+check "a node that is not a target: exit 1" [ "$rc" = 1 ]
+check "a target reports its host" sh -c "$CTL --socket $WORK/a2.sock kvm focus | grep -q 'target of node 1'"
+printf '[node]\nid = 1\nstate_dir = /tmp\n[kvm]\nrole = host\n' > "$WORK/kvm.conf"
+out=$("$RSHARED" --check -c "$WORK/kvm.conf" 2>&1)
+check "a KVM host without targets is refused" sh -c "echo '$out' | grep -q 'needs targets'"
 
 # --- errors and exit codes -----------------------------------------------------
 $CTL1 volume status nope 2> "$WORK/err"; rc=$?
