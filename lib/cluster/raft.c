@@ -270,6 +270,7 @@ static int push_entry(struct rs_raft *rr, raft_term term, unsigned short type, c
         return RAFT_NOMEM;
     if (len)
         memcpy(copy, data, len);
+    rs_raft_entry_zero_unwritten(type, copy, len);
     rr->entries[rr->n_entries++] = (struct stored_entry){term, type, copy, len};
     return 0;
 }

@@ -9,6 +9,33 @@
 #include "core/core.h"
 #include "raftwire.h"
 
+void rs_raft_entry_zero_unwritten(unsigned short type, uint8_t *bytes, size_t len)
+{
+    if (type == RAFT_BARRIER) {
+        memset(bytes, 0, len);
+        return;
+    }
+    if (type != RAFT_CHANGE || len < 9)
+        return;
+    /* libraft's configuration format 1: version byte, server count (64-bit
+     * little endian), per server a 64-bit id, the address with its NUL and
+     * a role byte; then padding to 8 bytes. */
+    uint64_t n = 0;
+    for (int i = 8; i >= 1; i--)
+        n = n << 8 | bytes[i];
+    size_t at = 9;
+    for (uint64_t i = 0; i < n; i++) {
+        if (len - at < 8)
+            return; /* not the expected format: leave it */
+        at += 8;
+        const uint8_t *nul = memchr(bytes + at, 0, len - at);
+        if (!nul || (size_t)(nul - bytes) + 2 > len)
+            return;
+        at = (size_t)(nul - bytes) + 2;
+    }
+    memset(bytes + at, 0, len - at);
+}
+
 int rs_raft_conf_from(struct rs_raft_conf *out, const struct raft_configuration *c)
 {
     if (c->n > RS_RAFT_CONF_MAX)
@@ -156,6 +183,10 @@ int rs_raft_message_encode(rshare_node *node, const struct raft_message *m, uint
             rs_cbor_put_uint(&w, a->entries[i].term);
             rs_cbor_put_uint(&w, a->entries[i].type);
             rs_cbor_put_bytes(&w, a->entries[i].buf.base, a->entries[i].buf.len);
+            if (!w.overflow)
+                rs_raft_entry_zero_unwritten(a->entries[i].type,
+                                             w.buf + w.len - a->entries[i].buf.len,
+                                             a->entries[i].buf.len);
         }
         break;
     }

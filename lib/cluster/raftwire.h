@@ -33,6 +33,14 @@ int rs_raft_snapshot_fill(rshare_node *node, struct raft_snapshot *s, raft_index
                           raft_term term, const struct rs_raft_conf *conf,
                           raft_index conf_index, const uint8_t *data, size_t len);
 
+/* libraft 0.15 leaves bytes of two entry kinds unwritten: the 8 bytes of
+ * a RAFT_BARRIER entry and the padding after a RAFT_CHANGE entry's encoded
+ * configuration (to a multiple of 8).  rshare's copies of an entry (the
+ * stored log, append-entries on the wire) get zeros there, so that no
+ * uninitialised heap bytes are stored, sent or encrypted.  `bytes` is the
+ * copy of an entry of type `type`, `len` long. */
+void rs_raft_entry_zero_unwritten(unsigned short type, uint8_t *bytes, size_t len);
+
 /* A message to a fresh buffer from the node's allocator. */
 int rs_raft_message_encode(rshare_node *node, const struct raft_message *m, uint8_t **out,
                            size_t *len);
