@@ -170,7 +170,6 @@ static void run_volume(struct world *w)
         rshare_node_destroy(w->nodes[i]);
         memory_store_free(&w->stores[i]);
     }
-    bus_sim_destroy(w->sim);
 }
 
 static void smbus_volume(const struct bus_sim_noise *noise)
@@ -212,6 +211,7 @@ static void smbus_volume(const struct bus_sim_noise *noise)
         sim_smbus_stats(bus, &ss);
         ck_assert_uint_gt(ss.damaged + ss.garbage, 10);
     }
+    bus_sim_destroy(w.sim); /* after its statistics were read */
 }
 
 START_TEST(raid1_over_smbus)
@@ -264,6 +264,7 @@ START_TEST(raid1_over_rs485)
                              0);
         }
     run_volume(&w);
+    bus_sim_destroy(w.sim);
 }
 END_TEST
 
