@@ -23,7 +23,7 @@
 #include "rshare/udp.h"
 
 #define UDP_DEFAULT_BIND_HOST "0.0.0.0"
-#define UDP_DEFAULT_BUFFER_BYTES (4u * 1024u * 1024u)
+#define UDP_DEFAULT_BUFFER_BYTES (16u * 1024u * 1024u)
 /* Datagrams read by one recvmmsg() call, and recvmmsg() calls per poll():
  * one system call usually brings everything that arrived, and the bound
  * keeps a flooded socket from starving the node's other links. */

@@ -26,7 +26,8 @@ struct rshare_udp_config {
     const char *discovery_address;
     /* Interface for multicast (name), NULL for the default. */
     const char *interface;
-    /* Socket buffer sizes in bytes (0 = 4 MiB). */
+    /* Socket buffer sizes in bytes (0 = 16 MiB: a volume's replies in flight
+     * fit without drops; the kernel allocates only what is used). */
     uint32_t socket_buffer_bytes;
 };
 
