@@ -192,7 +192,9 @@ static void row_write(struct rs_rowop *op)
         break;
     }
 
-    if (vol->ppl.enabled)
+    /* A full-stripe write leaves no old data in its window for a crash to
+     * endanger: it needs no log entry (as in md). */
+    if (vol->ppl.enabled && op->kind != ROW_FULL)
         row_log(op);
     else
         row_issue(op);
