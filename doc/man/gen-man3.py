@@ -137,15 +137,20 @@ def scan(text):
             i += 1
             continue
         if at_line_start and c == "#":
-            j = i
-            while True:
-                k = text.find("\n", j)
-                if k < 0:
-                    k = n
-                if k > i and text[k - 1] == "\\":
-                    j = k + 1
-                    continue
-                break
+            # To the end of the line, past backslash-newlines and past
+            # comments, which may go on over several lines.
+            k = i
+            while k < n and text[k] != "\n":
+                if text.startswith("/*", k):
+                    end = text.find("*/", k + 2)
+                    if end < 0:
+                        raise ValueError("unterminated comment at line %d"
+                                         % line)
+                    k = end + 2
+                elif text.startswith("\\\n", k):
+                    k += 2
+                else:
+                    k += 1
             directive = text[i:k]
             word = re.match(r"#\s*(\w*)", directive).group(1)
             if word in ("if", "ifdef", "ifndef"):
@@ -191,6 +196,7 @@ def scan(text):
             while k < n and text[k] != c:
                 k += 2 if text[k] == "\\" else 1
             stmt[1].append(text[i:k + 1])
+            line += text[i:k + 1].count("\n")
             i = k + 1
             continue
         stmt[1].append(c)
@@ -227,8 +233,9 @@ def parse_header(path):
     m = re.search(r'#define\s+RSHARE_VERSION_STRING\s+"([^"]*)"', text)
     if m:
         hdr.version = m.group(1)
-    hdr.errors = ["RSHARE_E" + e for e in
-                  re.findall(r"^\s*X\((\w+),\s*-\d+,", text, re.M)]
+    hdr.errors = [("RSHARE_E" + e, int(v), t) for e, v, t in
+                  re.findall(r'^\s*X\((\w+),\s*(-\d+),\s*"([^"]*)"\)',
+                             text, re.M)]
 
     section = None
     current = None            # (comment, [functions]) of the running group
@@ -371,7 +378,8 @@ def sentences(lines):
         elif ch == ")":
             depth = max(0, depth - 1)
         elif (ch in ".;" and depth == 0 and i + 1 < len(text)
-              and text[i + 1] == " " and not text[:i].endswith(("e.g", "i.e"))):
+              and text[i + 1] == " "
+              and not text[:i].endswith(("e.g", "i.e"))):
             out.append(text[start:i + 1].strip())
             start = i + 1
     if text[start:].strip():
@@ -455,7 +463,7 @@ def top_body(hdr):
     lines = list(hdr.top)
     if lines:
         lines[0] = re.sub(r"^rshare\s*(\u2014|--|-)\s*", "", lines[0])
-        if lines[0][:1].islower():
+        if lines[0][:1].islower() and lines[0][1:2].islower():
             lines[0] = lines[0][0].upper() + lines[0][1:]
     return lines
 
@@ -520,6 +528,8 @@ def function_page(func, markup, codes, version):
         extra = sec.body if sec and sec is not func.comment else []
         rv = [s for s in sentences(desc) + sentences(extra)
               if says_return(s, func.ret, codes)]
+        rv = [r[:-1] + "." if r.endswith((";", ":", ",")) else r
+              for r in rv]
         if rv:
             out.append(".SH RETURN VALUE")
             out += paragraphs([" ".join(rv)], markup)
@@ -560,6 +570,11 @@ def header_page(hdr, markup, version):
                 out.append(".BR %s (3)" % esc(f.name))
                 out.append(line(esc(summary(desc, "(not described in the "
                                                   "header)"))))
+    if hdr.errors:
+        out.append(".SH ERROR CODES")
+        for name, value, text in hdr.errors:
+            out += [".TP", ".BR %s \" (%s)\"" % (esc(name), esc(str(value))),
+                    line(esc(text))]
     if hdr.types:
         out.append(".SH DATA TYPES")
         for name, comment in hdr.types:
@@ -630,7 +645,7 @@ def main():
     headers = [parse_header(p) for p in collect(opts.headers)]
     version = opts.version or next((h.version for h in headers
                                     if h.version), None)
-    codes = [c for h in headers for c in h.errors]
+    codes = [c[0] for h in headers for c in h.errors]
     functions = {}
     for h in headers:
         for f in h.functions:
