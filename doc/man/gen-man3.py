@@ -6,7 +6,8 @@ version.h that configure generates in the build tree).  For every
 RSHARE_API function declaration the script writes NAME.3; for every
 header an overview page (volume.h -> rshare_volume.3); and rshare.3, the
 index.  Pages use the man(7) macros and are byte-for-byte reproducible
-from the same headers.
+from the same headers; the date in .TH is SOURCE_DATE_EPOCH's when that
+is set, else empty.
 
 A function's description is the comment directly above it: walking up
 from the declaration over other declarations (but not over a blank line),
@@ -26,6 +27,7 @@ import glob
 import os
 import re
 import sys
+import time
 
 MANUAL = "rshare Library Functions"
 WIDTH = 72  # synopsis lines longer than this are split at commas
@@ -353,6 +355,8 @@ def paragraphs(lines, markup):
         item = re.match(r"^\s*(\d+\.|[-*])\s+(.*)$", ln)
         if item:
             tag = item.group(1)
+            if out and out[-1] == ".PP":
+                out.pop()     # .IP starts a paragraph of its own
             out.append('.IP "%s" 4' % esc(tag))
             out.append(line(markup(item.group(2))))
             in_list = True
@@ -440,10 +444,18 @@ def synopsis(proto, name):
     return out
 
 
+def page_date():
+    """YYYY-MM-DD from SOURCE_DATE_EPOCH (reproducible builds), else ""."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not epoch.isdigit():
+        return ""
+    return time.strftime("%Y-%m-%d", time.gmtime(int(epoch)))
+
+
 def th(title, version):
     src = "rshare %s" % version if version else "rshare"
-    return ('.TH %s 3 "" "%s" "%s"\n.ad l\n.nh'
-            % (esc(title.upper()), esc(src), MANUAL))
+    return ('.TH %s 3 "%s" "%s" "%s"\n.ad l\n.nh'
+            % (esc(title.upper()), page_date(), esc(src), MANUAL))
 
 
 def see_also(names):
@@ -532,7 +544,7 @@ def function_page(func, markup, codes, version):
               for r in rv]
         if rv:
             out.append(".SH RETURN VALUE")
-            out += paragraphs([" ".join(rv)], markup)
+            out += paragraphs(rv, markup)
 
     others = [(header_page_name(hdr), 3)]
     others += [(f.name, 3) for f in hdr.functions if f is not func]
