@@ -105,6 +105,8 @@ struct rshare_lease_info {
     uint32_t renewals;
     uint32_t reserved_;
 };
+/* The leases in this node's copy of the map: fills up to `max` entries
+ * and sets `*count` to how many there are. */
 RSHARE_API int rshare_access_lease_list(rshare_node *node, struct rshare_lease_info *out,
                                         size_t max, size_t struct_size, size_t *count);
 

@@ -74,7 +74,11 @@ struct rshare_block_ops {
 /* A backend bound to a node. */
 typedef struct rshare_block rshare_block;
 
+/* Zero `info` and set its struct_size (pass sizeof(*info)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_block_info_init(struct rshare_block_info *info, size_t struct_size);
+/* Zero `io` and set its struct_size (pass sizeof(*io)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_block_io_init(struct rshare_block_io *io, size_t struct_size);
 
 /* An application's own backend.  `ops` is copied; `backend` is passed to
@@ -105,6 +109,8 @@ RSHARE_API int rshare_block_open_memory(rshare_node *node, uint64_t bytes, uint3
 RSHARE_API int rshare_block_open_resource(rshare_node *node, uint64_t resource_id,
                                           rshare_block **out);
 
+/* The block's geometry and capabilities (`info->struct_size` set by the
+ * caller, as by rshare_block_info_init()). */
 RSHARE_API int rshare_block_get_info(const rshare_block *block, struct rshare_block_info *info);
 
 /* Start an I/O (see struct rshare_block_ops for when `done` runs).
@@ -112,7 +118,8 @@ RSHARE_API int rshare_block_get_info(const rshare_block *block, struct rshare_bl
  * size; RSHARE_ENOTSUP for an operation the backend lacks. */
 RSHARE_API int rshare_block_submit(rshare_block *block, struct rshare_block_io *io);
 
-/* The same, running the node's loop until the I/O completes. */
+/* Read, write or flush through the block, running the node's loop until
+ * the I/O completes; returns its status. */
 RSHARE_API int rshare_block_read_sync(rshare_block *block, uint64_t offset, void *buf,
                                       size_t length);
 RSHARE_API int rshare_block_write_sync(rshare_block *block, uint64_t offset, const void *buf,

@@ -46,6 +46,8 @@ struct rshare_cluster_config {
 #define RSHARE_CAP_VOLUMES 0x0008u      /* runs the volume engine */
 #define RSHARE_CAP_APP_FIRST 0x10000u   /* bits from here on are the application's */
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_cluster_config_init(struct rshare_cluster_config *config,
                                            size_t struct_size);
 
@@ -113,6 +115,9 @@ enum rshare_cluster_event {
 typedef void (*rshare_cluster_event_fn)(rshare_node *node, enum rshare_cluster_event event,
                                         uint32_t node_id, void *user_data);
 
+/* The application's cluster events (one callback per node; NULL removes
+ * it).  Called from inside the node's processing: print, record, do not
+ * block. */
 RSHARE_API int rshare_cluster_set_callback(rshare_node *node, rshare_cluster_event_fn fn,
                                            void *user_data);
 

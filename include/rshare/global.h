@@ -62,6 +62,8 @@ struct rshare_volume_desc {
     uint64_t component_sectors;
 };
 
+/* Zero `desc` and set its struct_size (pass sizeof(*desc)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_volume_desc_init(struct rshare_volume_desc *desc, size_t struct_size);
 
 /* Completion of a change to the global map: `status` is 0 once the change

@@ -53,6 +53,8 @@ struct rshare_iscsi_config {
     uint32_t reserved_;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_iscsi_config_init(struct rshare_iscsi_config *config, size_t struct_size);
 
 /* Log in to `cfg->target_iqn` at `cfg->portal` (with CHAP when a user is

@@ -107,6 +107,8 @@ struct rshare_kvm_config {
     void *sink_data;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_kvm_config_init(struct rshare_kvm_config *config, size_t struct_size);
 
 /* Create a KVM handle on `node`.  RSHARE_EINVAL for a bad configuration,
@@ -135,7 +137,11 @@ RSHARE_API int rshare_kvm_focus_set(rshare_kvm *kvm, uint32_t target);
 RSHARE_API int rshare_kvm_focus_next(rshare_kvm *kvm);
 /* The focused node id (0 without the host role). */
 RSHARE_API uint32_t rshare_kvm_focus(const rshare_kvm *kvm);
+/* Lock the focus where it is (non-zero) or unlock it: while locked,
+ * switching chords are swallowed and do nothing, rshare_kvm_focus_set()
+ * is refused.  0, or RSHARE_EINVAL without the host role. */
 RSHARE_API int rshare_kvm_lock(rshare_kvm *kvm, int locked);
+/* 1 while the focus is locked, 0 otherwise. */
 RSHARE_API int rshare_kvm_locked(const rshare_kvm *kvm);
 /* Whether the host hears from `target` (it reported and was not lost). */
 RSHARE_API int rshare_kvm_target_up(const rshare_kvm *kvm, uint32_t target);
@@ -180,6 +186,7 @@ struct rshare_kvm_stats {
     uint64_t release_alls;     /* host silent, down, restarted; destroy; API */
 };
 
+/* The handle's counters (the caller's struct_size says how many it knows). */
 RSHARE_API int rshare_kvm_stats(const rshare_kvm *kvm, struct rshare_kvm_stats *stats,
                                 size_t struct_size);
 
@@ -201,6 +208,8 @@ RSHARE_API void rshare_kvm_uinput_sink(void *user_data, uint32_t host,
                                        const struct rshare_kvm_event *events, size_t count);
 /* Events the injector could not place (other buttons, axes, failed writes). */
 RSHARE_API uint64_t rshare_kvm_uinput_dropped(const rshare_kvm_uinput *u);
+
+/* Destroy the injector's devices (releasing what they held).  Accepts NULL. */
 RSHARE_API void rshare_kvm_uinput_close(rshare_kvm_uinput *u);
 
 /* Capture from an evdev node (/dev/input/eventN), with an exclusive grab
@@ -283,6 +292,8 @@ struct rshare_video_source_config {
                                this long (it must not time out); 0 = 1000 */
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_video_source_config_init(struct rshare_video_source_config *config,
                                                 size_t struct_size);
 /* At most one graphics and one text source per node.  RSHARE_EINVAL for a
@@ -296,6 +307,8 @@ RSHARE_API int rshare_video_source_create(rshare_node *node,
  * one was sent replaces it (counted in frames_merged). */
 RSHARE_API int rshare_video_source_push(rshare_video_source *src, const void *pixels,
                                         size_t stride);
+
+/* Stop serving frames and free the source.  Accepts NULL. */
 RSHARE_API void rshare_video_source_destroy(rshare_video_source *src);
 
 struct rshare_video_rect {
@@ -331,6 +344,8 @@ struct rshare_video_sink_config {
     uint32_t retry_ms;              /* after a refused or failed request; 0 = 1000 */
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_video_sink_config_init(struct rshare_video_sink_config *config,
                                               size_t struct_size);
 /* Starts asking at once.  Destroy it before its node. */
@@ -339,6 +354,8 @@ RSHARE_API int rshare_video_sink_create(rshare_node *node,
                                         rshare_video_sink **out);
 /* `manual`: the last frame is consumed, ask for the next. */
 RSHARE_API int rshare_video_sink_next(rshare_video_sink *sink);
+
+/* Stop asking and free the sink.  Accepts NULL. */
 RSHARE_API void rshare_video_sink_destroy(rshare_video_sink *sink);
 
 /* Counters only ever grow.  A source fills the first part, a sink the
@@ -374,6 +391,8 @@ struct rshare_video_stats {
     uint64_t bytes_per_frame; /* average since start */
 };
 
+/* A source's or a sink's counters (`struct_size`: the caller's
+ * sizeof(struct rshare_video_stats); older callers get the fields they know). */
 RSHARE_API int rshare_video_source_stats(const rshare_video_source *src,
                                          struct rshare_video_stats *stats, size_t struct_size);
 RSHARE_API int rshare_video_sink_stats(const rshare_video_sink *sink,

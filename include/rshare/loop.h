@@ -33,8 +33,12 @@ struct rshare_loop_link {
     uint32_t queue_limit;       /* packets in flight before tail drop, default 4096 */
 };
 
+/* Zero `link` and set its struct_size (pass sizeof(*link)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_loop_link_init(struct rshare_loop_link *link, size_t struct_size);
 
+/* A simulated network with a virtual clock; `seed` makes its losses,
+ * duplicates and delays reproducible. */
 RSHARE_API int rshare_loop_net_create(uint64_t seed, rshare_loop_net **net_out);
 /* Destroy after every node using it. Accepts NULL. */
 RSHARE_API void rshare_loop_net_destroy(rshare_loop_net *net);
@@ -69,6 +73,7 @@ struct rshare_loop_stats {
     uint32_t reserved_;
     uint64_t sent, delivered, lost, duplicated, reordered, partitioned, queue_dropped;
 };
+/* What the network did with the packets it was given (counters only grow). */
 RSHARE_API int rshare_loop_net_stats(const rshare_loop_net *net, struct rshare_loop_stats *stats,
                                      size_t struct_size);
 

@@ -60,6 +60,8 @@ struct rshare_mctp_config {
     uint32_t tx_queue_bytes;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_mctp_config_init(struct rshare_mctp_config *config, size_t struct_size);
 
 /* One MCTP message of a type other than rshare's.  `data` starts with the
@@ -140,6 +142,8 @@ struct rshare_mctp_stats {
     uint64_t rx_overheard;          /* RS-485: intact frames for other nodes */
 };
 
+/* The MCTP counters of the serial or SMBus transport at
+ * `transport_index` (RSHARE_EINVAL for another kind of transport). */
 RSHARE_API int rshare_mctp_stats(rshare_node *node, int transport_index,
                                  struct rshare_mctp_stats *stats, size_t struct_size);
 

@@ -58,6 +58,8 @@ RSHARE_API int rshare_node_call_sync(rshare_node *node, uint32_t peer_id, uint16
 RSHARE_API int rshare_node_notify(rshare_node *node, uint32_t peer_id, uint16_t type,
                                   const void *body, size_t len);
 
+/* Release a buffer the node allocated for the caller (such as the reply of
+ * rshare_node_call_sync()).  Accepts NULL. */
 RSHARE_API void rshare_free(rshare_node *node, void *ptr);
 
 /* Accessors for a received request. */

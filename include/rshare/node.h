@@ -50,12 +50,16 @@ struct rshare_node_config {
 RSHARE_API void rshare_node_config_init(struct rshare_node_config *config,
                                         size_t struct_size);
 
+/* Create a node from `config` (copied; see rshare_node_config_init()).
+ * Returns 0 and the node in `*node_out`, or RSHARE_EINVAL for a bad
+ * configuration, RSHARE_ENOMEM, RSHARE_ESYS. */
 RSHARE_API int rshare_node_create(const struct rshare_node_config *config,
                                   rshare_node **node_out);
 /* Releases everything; accepts NULL.  Pending calls complete with
  * RSHARE_ESHUTDOWN. */
 RSHARE_API void rshare_node_destroy(rshare_node *node);
 
+/* The node's id, as configured. */
 RSHARE_API uint32_t rshare_node_id(const rshare_node *node);
 /* Details of the last error on this node (never NULL, may be ""). */
 RSHARE_API const char *rshare_node_errmsg(const rshare_node *node);
@@ -123,6 +127,8 @@ struct rshare_node_stats {
     uint64_t requests_map_stale;    /* refused: the sender's map version differs */
 };
 
+/* Copy the node's counters into `stats` (the caller's struct_size says
+ * how many fields it knows). */
 RSHARE_API int rshare_node_stats(const rshare_node *node,
                                  struct rshare_node_stats *stats,
                                  size_t struct_size);

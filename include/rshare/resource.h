@@ -45,6 +45,8 @@ struct rshare_resource_desc {
     char serial[RSHARE_RESOURCE_TEXT_MAX];
 };
 
+/* Zero `desc` and set its struct_size (pass sizeof(*desc)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_resource_desc_init(struct rshare_resource_desc *desc, size_t struct_size);
 
 /* Share a resource: the descriptor is checked (kind, geometry, non-empty

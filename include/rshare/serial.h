@@ -55,6 +55,8 @@ struct rshare_serial_config {
     const struct rshare_mctp_config *mctp;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_serial_config_init(struct rshare_serial_config *config,
                                           size_t struct_size);
 

@@ -44,6 +44,8 @@ struct rshare_smbus_config {
     const struct rshare_mctp_config *mctp;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_smbus_config_init(struct rshare_smbus_config *config, size_t struct_size);
 
 /* Open the adapter and the mqueue and attach the transport to `node`.

@@ -31,6 +31,8 @@ struct rshare_udp_config {
     uint32_t socket_buffer_bytes;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_udp_config_init(struct rshare_udp_config *config, size_t struct_size);
 
 /* Open a UDP socket and attach it to `node`.  Returns the transport index or

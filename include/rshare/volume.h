@@ -53,6 +53,8 @@ struct rshare_volume_config {
     void *progress_data;
 };
 
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
 RSHARE_API void rshare_volume_config_init(struct rshare_volume_config *config,
                                           size_t struct_size);
 
@@ -88,7 +90,8 @@ RSHARE_API int rshare_volume_write(rshare_volume *volume, uint64_t offset, const
 RSHARE_API int rshare_volume_flush(rshare_volume *volume, rshare_volume_done_fn done,
                                    void *user_data);
 
-/* The same, running the node's loop until the request completes. */
+/* rshare_volume_read(), _write() and _flush() that run the node's loop
+ * until the request completes and return its status. */
 RSHARE_API int rshare_volume_read_sync(rshare_volume *volume, uint64_t offset, void *buf,
                                        size_t length);
 RSHARE_API int rshare_volume_write_sync(rshare_volume *volume, uint64_t offset,
@@ -119,11 +122,13 @@ struct rshare_volume_status {
     uint64_t full_stripe_writes, rmw_writes, rcw_writes; /* RAID-5 write strategies */
 };
 
+/* The volume's state, members and counters (`status->struct_size` set by
+ * the caller: older callers get the fields they know). */
 RSHARE_API int rshare_volume_get_status(rshare_volume *volume,
                                         struct rshare_volume_status *status);
 
-/* Operator actions.  Fail a member now (as if its disk died): recorded in
- * the map; a spare takes its place if there is one. */
+/* Fail a member now, as if its disk died (an operator's action): recorded
+ * in the map; a spare takes its place if there is one. */
 RSHARE_API int rshare_volume_fail_member(rshare_volume *volume, uint32_t index);
 
 /* Bring back a failed member whose disk is reachable again: it is
