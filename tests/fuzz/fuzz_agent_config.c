@@ -1,4 +1,4 @@
-/* Fuzz target: the agent's configuration file (agent/settings.c, INI read
+/* Fuzz target: the agent's configuration file (examples/agent/settings.c, INI read
  * with libinih).  The input is the file's contents; it is parsed from a
  * string and, the same bytes written to a memfd, loaded as a file: both
  * must agree.  A file the parser accepts must give a consistent
@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../agent/settings.h"
+#include "../../examples/agent/settings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

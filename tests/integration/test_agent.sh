@@ -8,7 +8,7 @@
 # usage get their exit codes, an unreachable agent a clear message.
 set -u
 top_builddir=${top_builddir:-.}
-RSHARED=$top_builddir/agent/rshared
+RSHARED=$top_builddir/examples/agent/rshared
 CTL=$top_builddir/examples/rsharectl
 [ -x "$RSHARED" ] && [ -x "$CTL" ] || { echo "test_agent: programs not built" >&2; exit 1; }
 PY=/usr/bin/python3
