@@ -129,15 +129,8 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
         return rs_errorf(node, RSHARE_EINVAL, "block I/O too large");
     struct remote_io *rio =
         rs_calloc(node, 1, sizeof(*rio) + (size_t)count * sizeof(struct remote_piece));
-    uint8_t *body = NULL;
-    size_t cap = RS_BLOCK_REQ_OVERHEAD + (io->op == RSHARE_BLOCK_WRITE ? (size_t)step : 0) +
-                 (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
-    if (rio)
-        body = rs_malloc(node, cap);
-    if (!rio || !body) {
-        rs_free(node, rio);
+    if (!rio)
         return rs_errorf(node, RSHARE_ENOMEM, "no memory for a remote block I/O");
-    }
     rio->rb = rb;
     rio->node = node;
     rio->io = io;
@@ -157,14 +150,23 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
                                    .cookie_len = rb->cookie_len, .fence = rb->fence};
         if (io->op == RSHARE_BLOCK_WRITE)
             req.data = (const uint8_t *)io->buf + p->offset;
-        size_t len = rs_block_req_encode(&req, body, cap);
-        rc = len ? rs_msg_call(node, rb->host, RS_MSG_BLOCK, body, len, piece_done, p)
-                 : RSHARE_EINVAL;
+        /* Each piece's body is encoded (a write's data copied) straight
+         * into the message that goes out. */
+        size_t cap = RS_BLOCK_REQ_OVERHEAD +
+                     (io->op == RSHARE_BLOCK_WRITE ? (size_t)p->length : 0) +
+                     (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
+        uint8_t *wire = rs_msg_prepare(node, cap);
+        size_t len = wire ? rs_block_req_encode(&req, RS_MSG_BODY(wire), cap) : 0;
+        if (!len) {
+            rc = wire ? RSHARE_EINVAL : RSHARE_ENOMEM;
+            rs_msg_discard(node, wire);
+            break;
+        }
+        rc = rs_msg_call_prepared(node, rb->host, RS_MSG_BLOCK, wire, len, piece_done, p);
         if (rc < 0)
             break;
         sent++;
     }
-    rs_free(node, body);
     if (sent == 0) {
         rs_free(node, rio);
         return rc;
