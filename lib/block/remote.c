@@ -203,6 +203,46 @@ static void remote_close(void *backend)
     rs_free(rb->node, rb);
 }
 
+static const struct rshare_block_ops remote_ops = {.struct_size = sizeof(remote_ops),
+                                                   .submit = remote_submit,
+                                                   .close = remote_close};
+
+static int check_cred(rshare_node *node, const struct rshare_access_credentials *cred)
+{
+    if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
+        return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
+    if (cred->cookie_len > RS_BLOCK_COOKIE_MAX || (cred->cookie_len && !cred->cookie))
+        return rs_errorf(node, RSHARE_EINVAL, "cookie of %zu bytes (at most %d)",
+                         cred->cookie_len, RS_BLOCK_COOKIE_MAX);
+    return 0;
+}
+
+/* Requests already sent keep the credentials they were sent with. */
+static void set_cred(struct remote_backend *rb, const struct rshare_access_credentials *cred)
+{
+    memset(rb->cookie, 0, sizeof(rb->cookie));
+    rb->has_cred = cred != NULL;
+    rb->fence = cred ? cred->fence : 0;
+    rb->cookie_len = cred ? cred->cookie_len : 0;
+    if (rb->cookie_len)
+        memcpy(rb->cookie, cred->cookie, rb->cookie_len);
+}
+
+RSHARE_API int rshare_block_set_credentials(rshare_block *block,
+                                            const struct rshare_access_credentials *cred)
+{
+    if (!block)
+        return RSHARE_EINVAL;
+    rshare_node *node = rs_block_node(block);
+    int rc = cred ? check_cred(node, cred) : 0;
+    if (rc < 0)
+        return rc;
+    struct remote_backend *rb = rs_block_backend_of(block, &remote_ops);
+    if (rb)
+        set_cred(rb, cred);
+    return 0; /* other handles (the host's own shortcut, local disks) need none */
+}
+
 static int open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
                        const struct rshare_access_credentials *cred, rshare_block **out)
 {
@@ -213,16 +253,7 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     rb->resource = desc->id;
     rb->host = desc->host;
     rb->block_size = desc->block_size;
-    if (cred) {
-        rb->has_cred = true;
-        rb->fence = cred->fence;
-        rb->cookie_len = cred->cookie_len;
-        if (cred->cookie_len)
-            memcpy(rb->cookie, cred->cookie, cred->cookie_len);
-    }
-    static const struct rshare_block_ops ops = {.struct_size = sizeof(ops),
-                                                .submit = remote_submit,
-                                                .close = remote_close};
+    set_cred(rb, cred);
     struct rshare_block_info info;
     rshare_block_info_init(&info, sizeof(info));
     info.block_size = desc->block_size;
@@ -230,7 +261,7 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     /* The host knows whether flush and discard do anything; ask it. */
     info.caps = RSHARE_BLOCK_CAP_FLUSH | RSHARE_BLOCK_CAP_DISCARD |
                 (desc->rights & RSHARE_RIGHT_WRITE ? 0 : RSHARE_BLOCK_CAP_READONLY);
-    int rc = rs_block_create(node, &ops, rb, &info, remote_abandon, out);
+    int rc = rs_block_create(node, &remote_ops, rb, &info, remote_abandon, out);
     if (rc < 0)
         rs_free(node, rb);
     return rc;
@@ -249,11 +280,9 @@ RSHARE_API int rshare_block_open_resource_granted(rshare_node *node, uint64_t re
     if (!node || !out || !cred)
         return RSHARE_EINVAL;
     *out = NULL;
-    if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
-        return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
-    if (cred->cookie_len > RS_BLOCK_COOKIE_MAX || (cred->cookie_len && !cred->cookie))
-        return rs_errorf(node, RSHARE_EINVAL, "cookie of %zu bytes (at most %d)",
-                         cred->cookie_len, RS_BLOCK_COOKIE_MAX);
+    int rc = check_cred(node, cred);
+    if (rc < 0)
+        return rc;
     /* On the host itself: the shortcut, which needs no credentials. */
     if ((uint32_t)(resource_id >> 32) == rshare_node_id(node))
         return rshare_block_open_resource(node, resource_id, out);
