@@ -393,7 +393,7 @@ static PyObject *kvm_stats(rspy_kvm *k, PyObject *unused)
     static const struct rspy_field fields[] = {
         F(events_in), F(refused), F(repeats_dropped), F(hotkeys), F(switches), F(frames_sent),
         F(syncs_sent), F(send_failed), F(targets_lost), F(frames_received), F(frames_stale),
-        F(frames_gap), F(bad_messages), F(sync_releases), F(release_alls),
+        F(frames_gap), F(bad_messages), F(sync_releases), F(release_alls), F(edge_switches),
     };
 #undef F
     PyObject *d = PyDict_New();
