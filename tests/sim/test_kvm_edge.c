@@ -457,6 +457,34 @@ START_TEST(test_relative_scaling_no_drift)
 }
 END_TEST
 
+/* Links: a display whose link is down is a wall; the pointer is still
+ * followed on a focused display whose link is down, and the user leaves
+ * it by the edge to a target that is up. */
+START_TEST(test_edge_links)
+{
+    use_layout(0, 0, 0, 0);
+    ck_assert_int_eq(rshare_loop_net_partition(net, 1, 3, 1), 0);
+    run_us(1500000);
+    ck_assert_int_eq(rshare_kvm_target_up(kvm[HOST], 3), 0);
+    move(2000, 0);
+    ck_assert_uint_eq(rshare_kvm_focus(kvm[HOST]), 2);
+    ck_assert_int_eq(rshare_loop_net_partition(net, 1, 3, 0), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, targets_up, NULL, 2000000u), 0);
+    ck_assert_int_eq(rshare_loop_net_partition(net, 1, 2, 1), 0);
+    run_us(1500000);
+    ck_assert_int_eq(rshare_kvm_target_up(kvm[HOST], 2), 0);
+    size_t before = logs[1].len;
+    move(-100, 0);
+    pointer_is(1819, 540);
+    move(200, 0);
+    ck_assert_uint_eq(rshare_kvm_focus(kvm[HOST]), 3);
+    ck_assert_int_eq(rshare_loop_net_partition(net, 1, 2, 0), 0);
+    run_us(50000);
+    ck_assert_uint_eq(logs[1].len, before); /* node 2 got none of it */
+    GOLDEN(2, {EV_ABS, ABS_X, 0}, {EV_ABS, ABS_Y, 16391}, SYN);
+}
+END_TEST
+
 /* A bad layout is refused with a clear error and the previous one stays;
  * a target handle has no layout. */
 START_TEST(test_layout_refused)
@@ -518,6 +546,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_edge_modifier_keys_held);
     tcase_add_test(tc, test_edge_absolute);
     tcase_add_test(tc, test_relative_scaling_no_drift);
+    tcase_add_test(tc, test_edge_links);
     tcase_add_test(tc, test_layout_refused);
     suite_add_tcase(s, tc);
     return s;
