@@ -188,7 +188,8 @@ RSHARE_API void rshare_kvm_layout_config_init(struct rshare_kvm_layout_config *c
  * removes it.  Pointers start in the middle of their displays.  RSHARE_EINVAL
  * without the host role, for a node that is not a target or appears twice,
  * for sizes, positions or guards out of bounds and for displays that
- * overlap; the previous layout stays then. */
+ * overlap, RSHARE_EVERSION for a struct_size below this version's; the
+ * previous layout stays then. */
 RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_layout_config *config);
 /* Where the host believes the pointer is on the focused display (pixels).
  * RSHARE_ENOENT when the focused target has no display in the layout. */
