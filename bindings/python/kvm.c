@@ -419,7 +419,7 @@ static PyObject *kvm_set_layout(rspy_kvm *k, PyObject *args, PyObject *kw)
             if (!PyDict_Check(o)) {
                 Py_DECREF(fast);
                 PyErr_SetString(PyExc_TypeError,
-                                "a display is a dict: node, x, y, width, height, scale_milli");
+                                "a display is a dict: node, x, y, width, height, scale_milli, flags");
                 return NULL;
             }
             PyObject *x = PyDict_GetItemString(o, "x"), *y = PyDict_GetItemString(o, "y");
@@ -429,6 +429,7 @@ static PyObject *kvm_set_layout(rspy_kvm *k, PyObject *args, PyObject *kw)
             d[i].width = (uint32_t)dict_u32(o, "width", 0);
             d[i].height = (uint32_t)dict_u32(o, "height", 0);
             d[i].scale_milli = (uint32_t)dict_u32(o, "scale_milli", 0);
+            d[i].flags = (uint32_t)dict_u32(o, "flags", 0);
             if (PyErr_Occurred()) {
                 Py_DECREF(fast);
                 return NULL;
@@ -620,7 +621,8 @@ static PyMethodDef kvm_methods[] = {
     {"set_layout", (PyCFunction)(void (*)(void))kvm_set_layout, METH_VARARGS | METH_KEYWORDS,
      "set_layout(displays, host_screen=None, *, edges=True, delay_ms=0, double_tap_ms=0,\n"
      "           corner_px=0, mods=0)\n"
-     "Host: place the targets' displays (dicts: node, x, y, width, height, scale_milli)\n"
+     "Host: place the targets' displays (dicts: node, x, y, width, height, scale_milli,\n"
+     "flags)\n"
      "in one layout; pushing the pointer past an edge moves focus (doc/KVM.md)."},
     {"stats", (PyCFunction)kvm_stats, METH_NOARGS, "stats() -> dict\nThe handle's counters."},
     {"close", (PyCFunction)kvm_close, METH_NOARGS,

@@ -147,7 +147,8 @@ static bool parse_size(const char *value, uint32_t *w, uint32_t *h, const char *
     return true;
 }
 
-/* "NODE WIDTHxHEIGHT@X,Y [scale=F]": one target's display in the layout. */
+/* "NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]": one target's display in the
+ * layout. */
 static int display_key(struct parse *p, const char *name, const char *value)
 {
     struct agent_config *c = p->cfg;
@@ -162,7 +163,8 @@ static int display_key(struct parse *p, const char *name, const char *value)
     long x = 0, y = 0;
     if (errno || end == value || *end != ' ' || !node || node > 0xFFFFFFFEul ||
         !parse_size(end + 1, &d->width, &d->height, &rest) || *rest != '@')
-        return refuse(p, "kvm", name, "'%s': say NODE WIDTHxHEIGHT@X,Y [scale=F]", value);
+        return refuse(p, "kvm", name, "'%s': say NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]",
+                      value);
     x = strtol(rest + 1, &end, 10);
     if (end == rest + 1 || *end != ',' || x < -(1L << 24) || x > (1L << 24))
         return refuse(p, "kvm", name, "'%s': X is not a number in -16777216..16777216", value);
@@ -170,12 +172,23 @@ static int display_key(struct parse *p, const char *name, const char *value)
     y = strtol(rest, &end, 10);
     if (end == rest || y < -(1L << 24) || y > (1L << 24))
         return refuse(p, "kvm", name, "'%s': Y is not a number in -16777216..16777216", value);
-    if (*end) {
+    while (*end == ' ') {
+        end++;
         double f = 0;
-        if (strncmp(end, " scale=", 7) || (f = strtod(end + 7, &end)) < 0.001 || f > 1000 || *end)
-            return refuse(p, "kvm", name, "'%s': scale must be a factor in 0.001..1000", value);
-        d->scale_milli = (uint32_t)(f * 1000 + 0.5);
+        if (!strncmp(end, "absolute", 8) && (end[8] == ' ' || !end[8])) {
+            d->flags |= RSHARE_KVM_DISPLAY_ABSOLUTE;
+            end += 8;
+        } else if (strncmp(end, "scale=", 6) || (f = strtod(end + 6, &end)) < 0.001 ||
+                   f > 1000 || (*end && *end != ' ')) {
+            return refuse(p, "kvm", name,
+                          "'%s': after X,Y only scale=F (0.001..1000) and absolute", value);
+        } else {
+            d->scale_milli = (uint32_t)(f * 1000 + 0.5);
+        }
     }
+    if (*end)
+        return refuse(p, "kvm", name, "'%s': say NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]",
+                      value);
     d->node = (uint32_t)node;
     d->x = (int32_t)x;
     d->y = (int32_t)y;

@@ -162,7 +162,14 @@ struct rshare_kvm_display {
     uint32_t scale_milli;   /* relative motion times scale_milli / 1000 (1 .. 1000000) on
                                both axes; 0 = width / host_width and height / host_height,
                                or 1:1 when the host's size is not given */
+    uint32_t flags;         /* RSHARE_KVM_DISPLAY_* */
+    uint32_t reserved_;     /* 0 */
 };
+/* Send this target the pointer the host follows as absolute positions
+ * (EV_ABS 0..32767) instead of relative motion: the target's own pointer
+ * acceleration no longer applies, and the host always knows where its
+ * pointer is. */
+#define RSHARE_KVM_DISPLAY_ABSOLUTE 0x1u
 
 /* Initialise with rshare_kvm_layout_config_init(); fields are only ever
  * appended. */

@@ -588,11 +588,17 @@ RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_la
             return rs_errorf(kvm->node, RSHARE_EINVAL,
                              "KVM display %u: node %u is not a target or appears twice", i,
                              d->node);
-        if (!d->width || !d->height || d->scale_milli > RS_KVM_SCALE_MAX)
-            return rs_errorf(kvm->node, RSHARE_EINVAL, "KVM display of node %u: size %ux%u",
-                             d->node, d->width, d->height);
+        if (!d->width || !d->height || d->scale_milli > RS_KVM_SCALE_MAX ||
+            d->flags & ~RSHARE_KVM_DISPLAY_ABSOLUTE || d->reserved_)
+            return rs_errorf(kvm->node, RSHARE_EINVAL,
+                             "KVM display of node %u: size %ux%u, scale or flags", d->node,
+                             d->width, d->height);
         struct rs_kvm_display *o = &displays[t];
-        *o = (struct rs_kvm_display){.x = d->x, .y = d->y, .width = d->width, .height = d->height};
+        *o = (struct rs_kvm_display){.x = d->x,
+                                     .y = d->y,
+                                     .width = d->width,
+                                     .height = d->height,
+                                     .absolute = d->flags & RSHARE_KVM_DISPLAY_ABSOLUTE};
         axis_scale(d->scale_milli, d->width, cfg.host_width, &o->num_x, &o->den_x);
         axis_scale(d->scale_milli, d->height, cfg.host_height, &o->num_y, &o->den_y);
     }

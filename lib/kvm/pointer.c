@@ -61,15 +61,22 @@ bool rs_kvm_pointer_event(struct rs_kvm_pointers *p, uint32_t target, struct rs_
         return true;
     const struct rs_kvm_display *d = &p->displays[target];
     struct rs_kvm_pointer_pos *pos = &p->pos[target];
-    if (ev->type == EV_REL && ev->code == REL_X) {
-        ev->value = rel_move(&pos->x, &pos->rem_x, ev->value, d->num_x, d->den_x, d->width,
-                             RS_KVM_SIDE_LEFT, RS_KVM_SIDE_RIGHT, &p->pushed);
-        return ev->value != 0;
-    }
-    if (ev->type == EV_REL && ev->code == REL_Y) {
-        ev->value = rel_move(&pos->y, &pos->rem_y, ev->value, d->num_y, d->den_y, d->height,
-                             RS_KVM_SIDE_TOP, RS_KVM_SIDE_BOTTOM, &p->pushed);
-        return ev->value != 0;
+    if (ev->type == EV_REL && (ev->code == REL_X || ev->code == REL_Y)) {
+        bool horizontal = ev->code == REL_X;
+        int32_t *at = horizontal ? &pos->x : &pos->y;
+        int32_t was = *at;
+        uint32_t len = horizontal ? d->width : d->height;
+        if (horizontal)
+            ev->value = rel_move(at, &pos->rem_x, ev->value, d->num_x, d->den_x, len,
+                                 RS_KVM_SIDE_LEFT, RS_KVM_SIDE_RIGHT, &p->pushed);
+        else
+            ev->value = rel_move(at, &pos->rem_y, ev->value, d->num_y, d->den_y, len,
+                                 RS_KVM_SIDE_TOP, RS_KVM_SIDE_BOTTOM, &p->pushed);
+        if (!d->absolute)
+            return ev->value != 0;
+        *ev = (struct rs_kvm_event){.type = EV_ABS, .code = horizontal ? ABS_X : ABS_Y,
+                                    .value = rs_kvm_pointer_to_abs(*at, len)};
+        return *at != was;
     }
     if (ev->type == EV_ABS && (ev->code == ABS_X || ev->code == ABS_Y)) {
         bool horizontal = ev->code == ABS_X;

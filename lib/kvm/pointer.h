@@ -5,6 +5,8 @@
  *    part below one unit is kept and added to the next event, so that any
  *    number of small moves adds up exactly (no drift).  The position moves
  *    by the scaled amount and stays on the display (clamped).
+ *    On an `absolute` display the event leaves as the new position
+ *    (ABS_X, ABS_Y), and not at all when the position did not change.
  *  - Absolute motion (ABS_X, ABS_Y, 0..32767) already says "this far across
  *    the display": it travels unchanged and sets the position.
  *  - Wheels and every other axis travel unchanged (wheels stay in their
@@ -42,6 +44,7 @@ struct rs_kvm_display {
     int32_t x, y;
     uint32_t width, height;
     uint32_t num_x, den_x, num_y, den_y; /* > 0 when width > 0 */
+    bool absolute; /* relative motion leaves as the new absolute position */
 };
 
 struct rs_kvm_pointer_pos {

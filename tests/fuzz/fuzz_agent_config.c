@@ -66,7 +66,7 @@ static void check_accepted(const struct agent_config *c)
             target |= c->kvm_targets[j] == d->node;
         if (!target || d->width < 1 || d->width > 32768 || d->height < 1 || d->height > 32768 ||
             d->x < -(1 << 24) || d->x > (1 << 24) || d->y < -(1 << 24) || d->y > (1 << 24) ||
-            d->scale_milli > 1000000)
+            d->scale_milli > 1000000 || d->flags & ~RSHARE_KVM_DISPLAY_ABSOLUTE || d->reserved_)
             abort();
     }
     for (uint32_t i = 0; i < c->share_count; i++) {

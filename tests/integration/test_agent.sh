@@ -66,7 +66,7 @@ path = $WORK/disk$n.img
 CONF
     if [ "$n" = 1 ]; then
         printf '[kvm]\nrole = host\ntargets = 2,3\nhost_screen = 1920x1080\n'
-        printf 'display = 2 1920x1080@0,0\ndisplay = 3 3840x2160@1920,-540\nedge_delay_ms = 150\n'
+        printf 'display = 2 1920x1080@0,0\ndisplay = 3 3840x2160@1920,-540 absolute\nedge_delay_ms = 150\n'
     else
         printf '[kvm]\nrole = target\nhost = 1\ninject = none\n'
     fi

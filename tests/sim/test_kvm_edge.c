@@ -485,6 +485,35 @@ START_TEST(test_edge_links)
 }
 END_TEST
 
+/* A display that takes the pointer as absolute positions: relative
+ * motion (scaled) leaves as the position the host follows, nothing when
+ * it did not move; wheels stay relative. */
+START_TEST(test_absolute_display)
+{
+    static const struct rshare_kvm_display displays[] = {
+        {.node = 2, .width = 1920, .height = 1080},
+        {.node = 3, .x = 1920, .y = -540, .width = 3840, .height = 2160,
+         .flags = RSHARE_KVM_DISPLAY_ABSOLUTE},
+    };
+    struct rshare_kvm_layout_config l = layout(0, 0, 0, 0);
+    l.displays = displays;
+    ck_assert_int_eq(rshare_kvm_set_layout(kvm[HOST], &l), 0);
+    move(1000, 0);
+    ck_assert_uint_eq(rshare_kvm_focus(kvm[HOST]), 3);
+    move(10, 0);     /* x 20 */
+    move(0, -5);     /* y 1070 */
+    move(0, -5000);  /* y 0 */
+    move(0, -10);    /* still 0, and above is a wall: nothing */
+    input(EV_REL, REL_WHEEL_HI_RES, 120);
+    input(EV_SYN, SYN_REPORT, 0);
+    pointer_is(20, 0);
+    run_us(50000);
+    GOLDEN(2, {EV_ABS, ABS_X, 0}, {EV_ABS, ABS_Y, 16391}, SYN, {EV_ABS, ABS_X, 171}, SYN,
+           {EV_ABS, ABS_Y, 16239}, SYN, {EV_ABS, ABS_Y, 0}, SYN, {EV_REL, REL_WHEEL_HI_RES, 120},
+           SYN);
+}
+END_TEST
+
 /* A bad layout is refused with a clear error and the previous one stays;
  * a target handle has no layout. */
 START_TEST(test_layout_refused)
@@ -511,6 +540,12 @@ START_TEST(test_layout_refused)
     d[1].x = 1 << 30;
     ck_assert_int_eq(rshare_kvm_set_layout(kvm[HOST], &l), RSHARE_EINVAL);
     d[1].x = 1920;
+    d[1].flags = 0x2; /* unknown flag */
+    ck_assert_int_eq(rshare_kvm_set_layout(kvm[HOST], &l), RSHARE_EINVAL);
+    d[1].flags = RSHARE_KVM_DISPLAY_ABSOLUTE;
+    d[1].reserved_ = 1;
+    ck_assert_int_eq(rshare_kvm_set_layout(kvm[HOST], &l), RSHARE_EINVAL);
+    d[1].flags = d[1].reserved_ = 0;
     l.mods = 0x10;
     ck_assert_int_eq(rshare_kvm_set_layout(kvm[HOST], &l), RSHARE_EINVAL);
     l.mods = 0;
@@ -547,6 +582,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_edge_absolute);
     tcase_add_test(tc, test_relative_scaling_no_drift);
     tcase_add_test(tc, test_edge_links);
+    tcase_add_test(tc, test_absolute_display);
     tcase_add_test(tc, test_layout_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -519,6 +519,12 @@ class KvmTests(unittest.TestCase):
             host.set_layout([dict(node=3, width=10, height=10)])  # not a target
         with self.assertRaises(TypeError):
             host.set_layout([5])
+        host.set_layout([dict(node=2, width=3840, height=2160, flags=rshare.KVM_DISPLAY_ABSOLUTE)],
+                        host_screen=(1920, 1080))
+        host.input_events([(rshare.EV_REL, rel_x, 3), (rshare.EV_SYN, rshare.SYN_REPORT, 0)])
+        self.assertEqual(host.pointer, (1926, 1080))
+        self.assertTrue(rshare.wait(lambda: frames[-1][0][0] == rshare.EV_ABS, 5000))
+        self.assertEqual(frames[-1][0], (rshare.EV_ABS, 0, 16439))  # ABS_X of pixel 1926
         host.set_layout(None)
         self.assertIsNone(host.pointer)
         self.assertEqual(host.stats()["edge_switches"], 0)
