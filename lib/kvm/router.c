@@ -324,14 +324,14 @@ static void edge_check(struct rs_kvm_router *r)
     uint32_t pushed = rs_kvm_pointer_take_pushed(&r->pointer);
     if (!r->edge.enabled)
         return;
-    struct rs_kvm_edge_host host = {
-        .mods = rs_kvm_hotkey_mods_in(&r->keys.host),
-        .locked = r->locked,
-    };
-    for (uint16_t b = BTN_LEFT; b <= BTN_TASK; b++)
-        host.buttons |= rs_kvm_keystate_host_held(&r->keys, b);
-    for (uint32_t i = 0; i < r->target_count; i++)
-        host.up |= r->targets[i].up ? 1u << i : 0;
+    struct rs_kvm_edge_host host = {.locked = r->locked};
+    if (pushed) { /* the host's state matters only to a push */
+        host.mods = rs_kvm_hotkey_mods_in(&r->keys.host);
+        for (uint16_t b = BTN_LEFT; b <= BTN_TASK; b++)
+            host.buttons |= rs_kvm_keystate_host_held(&r->keys, b);
+        for (uint32_t i = 0; i < r->target_count; i++)
+            host.up |= r->targets[i].up ? 1u << i : 0;
+    }
     struct rs_kvm_edge_entry entry;
     if (!rs_kvm_edge_frame(&r->edge, &r->pointer, r->focus, pushed, &host, r->now_us, &entry))
         return;
