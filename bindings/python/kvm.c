@@ -419,7 +419,8 @@ static PyObject *kvm_set_layout(rspy_kvm *k, PyObject *args, PyObject *kw)
             if (!PyDict_Check(o)) {
                 Py_DECREF(fast);
                 PyErr_SetString(PyExc_TypeError,
-                                "a display is a dict: node, x, y, width, height, scale_milli, flags");
+                                "a display is a dict: node, x, y, width, height, "
+                                "scale_milli, flags");
                 return NULL;
             }
             PyObject *x = PyDict_GetItemString(o, "x"), *y = PyDict_GetItemString(o, "y");

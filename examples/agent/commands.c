@@ -507,7 +507,8 @@ static int cmd_kvm(struct client *c, char **w, int n, struct reply *r)
                     snprintf(where, sizeof(where), ", display %ux%u at %d,%d", d->width,
                              d->height, d->x, d->y);
             }
-            reply_line(r, "  target %u: %s%s%s", t, rshare_kvm_target_up(kvm, t) > 0 ? "up" : "down",
+            reply_line(r, "  target %u: %s%s%s", t,
+                       rshare_kvm_target_up(kvm, t) > 0 ? "up" : "down",
                        t == focus ? ", focused" : "", where);
         }
         if (pointer)

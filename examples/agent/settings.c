@@ -245,8 +245,8 @@ static int layout_key(struct parse *p, const char *name, const char *value)
             return refuse(p, "kvm", name, "'%s' is not a number in 0..32768", value);
     } else if (!strcmp(name, "edge_modifiers")) {
         if (!parse_mods(value, &c->kvm_edge_mods))
-            return refuse(p, "kvm", name, "'%s': say none or e.g. ctrl+alt (ctrl, shift, alt, meta)",
-                          value);
+            return refuse(p, "kvm", name,
+                          "'%s': say none or e.g. ctrl+alt (ctrl, shift, alt, meta)", value);
     } else {
         return refuse(p, "kvm", name, "unknown key");
     }

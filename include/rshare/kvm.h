@@ -197,7 +197,8 @@ RSHARE_API void rshare_kvm_layout_config_init(struct rshare_kvm_layout_config *c
  * for sizes, positions or guards out of bounds and for displays that
  * overlap, RSHARE_EVERSION for a struct_size below this version's; the
  * previous layout stays then. */
-RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_layout_config *config);
+RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm,
+                                     const struct rshare_kvm_layout_config *config);
 /* Where the host believes the pointer is on the focused display (pixels).
  * RSHARE_ENOENT when the focused target has no display in the layout. */
 RSHARE_API int rshare_kvm_pointer(const rshare_kvm *kvm, uint32_t *x, uint32_t *y);

@@ -566,7 +566,8 @@ RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_la
     struct rshare_kvm_layout_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     if (config) {
-        if (config->struct_size < offsetof(struct rshare_kvm_layout_config, mods) + sizeof(uint32_t))
+        size_t first = offsetof(struct rshare_kvm_layout_config, mods) + sizeof(uint32_t);
+        if (config->struct_size < first)
             return rs_errorf(kvm->node, RSHARE_EVERSION, "KVM layout struct_size %u too small",
                              config->struct_size);
         memcpy(&cfg, config, config->struct_size < sizeof(cfg) ? config->struct_size : sizeof(cfg));
@@ -578,7 +579,8 @@ RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_la
         cfg.delay_ms > 10000 || cfg.double_tap_ms > 10000 ||
         cfg.corner_px > RS_KVM_DISPLAY_MAX_SIDE || cfg.mods & ~0xfu)
         return rs_errorf(kvm->node, RSHARE_EINVAL,
-                         "KVM layout: host size, delay, double tap, corner or modifiers out of range");
+                         "KVM layout: host size, delay, double tap, corner or modifiers "
+                         "out of range");
     struct rs_kvm_display displays[RS_KVM_MAX_TARGETS];
     memset(displays, 0, sizeof(displays));
     for (uint32_t i = 0; i < cfg.display_count; i++) {

@@ -600,7 +600,9 @@ END_TEST
  * clamped, never overflow; pushes are seen at both ends. */
 START_TEST(test_pointer_scaling)
 {
-    static const uint32_t fractions[][2] = {{1, 3}, {4, 3}, {333, 1000}, {1000000, 1}, {1, 1000000}};
+    static const uint32_t fractions[][2] = {
+        {1, 3}, {4, 3}, {333, 1000}, {1000000, 1}, {1, 1000000},
+    };
     srand(5);
     for (size_t f = 0; f < N(fractions); f++) {
         struct rs_kvm_pointers p;
