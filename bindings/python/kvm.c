@@ -380,6 +380,70 @@ static PyObject *kvm_release_all(rspy_kvm *k, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* set_layout(displays, host_screen=None, edges=True, delay_ms=0,
+ * double_tap_ms=0, corner_px=0, mods=0): displays are dicts with node, x,
+ * y, width, height and optionally scale_milli; None or [] removes the
+ * layout. */
+static PyObject *kvm_set_layout(rspy_kvm *k, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"displays", "host_screen", "edges",     "delay_ms",
+                             "double_tap_ms", "corner_px", "mods", NULL};
+    PyObject *displays = Py_None, *host_screen = Py_None;
+    int edges = 1;
+    struct rshare_kvm_layout_config cfg;
+    rshare_kvm_layout_config_init(&cfg, sizeof(cfg));
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pIIII", kwlist, &displays, &host_screen,
+                                     &edges, &cfg.delay_ms, &cfg.double_tap_ms, &cfg.corner_px,
+                                     &cfg.mods))
+        return NULL;
+    if (!kvm_check(k))
+        return NULL;
+    cfg.edges = (uint32_t)edges;
+    if (host_screen != Py_None &&
+        !PyArg_ParseTuple(host_screen, "II;host_screen is (width, height)", &cfg.host_width,
+                          &cfg.host_height))
+        return NULL;
+    struct rshare_kvm_display d[RSHARE_KVM_MAX_TARGETS];
+    memset(d, 0, sizeof(d));
+    if (displays != Py_None) {
+        PyObject *fast = PySequence_Fast(displays, "displays must be a sequence of dicts");
+        if (!fast)
+            return NULL;
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
+        if (len > RSHARE_KVM_MAX_TARGETS) {
+            Py_DECREF(fast);
+            return PyErr_Format(PyExc_ValueError, "at most %d displays", RSHARE_KVM_MAX_TARGETS);
+        }
+        for (Py_ssize_t i = 0; i < len; i++) {
+            PyObject *o = PySequence_Fast_GET_ITEM(fast, i);
+            if (!PyDict_Check(o)) {
+                Py_DECREF(fast);
+                PyErr_SetString(PyExc_TypeError,
+                                "a display is a dict: node, x, y, width, height, "
+                                "scale_milli, flags");
+                return NULL;
+            }
+            PyObject *x = PyDict_GetItemString(o, "x"), *y = PyDict_GetItemString(o, "y");
+            d[i].node = (uint32_t)dict_u32(o, "node", 0);
+            d[i].x = x ? (int32_t)PyLong_AsLong(x) : 0;
+            d[i].y = y ? (int32_t)PyLong_AsLong(y) : 0;
+            d[i].width = (uint32_t)dict_u32(o, "width", 0);
+            d[i].height = (uint32_t)dict_u32(o, "height", 0);
+            d[i].scale_milli = (uint32_t)dict_u32(o, "scale_milli", 0);
+            d[i].flags = (uint32_t)dict_u32(o, "flags", 0);
+            if (PyErr_Occurred()) {
+                Py_DECREF(fast);
+                return NULL;
+            }
+        }
+        cfg.displays = d;
+        cfg.display_count = (uint32_t)len;
+        Py_DECREF(fast);
+    }
+    KVM_CALL(k, rshare_kvm_set_layout(k->child.handle, &cfg));
+    Py_RETURN_NONE;
+}
+
 static PyObject *kvm_stats(rspy_kvm *k, PyObject *unused)
 {
     (void)unused;
@@ -393,7 +457,7 @@ static PyObject *kvm_stats(rspy_kvm *k, PyObject *unused)
     static const struct rspy_field fields[] = {
         F(events_in), F(refused), F(repeats_dropped), F(hotkeys), F(switches), F(frames_sent),
         F(syncs_sent), F(send_failed), F(targets_lost), F(frames_received), F(frames_stale),
-        F(frames_gap), F(bad_messages), F(sync_releases), F(release_alls),
+        F(frames_gap), F(bad_messages), F(sync_releases), F(release_alls), F(edge_switches),
     };
 #undef F
     PyObject *d = PyDict_New();
@@ -449,6 +513,17 @@ static int kvm_set_focus(rspy_kvm *k, PyObject *value, void *closure)
         return -1;
     Py_DECREF(r);
     return 0;
+}
+
+static PyObject *kvm_get_pointer(rspy_kvm *k, void *closure)
+{
+    (void)closure;
+    if (!kvm_check(k))
+        return NULL;
+    uint32_t x, y;
+    if (rshare_kvm_pointer(k->child.handle, &x, &y) < 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(II)", x, y);
 }
 
 static PyObject *kvm_get_locked(rspy_kvm *k, void *closure)
@@ -544,6 +619,12 @@ static PyMethodDef kvm_methods[] = {
      "pressed(code) -> bool\nTarget: whether it injected `code` as pressed."},
     {"release_all", (PyCFunction)kvm_release_all, METH_NOARGS,
      "release_all()\nTarget: release everything it injected."},
+    {"set_layout", (PyCFunction)(void (*)(void))kvm_set_layout, METH_VARARGS | METH_KEYWORDS,
+     "set_layout(displays, host_screen=None, *, edges=True, delay_ms=0, double_tap_ms=0,\n"
+     "           corner_px=0, mods=0)\n"
+     "Host: place the targets' displays (dicts: node, x, y, width, height, scale_milli,\n"
+     "flags)\n"
+     "in one layout; pushing the pointer past an edge moves focus (doc/KVM.md)."},
     {"stats", (PyCFunction)kvm_stats, METH_NOARGS, "stats() -> dict\nThe handle's counters."},
     {"close", (PyCFunction)kvm_close, METH_NOARGS,
      "close()\nRelease every key this handle pressed anywhere, then free it."},
@@ -556,6 +637,8 @@ static PyGetSetDef kvm_getset[] = {
     {"focus", (getter)kvm_get_focus, (setter)kvm_set_focus,
      "Host: the focused node id (assign to move it).", NULL},
     {"locked", (getter)kvm_get_locked, NULL, "Host: whether the focus is locked.", NULL},
+    {"pointer", (getter)kvm_get_pointer, NULL,
+     "Host: (x, y) of the pointer on the focused display, or None without a layout.", NULL},
     {"host_leds", (getter)kvm_get_host_leds, NULL, "Host: the LEDs to show (KVM_LED_*).", NULL},
     {"pressed_count", (getter)kvm_get_pressed_count, NULL,
      "Target: keys and buttons down.", NULL},

@@ -490,21 +490,60 @@ static int cmd_kvm(struct client *c, char **w, int n, struct reply *r)
         return rc;
     uint32_t focus = rshare_kvm_focus(kvm);
     bool locked = rshare_kvm_locked(kvm) > 0;
-    if (c->agent->cfg.kvm_roles == 1) {
+    const struct agent_config *cfg = &c->agent->cfg;
+    bool host = cfg->kvm_roles == 1;
+    uint32_t px = 0, py = 0;
+    bool pointer = host && rshare_kvm_pointer(kvm, &px, &py) == 0;
+    struct rshare_kvm_stats st;
+    rshare_kvm_stats(kvm, &st, sizeof(st));
+    if (host) {
         reply_line(r, "focus: node %u%s", focus, locked ? " (locked)" : "");
-        for (uint32_t i = 0; i < c->agent->cfg.kvm_target_count; i++) {
-            uint32_t t = c->agent->cfg.kvm_targets[i];
-            reply_line(r, "  target %u: %s%s", t, rshare_kvm_target_up(kvm, t) > 0 ? "up" : "down",
-                       t == focus ? ", focused" : "");
+        for (uint32_t i = 0; i < cfg->kvm_target_count; i++) {
+            uint32_t t = cfg->kvm_targets[i];
+            char where[96] = "";
+            for (uint32_t j = 0; j < cfg->kvm_display_count; j++) {
+                const struct rshare_kvm_display *d = &cfg->kvm_displays[j];
+                if (d->node == t)
+                    snprintf(where, sizeof(where), ", display %ux%u at %d,%d", d->width,
+                             d->height, d->x, d->y);
+            }
+            reply_line(r, "  target %u: %s%s%s", t,
+                       rshare_kvm_target_up(kvm, t) > 0 ? "up" : "down",
+                       t == focus ? ", focused" : "", where);
         }
+        if (pointer)
+            reply_line(r, "pointer: %u,%u on node %u", px, py, focus);
+        reply_line(r, "switches: %llu (%llu by screen edge, %llu by hotkey)",
+                   (unsigned long long)st.switches, (unsigned long long)st.edge_switches,
+                   (unsigned long long)st.hotkeys);
     } else {
-        reply_line(r, "target of node %u, %zu keys held", c->agent->cfg.kvm_host,
+        reply_line(r, "target of node %u, %zu keys held", cfg->kvm_host,
                    rshare_kvm_pressed_count(kvm));
     }
     reply_open(r, NULL, '{');
     reply_u64(r, "focus", focus);
     reply_bool(r, "locked", locked);
     reply_u64(r, "keys_held", rshare_kvm_pressed_count(kvm));
+    if (host) {
+        reply_open(r, "targets", '[');
+        for (uint32_t i = 0; i < cfg->kvm_target_count; i++) {
+            uint32_t t = cfg->kvm_targets[i];
+            reply_open(r, NULL, '{');
+            reply_u64(r, "node", t);
+            reply_bool(r, "up", rshare_kvm_target_up(kvm, t) > 0);
+            reply_bool(r, "focused", t == focus);
+            reply_close(r, '{');
+        }
+        reply_close(r, '[');
+        if (pointer) {
+            reply_open(r, "pointer", '{');
+            reply_u64(r, "x", px);
+            reply_u64(r, "y", py);
+            reply_close(r, '{');
+        }
+        reply_u64(r, "switches", st.switches);
+        reply_u64(r, "edge_switches", st.edge_switches);
+    }
     reply_close(r, '{');
     return 0;
 }

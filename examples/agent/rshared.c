@@ -172,6 +172,23 @@ static int start_kvm(struct agent *a)
         say(RSHARE_LOG_ERROR, "kvm: %s", rshare_node_errmsg(a->node));
         return -1;
     }
+    if (cfg->kvm_display_count) {
+        struct rshare_kvm_layout_config lc;
+        rshare_kvm_layout_config_init(&lc, sizeof(lc));
+        lc.displays = cfg->kvm_displays;
+        lc.display_count = cfg->kvm_display_count;
+        lc.host_width = cfg->kvm_host_width;
+        lc.host_height = cfg->kvm_host_height;
+        lc.edges = cfg->kvm_edges != 0;
+        lc.delay_ms = cfg->kvm_edge_delay_ms;
+        lc.double_tap_ms = cfg->kvm_edge_double_tap_ms;
+        lc.corner_px = cfg->kvm_edge_corner_px;
+        lc.mods = cfg->kvm_edge_mods;
+        if ((rc = rshare_kvm_set_layout(a->kvm, &lc)) < 0) {
+            say(RSHARE_LOG_ERROR, "kvm layout: %s", rshare_node_errmsg(a->node));
+            return -1;
+        }
+    }
     for (uint32_t i = 0; i < cfg->kvm_capture_count; i++) {
         if ((rc = rshare_kvm_evdev_open(cfg->kvm_capture[i], 1, &a->capture[i])) < 0) {
             say(RSHARE_LOG_ERROR, "kvm capture %s: %s", cfg->kvm_capture[i], rshare_strerror(rc));

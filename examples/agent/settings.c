@@ -129,6 +129,130 @@ static int id_list(struct parse *p, const char *section, const char *name, const
     return 1;
 }
 
+/* "WIDTHxHEIGHT" in 1..32768 each; `rest` gets what follows. */
+static bool parse_size(const char *value, uint32_t *w, uint32_t *h, const char **rest)
+{
+    char *end;
+    errno = 0;
+    unsigned long a = strtoul(value, &end, 10);
+    if (errno || end == value || *end != 'x' || value[0] == '-' || a < 1 || a > 32768)
+        return false;
+    const char *second = end + 1;
+    unsigned long b = strtoul(second, &end, 10);
+    if (errno || end == second || *second == '-' || b < 1 || b > 32768)
+        return false;
+    *w = (uint32_t)a;
+    *h = (uint32_t)b;
+    *rest = end;
+    return true;
+}
+
+/* "NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]": one target's display in the
+ * layout. */
+static int display_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    if (c->kvm_display_count == AGENT_MAX_KVM_TARGETS)
+        return refuse(p, "kvm", name, "more than %d displays", AGENT_MAX_KVM_TARGETS);
+    struct rshare_kvm_display *d = &c->kvm_displays[c->kvm_display_count];
+    memset(d, 0, sizeof(*d));
+    char *end;
+    errno = 0;
+    unsigned long node = strtoul(value, &end, 10);
+    const char *rest;
+    long x = 0, y = 0;
+    if (errno || end == value || *end != ' ' || !node || node > 0xFFFFFFFEul ||
+        !parse_size(end + 1, &d->width, &d->height, &rest) || *rest != '@')
+        return refuse(p, "kvm", name, "'%s': say NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]",
+                      value);
+    x = strtol(rest + 1, &end, 10);
+    if (end == rest + 1 || *end != ',' || x < -(1L << 24) || x > (1L << 24))
+        return refuse(p, "kvm", name, "'%s': X is not a number in -16777216..16777216", value);
+    rest = end + 1;
+    y = strtol(rest, &end, 10);
+    if (end == rest || y < -(1L << 24) || y > (1L << 24))
+        return refuse(p, "kvm", name, "'%s': Y is not a number in -16777216..16777216", value);
+    while (*end == ' ') {
+        end++;
+        double f = 0;
+        if (!strncmp(end, "absolute", 8) && (end[8] == ' ' || !end[8])) {
+            d->flags |= RSHARE_KVM_DISPLAY_ABSOLUTE;
+            end += 8;
+        } else if (strncmp(end, "scale=", 6) || (f = strtod(end + 6, &end)) < 0.001 ||
+                   f > 1000 || (*end && *end != ' ')) {
+            return refuse(p, "kvm", name,
+                          "'%s': after X,Y only scale=F (0.001..1000) and absolute", value);
+        } else {
+            d->scale_milli = (uint32_t)(f * 1000 + 0.5);
+        }
+    }
+    if (*end)
+        return refuse(p, "kvm", name, "'%s': say NODE WIDTHxHEIGHT@X,Y [scale=F] [absolute]",
+                      value);
+    d->node = (uint32_t)node;
+    d->x = (int32_t)x;
+    d->y = (int32_t)y;
+    c->kvm_display_count++;
+    return 1;
+}
+
+/* "ctrl+alt", "none": RSHARE_KVM_MOD_* kinds. */
+static bool parse_mods(const char *value, uint32_t *out)
+{
+    static const char *const names[] = {"ctrl", "shift", "alt", "meta"};
+    char list[64];
+    if (!copy_text(list, sizeof(list), value))
+        return false;
+    *out = 0;
+    if (!strcmp(list, "none"))
+        return true;
+    for (char *save = NULL, *tok = strtok_r(list, "+", &save); tok;
+         tok = strtok_r(NULL, "+", &save)) {
+        uint32_t bit = 0;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(tok, names[i]))
+                bit = 1u << i; /* RSHARE_KVM_MOD_CTRL, _SHIFT, _ALT, _META */
+        if (!bit)
+            return false;
+        *out |= bit;
+    }
+    return true;
+}
+
+/* The screen layout and its edges (host). */
+static int layout_key(struct parse *p, const char *name, const char *value)
+{
+    struct agent_config *c = p->cfg;
+    bool on;
+    const char *rest;
+    if (!strcmp(name, "display"))
+        return display_key(p, name, value);
+    if (!strcmp(name, "host_screen")) {
+        if (!parse_size(value, &c->kvm_host_width, &c->kvm_host_height, &rest) || *rest)
+            return refuse(p, "kvm", name, "'%s': say WIDTHxHEIGHT", value);
+    } else if (!strcmp(name, "edges")) {
+        if (!parse_bool(value, &on))
+            return refuse(p, "kvm", name, "'%s': say yes or no", value);
+        c->kvm_edges = on;
+    } else if (!strcmp(name, "edge_delay_ms")) {
+        if (!parse_u32(value, 0, 10000, &c->kvm_edge_delay_ms))
+            return refuse(p, "kvm", name, "'%s' is not a number in 0..10000", value);
+    } else if (!strcmp(name, "edge_double_tap_ms")) {
+        if (!parse_u32(value, 0, 10000, &c->kvm_edge_double_tap_ms))
+            return refuse(p, "kvm", name, "'%s' is not a number in 0..10000", value);
+    } else if (!strcmp(name, "edge_corner_px")) {
+        if (!parse_u32(value, 0, 32768, &c->kvm_edge_corner_px))
+            return refuse(p, "kvm", name, "'%s' is not a number in 0..32768", value);
+    } else if (!strcmp(name, "edge_modifiers")) {
+        if (!parse_mods(value, &c->kvm_edge_mods))
+            return refuse(p, "kvm", name,
+                          "'%s': say none or e.g. ctrl+alt (ctrl, shift, alt, meta)", value);
+    } else {
+        return refuse(p, "kvm", name, "unknown key");
+    }
+    return 1;
+}
+
 static int kvm_key(struct parse *p, const char *name, const char *value)
 {
     struct agent_config *c = p->cfg;
@@ -155,7 +279,7 @@ static int kvm_key(struct parse *p, const char *name, const char *value)
         if (!copy_text(c->kvm_inject, sizeof(c->kvm_inject), value))
             return refuse(p, "kvm", name, "empty or too long");
     } else {
-        return refuse(p, "kvm", name, "unknown key");
+        return layout_key(p, name, value);
     }
     return 1;
 }
@@ -255,6 +379,7 @@ static void set_defaults(struct agent_config *cfg)
     snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7219");
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/rshare/rshared.sock");
     snprintf(cfg->kvm_inject, sizeof(cfg->kvm_inject), "/dev/uinput");
+    cfg->kvm_edges = -1;
 }
 
 /* What libinih said (`line`: 0, the first bad line, or < 0 when the input
@@ -295,6 +420,20 @@ static int finish(const char *name, int line, const struct parse *p, char *err, 
     if (!cfg->kvm_roles && (cfg->kvm_target_count || cfg->kvm_host || cfg->kvm_capture_count)) {
         snprintf(err, err_len, "%s: [kvm] has no role", name);
         return -1;
+    }
+    if (cfg->kvm_roles != 1 && cfg->kvm_display_count) {
+        snprintf(err, err_len, "%s: [kvm] display needs role = host", name);
+        return -1;
+    }
+    for (uint32_t i = 0; i < cfg->kvm_display_count; i++) {
+        bool known = false;
+        for (uint32_t j = 0; j < cfg->kvm_target_count; j++)
+            known |= cfg->kvm_targets[j] == cfg->kvm_displays[i].node;
+        if (!known) {
+            snprintf(err, err_len, "%s: [kvm] display of node %u: not one of the targets", name,
+                     cfg->kvm_displays[i].node);
+            return -1;
+        }
     }
     return 0;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rshare/kvm.h>
+
 #define AGENT_MAX_PEERS 64
 #define AGENT_MAX_SHARES 16
 #define AGENT_MAX_VOTERS 7
@@ -53,6 +55,12 @@ struct agent_config {
     uint32_t kvm_capture_count;
     uint32_t kvm_host;                 /* target: the node whose input is accepted */
     char kvm_inject[AGENT_TEXT];       /* target: uinput device, or "none" */
+    struct rshare_kvm_display kvm_displays[AGENT_MAX_KVM_TARGETS]; /* host: screen layout */
+    uint32_t kvm_display_count;
+    uint32_t kvm_host_width, kvm_host_height; /* host_screen */
+    int kvm_edges;                     /* 1 yes, 0 no, -1 unset: yes with displays */
+    uint32_t kvm_edge_delay_ms, kvm_edge_double_tap_ms, kvm_edge_corner_px;
+    uint32_t kvm_edge_mods;            /* RSHARE_KVM_MOD_* */
     /* [share NAME] */
     struct agent_share shares[AGENT_MAX_SHARES];
     uint32_t share_count;

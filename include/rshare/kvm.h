@@ -146,6 +146,63 @@ RSHARE_API int rshare_kvm_locked(const rshare_kvm *kvm);
 /* Whether the host hears from `target` (it reported and was not lost). */
 RSHARE_API int rshare_kvm_target_up(const rshare_kvm *kvm, uint32_t target);
 
+/* --- screen layout and edges ------------------------------------------------
+ * Each target's display is a rectangle of one layout, in pixels with y
+ * growing downwards: node 3's display at x = 1920 is to the right of node
+ * 2's 1920x1080 one.  The host follows the pointer on the focused display
+ * and scales relative motion for it.  With `edges`, pushing the pointer
+ * past a side of the focused display that borders another display moves
+ * focus there, as a hotkey would (release-all on the node left, held keys
+ * suppressed), and warps the pointer (EV_ABS) to the same point of the
+ * layout.  See doc/KVM.md, "Screen edges". */
+struct rshare_kvm_display {
+    uint32_t node;          /* one of the targets */
+    int32_t x, y;           /* top-left corner in the layout, -2^24 .. 2^24 */
+    uint32_t width, height; /* pixels, 1 .. 32768 */
+    uint32_t scale_milli;   /* relative motion times scale_milli / 1000 (1 .. 1000000) on
+                               both axes; 0 = width / host_width and height / host_height,
+                               or 1:1 when the host's size is not given */
+    uint32_t flags;         /* RSHARE_KVM_DISPLAY_* */
+    uint32_t reserved_;     /* 0 */
+};
+/* Send this target the pointer the host follows as absolute positions
+ * (EV_ABS 0..32767) instead of relative motion: the target's own pointer
+ * acceleration no longer applies, and the host always knows where its
+ * pointer is. */
+#define RSHARE_KVM_DISPLAY_ABSOLUTE 0x1u
+
+/* Initialise with rshare_kvm_layout_config_init(); fields are only ever
+ * appended. */
+struct rshare_kvm_layout_config {
+    uint32_t struct_size;
+    uint32_t display_count;                    /* 0: no layout (motion unscaled) */
+    const struct rshare_kvm_display *displays; /* copied */
+    uint32_t host_width, host_height; /* pixels of the picture the host's user points at
+                                         (its monitor); 0: unknown */
+    uint32_t edges;         /* non-zero: switch focus by screen edge */
+    uint32_t delay_ms;      /* confirm by pushing against the edge this long (0: no) */
+    uint32_t double_tap_ms; /* or by hitting it twice within this (0: no); neither: the
+                               first push switches */
+    uint32_t corner_px;     /* this many pixels at each end of a side never switch */
+    uint32_t mods;          /* RSHARE_KVM_MOD_* that must be held to switch (0: none) */
+};
+
+/* Zero `config` and set its struct_size (pass sizeof(*config)): every field
+ * not set afterwards takes its default. */
+RSHARE_API void rshare_kvm_layout_config_init(struct rshare_kvm_layout_config *config,
+                                              size_t struct_size);
+/* Install (or replace) the host's screen layout; NULL or no displays
+ * removes it.  Pointers start in the middle of their displays.  RSHARE_EINVAL
+ * without the host role, for a node that is not a target or appears twice,
+ * for sizes, positions or guards out of bounds and for displays that
+ * overlap, RSHARE_EVERSION for a struct_size below this version's; the
+ * previous layout stays then. */
+RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm,
+                                     const struct rshare_kvm_layout_config *config);
+/* Where the host believes the pointer is on the focused display (pixels).
+ * RSHARE_ENOENT when the focused target has no display in the layout. */
+RSHARE_API int rshare_kvm_pointer(const rshare_kvm *kvm, uint32_t *x, uint32_t *y);
+
 /* The lock state that follows the user (RSHARE_KVM_LED_*): set it from the
  * physical keyboard at start, show rshare_kvm_host_leds() on it afterwards. */
 RSHARE_API int rshare_kvm_set_host_leds(rshare_kvm *kvm, uint32_t leds);
@@ -184,6 +241,8 @@ struct rshare_kvm_stats {
     uint64_t bad_messages;     /* malformed or from another node than `host`: refused */
     uint64_t sync_releases;    /* keys released because a sync showed them up */
     uint64_t release_alls;     /* host silent, down, restarted; destroy; API */
+    /* host, appended */
+    uint64_t edge_switches;    /* focus changes by screen edge (also in switches) */
 };
 
 /* The handle's counters (the caller's struct_size says how many it knows). */

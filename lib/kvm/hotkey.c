@@ -226,6 +226,16 @@ static void emit(struct rs_kvm_hotkey_out *out, const struct rs_kvm_event *ev)
     out->events[out->count++] = *ev;
 }
 
+uint32_t rs_kvm_hotkey_mods_in(const struct rs_kvm_keyset *keys)
+{
+    uint32_t m = 0;
+    for (int i = 0; i < 8; i++) {
+        if (rs_kvm_keyset_has(keys, modifier_keys[i]))
+            m |= modifier_kinds[i];
+    }
+    return m;
+}
+
 static int mod_slot(uint16_t code)
 {
     for (int i = 0; i < 8; i++) {

@@ -97,4 +97,7 @@ bool rs_kvm_hotkey_swallowing(const struct rs_kvm_hotkey *hk, uint16_t code);
 /* A modifier key's enum rs_kvm_mod bit, or 0. */
 uint32_t rs_kvm_hotkey_mod_of(uint16_t code);
 
+/* The enum rs_kvm_mod kinds of the modifier keys in `keys`. */
+uint32_t rs_kvm_hotkey_mods_in(const struct rs_kvm_keyset *keys);
+
 #endif

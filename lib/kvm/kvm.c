@@ -534,6 +534,101 @@ RSHARE_API int rshare_kvm_target_up(const rshare_kvm *kvm, uint32_t target)
     return i >= 0 && kvm->router.targets[i].up;
 }
 
+RSHARE_API void rshare_kvm_layout_config_init(struct rshare_kvm_layout_config *config,
+                                              size_t struct_size)
+{
+    if (!config || struct_size < sizeof(uint32_t))
+        return;
+    memset(config, 0, struct_size);
+    config->struct_size = (uint32_t)struct_size;
+}
+
+/* Relative motion factor of one axis: the configured one, else the
+ * display's size over the host's, else 1:1. */
+static void axis_scale(uint32_t scale_milli, uint32_t size, uint32_t host_size, uint32_t *num,
+                       uint32_t *den)
+{
+    if (scale_milli) {
+        *num = scale_milli;
+        *den = 1000;
+    } else if (host_size) {
+        *num = size;
+        *den = host_size;
+    } else {
+        *num = *den = 1;
+    }
+}
+
+RSHARE_API int rshare_kvm_set_layout(rshare_kvm *kvm, const struct rshare_kvm_layout_config *config)
+{
+    if (need_host(kvm))
+        return RSHARE_EINVAL;
+    struct rshare_kvm_layout_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    if (config) {
+        size_t first = offsetof(struct rshare_kvm_layout_config, mods) + sizeof(uint32_t);
+        if (config->struct_size < first)
+            return rs_errorf(kvm->node, RSHARE_EVERSION, "KVM layout struct_size %u too small",
+                             config->struct_size);
+        memcpy(&cfg, config, config->struct_size < sizeof(cfg) ? config->struct_size : sizeof(cfg));
+    }
+    if (cfg.display_count > kvm->target_count || (cfg.display_count && !cfg.displays))
+        return rs_errorf(kvm->node, RSHARE_EINVAL, "at most one display per KVM target (%u)",
+                         kvm->target_count);
+    if (cfg.host_width > RS_KVM_DISPLAY_MAX_SIDE || cfg.host_height > RS_KVM_DISPLAY_MAX_SIDE ||
+        cfg.delay_ms > 10000 || cfg.double_tap_ms > 10000 ||
+        cfg.corner_px > RS_KVM_DISPLAY_MAX_SIDE || cfg.mods & ~0xfu)
+        return rs_errorf(kvm->node, RSHARE_EINVAL,
+                         "KVM layout: host size, delay, double tap, corner or modifiers "
+                         "out of range");
+    struct rs_kvm_display displays[RS_KVM_MAX_TARGETS];
+    memset(displays, 0, sizeof(displays));
+    for (uint32_t i = 0; i < cfg.display_count; i++) {
+        const struct rshare_kvm_display *d = &cfg.displays[i];
+        int t = target_index(kvm, d->node);
+        if (t < 0 || displays[t].width)
+            return rs_errorf(kvm->node, RSHARE_EINVAL,
+                             "KVM display %u: node %u is not a target or appears twice", i,
+                             d->node);
+        if (!d->width || !d->height || d->scale_milli > RS_KVM_SCALE_MAX ||
+            d->flags & ~RSHARE_KVM_DISPLAY_ABSOLUTE || d->reserved_)
+            return rs_errorf(kvm->node, RSHARE_EINVAL,
+                             "KVM display of node %u: size %ux%u, scale or flags", d->node,
+                             d->width, d->height);
+        struct rs_kvm_display *o = &displays[t];
+        *o = (struct rs_kvm_display){.x = d->x,
+                                     .y = d->y,
+                                     .width = d->width,
+                                     .height = d->height,
+                                     .absolute = d->flags & RSHARE_KVM_DISPLAY_ABSOLUTE};
+        axis_scale(d->scale_milli, d->width, cfg.host_width, &o->num_x, &o->den_x);
+        axis_scale(d->scale_milli, d->height, cfg.host_height, &o->num_y, &o->den_y);
+    }
+    struct rs_kvm_edge_guards guards = {
+        .delay_us = (uint64_t)cfg.delay_ms * 1000u,
+        .tap_us = (uint64_t)cfg.double_tap_ms * 1000u,
+        .corner = cfg.corner_px,
+        .mods = cfg.mods,
+    };
+    uint32_t count = cfg.display_count ? kvm->target_count : 0;
+    if (rs_kvm_router_set_layout(&kvm->router, displays, count, cfg.edges ? &guards : NULL) < 0)
+        return rs_errorf(kvm->node, RSHARE_EINVAL,
+                         "KVM layout: a display out of bounds, or two that overlap");
+    return 0;
+}
+
+RSHARE_API int rshare_kvm_pointer(const rshare_kvm *kvm, uint32_t *x, uint32_t *y)
+{
+    if (need_host(kvm) || !x || !y)
+        return RSHARE_EINVAL;
+    int32_t px, py;
+    if (!rs_kvm_router_pointer(&kvm->router, &px, &py))
+        return RSHARE_ENOENT;
+    *x = (uint32_t)px;
+    *y = (uint32_t)py;
+    return 0;
+}
+
 int rs_kvm_host_resync(rshare_kvm *kvm, const struct rs_kvm_keyset *held)
 {
     if (need_host(kvm))
@@ -735,6 +830,7 @@ RSHARE_API int rshare_kvm_stats(const rshare_kvm *kvm, struct rshare_kvm_stats *
         copy.repeats_dropped = r->repeats_dropped;
         copy.hotkeys = r->hotkeys;
         copy.switches = r->switches;
+        copy.edge_switches = r->edge_switches;
     }
     size_t n = struct_size < sizeof(copy) ? struct_size : sizeof(copy);
     copy.struct_size = (uint32_t)n;

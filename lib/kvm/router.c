@@ -13,6 +13,7 @@
 static void route(struct rs_kvm_router *r, const struct rs_kvm_hotkey_out *out);
 static void route_event(struct rs_kvm_router *r, const struct rs_kvm_event *ev);
 static void act(struct rs_kvm_router *r, enum rs_kvm_action action, uint32_t target);
+static void edge_check(struct rs_kvm_router *r);
 static void switch_to(struct rs_kvm_router *r, uint32_t target);
 static void release_target(struct rs_kvm_router *r, uint32_t target);
 static void sync_locks(struct rs_kvm_router *r);
@@ -41,6 +42,8 @@ int rs_kvm_router_init(struct rs_kvm_router *r, const struct rs_kvm_router_confi
     if (rc)
         return rc;
     rs_kvm_keystate_init(&r->keys);
+    rs_kvm_pointer_init(&r->pointer);
+    rs_kvm_edge_init(&r->edge);
     r->target_count = cfg->target_count;
     r->send = cfg->send;
     r->user_data = cfg->user_data;
@@ -50,11 +53,13 @@ int rs_kvm_router_init(struct rs_kvm_router *r, const struct rs_kvm_router_confi
 int rs_kvm_router_feed(struct rs_kvm_router *r, uint16_t type, uint16_t code, int32_t value,
                        uint64_t now_us)
 {
+    r->now_us = now_us;
     switch (type) {
     case EV_SYN:
-        if (code == SYN_REPORT)
+        if (code == SYN_REPORT) {
             frame_flush(r);
-        else
+            edge_check(r);
+        } else
             r->stats.ignored++; /* SYN_DROPPED: the adapter resyncs with EVIOCGKEY */
         return 0;
     case EV_KEY:
@@ -115,6 +120,27 @@ int rs_kvm_router_focus_next(struct rs_kvm_router *r)
         return RSHARE_ENOENT;
     switch_to(r, next);
     return 0;
+}
+
+int rs_kvm_router_set_layout(struct rs_kvm_router *r, const struct rs_kvm_display *displays,
+                             uint32_t count, const struct rs_kvm_edge_guards *guards)
+{
+    if (count > r->target_count)
+        return RSHARE_EINVAL;
+    int rc = rs_kvm_pointer_set_layout(&r->pointer, displays, count);
+    if (rc < 0)
+        return rc;
+    rs_kvm_edge_set(&r->edge, count ? guards : NULL);
+    return 0;
+}
+
+bool rs_kvm_router_pointer(const struct rs_kvm_router *r, int32_t *x, int32_t *y)
+{
+    if (!rs_kvm_pointer_has(&r->pointer, r->focus))
+        return false;
+    *x = r->pointer.pos[r->focus].x;
+    *y = r->pointer.pos[r->focus].y;
+    return true;
 }
 
 uint32_t rs_kvm_router_focus(const struct rs_kvm_router *r)
@@ -214,11 +240,18 @@ static void route(struct rs_kvm_router *r, const struct rs_kvm_hotkey_out *out)
         act(r, out->action, out->target);
 }
 
-static void route_event(struct rs_kvm_router *r, const struct rs_kvm_event *ev)
+static void route_event(struct rs_kvm_router *r, const struct rs_kvm_event *in)
 {
     uint32_t dest = r->targets[r->focus].up ? r->focus : RS_KVM_NO_TARGET;
+    struct rs_kvm_event scaled = *in;
+    const struct rs_kvm_event *ev = &scaled;
     bool forward;
-    if (ev->type == EV_KEY) {
+    if (ev->type == EV_REL || ev->type == EV_ABS) {
+        /* The pointer is followed on the focused display even while its
+         * link is down: the user can still leave it by an edge. */
+        forward = rs_kvm_pointer_event(&r->pointer, r->focus, &scaled) &&
+                  dest != RS_KVM_NO_TARGET;
+    } else if (ev->type == EV_KEY) {
         bool fresh = ev->value == 1 && !rs_kvm_keystate_host_held(&r->keys, ev->code);
         forward = rs_kvm_keystate_key(&r->keys, dest, ev->code, ev->value);
         uint32_t led = lock_led(ev->code);
@@ -278,7 +311,38 @@ static void switch_to(struct rs_kvm_router *r, uint32_t target)
     r->focus = target;
     r->targets[target].synced = false;
     r->stats.switches++;
+    rs_kvm_edge_reset(&r->edge);
     sync_locks(r);
+}
+
+/* At the end of a host frame: did its motion push the pointer across a
+ * screen edge?  The switch is an ordinary one (release-all on the target
+ * left, held keys suppressed), then the pointer is warped to where it
+ * enters the new display. */
+static void edge_check(struct rs_kvm_router *r)
+{
+    uint32_t pushed = rs_kvm_pointer_take_pushed(&r->pointer);
+    if (!r->edge.enabled)
+        return;
+    struct rs_kvm_edge_host host = {.locked = r->locked};
+    if (pushed) { /* the host's state matters only to a push */
+        host.mods = rs_kvm_hotkey_mods_in(&r->keys.host);
+        for (uint16_t b = BTN_LEFT; b <= BTN_TASK; b++)
+            host.buttons |= rs_kvm_keystate_host_held(&r->keys, b);
+        for (uint32_t i = 0; i < r->target_count; i++)
+            host.up |= r->targets[i].up ? 1u << i : 0;
+    }
+    struct rs_kvm_edge_entry entry;
+    if (!rs_kvm_edge_frame(&r->edge, &r->pointer, r->focus, pushed, &host, r->now_us, &entry))
+        return;
+    switch_to(r, entry.target);
+    r->stats.edge_switches++;
+    struct rs_kvm_event warp[3] = {
+        {.type = EV_ABS, .code = ABS_X, .value = entry.abs_x},
+        {.type = EV_ABS, .code = ABS_Y, .value = entry.abs_y},
+        {.type = EV_SYN, .code = SYN_REPORT, .value = 0},
+    };
+    r->send(r->user_data, r->focus, warp, 3);
 }
 
 static void release_target(struct rs_kvm_router *r, uint32_t target)

@@ -15,9 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edge.h"
 #include "event.h"
 #include "hotkey.h"
 #include "keystate.h"
+#include "pointer.h"
 
 /* Longest frame passed on in one piece; a longer host frame is split. */
 #define RS_KVM_FRAME_MAX 64
@@ -45,6 +47,7 @@ struct rs_kvm_router_stats {
     uint64_t ignored;          /* EV_MSC, EV_LED, SYN_DROPPED: host-local */
     uint64_t hotkeys;          /* chords that fired */
     uint64_t switches;         /* focus changes */
+    uint64_t edge_switches;    /* of which by screen edge */
 };
 
 struct rs_kvm_target {
@@ -67,6 +70,9 @@ struct rs_kvm_router {
     uint32_t frame_count; /* events of the focused target's frame being built */
     struct rs_kvm_event frame[RS_KVM_FRAME_MAX + 1];
     struct rs_kvm_event scratch[RS_KVM_KEY_COUNT + 1]; /* release-all frames */
+    struct rs_kvm_pointers pointer; /* displays, positions, motion scaling */
+    struct rs_kvm_edge edge;        /* switching by screen edge */
+    uint64_t now_us;                /* of the event being routed */
     struct rs_kvm_router_stats stats;
 };
 
@@ -90,6 +96,16 @@ int rs_kvm_router_focus_next(struct rs_kvm_router *r);
 uint32_t rs_kvm_router_focus(const struct rs_kvm_router *r);
 bool rs_kvm_router_locked(const struct rs_kvm_router *r);
 void rs_kvm_router_set_locked(struct rs_kvm_router *r, bool locked);
+
+/* The screen layout: `count` displays by target index (at most
+ * target_count; width 0 for a target without one) and the guards of
+ * switching by edge (NULL: no switching, motion is still scaled).  Pointers
+ * start in the middle of their displays.  RSHARE_EINVAL for a bad layout
+ * (nothing changes then).  count 0: no layout at all. */
+int rs_kvm_router_set_layout(struct rs_kvm_router *r, const struct rs_kvm_display *displays,
+                             uint32_t count, const struct rs_kvm_edge_guards *guards);
+/* The pointer on the focused display, in its pixels; false without one. */
+bool rs_kvm_router_pointer(const struct rs_kvm_router *r, int32_t *x, int32_t *y);
 
 /* Links.  `up` on a target already up means it restarted: it is treated
  * as lost and back.  `lost` sends its release-all (the transport may drop

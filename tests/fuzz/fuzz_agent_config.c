@@ -50,6 +50,25 @@ static void check_accepted(const struct agent_config *c)
             abort();
         check_text(c->peers[i].addr, sizeof(c->peers[i].addr), 0);
     }
+    /* The screen layout: within its array, only on a host, each display
+     * one of the targets, sizes, positions and guards in the library's
+     * bounds. */
+    if (c->kvm_display_count > AGENT_MAX_KVM_TARGETS ||
+        (c->kvm_display_count && c->kvm_roles != 1) || c->kvm_host_width > 32768 ||
+        c->kvm_host_height > 32768 || c->kvm_edge_delay_ms > 10000 ||
+        c->kvm_edge_double_tap_ms > 10000 || c->kvm_edge_corner_px > 32768 ||
+        c->kvm_edge_mods & ~0xfu || c->kvm_edges < -1 || c->kvm_edges > 1)
+        abort();
+    for (uint32_t i = 0; i < c->kvm_display_count; i++) {
+        const struct rshare_kvm_display *d = &c->kvm_displays[i];
+        bool target = false;
+        for (uint32_t j = 0; j < c->kvm_target_count; j++)
+            target |= c->kvm_targets[j] == d->node;
+        if (!target || d->width < 1 || d->width > 32768 || d->height < 1 || d->height > 32768 ||
+            d->x < -(1 << 24) || d->x > (1 << 24) || d->y < -(1 << 24) || d->y > (1 << 24) ||
+            d->scale_milli > 1000000 || d->flags & ~RSHARE_KVM_DISPLAY_ABSOLUTE || d->reserved_)
+            abort();
+    }
     for (uint32_t i = 0; i < c->share_count; i++) {
         check_text(c->shares[i].name, sizeof(c->shares[i].name), 0);
         check_text(c->shares[i].path, sizeof(c->shares[i].path), 0);

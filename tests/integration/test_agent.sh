@@ -65,7 +65,8 @@ socket = $WORK/a$n.sock
 path = $WORK/disk$n.img
 CONF
     if [ "$n" = 1 ]; then
-        printf '[kvm]\nrole = host\ntargets = 2,3\n'
+        printf '[kvm]\nrole = host\ntargets = 2,3\nhost_screen = 1920x1080\n'
+        printf 'display = 2 1920x1080@0,0\ndisplay = 3 3840x2160@1920,-540 absolute\nedge_delay_ms = 150\n'
     else
         printf '[kvm]\nrole = target\nhost = 1\ninject = none\n'
     fi
@@ -139,8 +140,11 @@ check "another agent sees the same volume" sh -c "$CTL --socket $WORK/a2.sock vo
 
 # --- KVM focus ------------------------------------------------------------------
 check "kvm focus starts on the first target" sh -c "$CTL1 kvm focus | grep -q '^focus: node 2'"
+check "kvm focus shows each target's display" sh -c "$CTL1 kvm focus | grep -q 'target 3: up, display 3840x2160 at 1920,-540'"
+check "kvm focus shows the pointer" sh -c "$CTL1 kvm focus | grep -q '^pointer: 960,540 on node 2'"
 check "kvm focus 3" $CTL1 kvm focus 3
 check "focus is on node 3" sh -c "$CTL1 --json kvm focus | $PY -c 'import json,sys; k=json.load(sys.stdin); assert k[\"focus\"]==3 and not k[\"locked\"], k'"
+check "JSON: targets, pointer, switches" sh -c "$CTL1 --json kvm focus | $PY -c 'import json,sys; k=json.load(sys.stdin); assert k[\"targets\"]==[{\"node\":2,\"up\":True,\"focused\":False},{\"node\":3,\"up\":True,\"focused\":True}] and k[\"pointer\"]=={\"x\":1920,\"y\":1080} and k[\"switches\"]==1 and k[\"edge_switches\"]==0, k'"
 check "kvm lock on" $CTL1 kvm lock on
 $CTL1 kvm focus 2 2>/dev/null; rc=$?
 check "a locked focus does not move (exit 1)" [ "$rc" = 1 ]
@@ -151,6 +155,12 @@ check "a target reports its host" sh -c "$CTL --socket $WORK/a2.sock kvm focus |
 printf '[node]\nid = 1\nstate_dir = /tmp\n[kvm]\nrole = host\n' > "$WORK/kvm.conf"
 out=$("$RSHARED" --check -c "$WORK/kvm.conf" 2>&1)
 check "a KVM host without targets is refused" sh -c "echo '$out' | grep -q 'needs targets'"
+printf '[node]\nid = 1\nstate_dir = /tmp\n[kvm]\nrole = host\ntargets = 2\ndisplay = 2 1920x@0,0\n' > "$WORK/kvm.conf"
+out=$("$RSHARED" --check -c "$WORK/kvm.conf" 2>&1)
+check "a display without its height is refused" sh -c "echo '$out' | grep -q 'kvm.conf:7: \[kvm\] display'"
+printf '[node]\nid = 1\nstate_dir = /tmp\n[kvm]\nrole = host\ntargets = 2\ndisplay = 3 1920x1080@0,0\n' > "$WORK/kvm.conf"
+out=$("$RSHARED" --check -c "$WORK/kvm.conf" 2>&1)
+check "a display of a node that is not a target is refused" sh -c "echo '$out' | grep -q 'node 3: not one of the targets'"
 
 # --- errors and exit codes -----------------------------------------------------
 $CTL1 volume status nope 2> "$WORK/err"; rc=$?

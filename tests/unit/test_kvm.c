@@ -14,6 +14,7 @@
 
 #include "kvm/hotkey.h"
 #include "kvm/keystate.h"
+#include "kvm/pointer.h"
 #include "kvm/router.h"
 #include "rshare/error.h"
 
@@ -573,6 +574,79 @@ START_TEST(test_router_random)
 }
 END_TEST
 
+/* Pixel -> absolute -> pixel is the identity on every side length, the
+ * ends map to 0 and 32767, and the mapping only grows. */
+START_TEST(test_pointer_abs_round_trip)
+{
+    static const uint32_t lens[] = {1, 2, 3, 640, 1079, 1080, 1920, 2160, 3840, 32767, 32768};
+    for (size_t i = 0; i < N(lens); i++) {
+        uint32_t len = lens[i];
+        int32_t prev = -1;
+        for (uint32_t px = 0; px < len; px++) {
+            int32_t abs = rs_kvm_pointer_to_abs((int32_t)px, len);
+            REQUIRE(abs >= 0 && abs <= RS_KVM_ABS_MAX && abs > prev);
+            REQUIRE(rs_kvm_pointer_from_abs(abs, len) == (int32_t)px);
+            prev = abs;
+        }
+        REQUIRE(len == 1 || prev == RS_KVM_ABS_MAX);
+        REQUIRE(rs_kvm_pointer_from_abs(-5, len) == 0);
+        REQUIRE(rs_kvm_pointer_from_abs(INT32_MAX, len) == (int32_t)len - 1);
+    }
+}
+END_TEST
+
+/* Relative scaling: after every event the sum sent is within one unit of
+ * the exact scaled sum (both signs, odd factors); extreme values are
+ * clamped, never overflow; pushes are seen at both ends. */
+START_TEST(test_pointer_scaling)
+{
+    static const uint32_t fractions[][2] = {
+        {1, 3}, {4, 3}, {333, 1000}, {1000000, 1}, {1, 1000000},
+    };
+    srand(5);
+    for (size_t f = 0; f < N(fractions); f++) {
+        struct rs_kvm_pointers p;
+        struct rs_kvm_display d = {.width = 1920, .height = 1080, .num_x = fractions[f][0],
+                                   .den_x = fractions[f][1], .num_y = 1, .den_y = 1};
+        REQUIRE(rs_kvm_pointer_set_layout(&p, &d, 1) == 0);
+        int64_t in = 0, out = 0;
+        for (int i = 0; i < 20000; i++) {
+            int32_t v = rand() % 9 - 4;
+            struct rs_kvm_event ev = {.type = EV_REL, .code = REL_X, .value = v};
+            if (rs_kvm_pointer_event(&p, 0, &ev))
+                out += ev.value;
+            else
+                REQUIRE(ev.value == 0);
+            in += v;
+            int64_t err = out * d.den_x - in * d.num_x;
+            REQUIRE(err > -(int64_t)d.den_x && err < (int64_t)d.den_x);
+            REQUIRE(p.pos[0].x >= 0 && p.pos[0].x < 1920);
+        }
+        struct rs_kvm_event big = {.type = EV_REL, .code = REL_X, .value = INT32_MAX};
+        rs_kvm_pointer_event(&p, 0, &big);
+        REQUIRE(big.value > 0 && p.pos[0].x == 1919);
+        REQUIRE(rs_kvm_pointer_take_pushed(&p) & RS_KVM_SIDE_RIGHT);
+        big.value = INT32_MIN;
+        rs_kvm_pointer_event(&p, 0, &big);
+        REQUIRE(big.value < 0 && p.pos[0].x == 0);
+        REQUIRE(rs_kvm_pointer_take_pushed(&p) == RS_KVM_SIDE_LEFT);
+    }
+    /* Displays may touch but not overlap; a bad one changes nothing. */
+    struct rs_kvm_pointers p;
+    struct rs_kvm_display two[2] = {
+        {.width = 100, .height = 100, .num_x = 1, .den_x = 1, .num_y = 1, .den_y = 1},
+        {.x = 100, .width = 100, .height = 100, .num_x = 1, .den_x = 1, .num_y = 1, .den_y = 1},
+    };
+    REQUIRE(rs_kvm_pointer_set_layout(&p, two, 2) == 0);
+    two[1].x = 99;
+    REQUIRE(rs_kvm_pointer_set_layout(&p, two, 2) == RSHARE_EINVAL);
+    two[1].x = 100;
+    two[1].den_x = 0;
+    REQUIRE(rs_kvm_pointer_set_layout(&p, two, 2) == RSHARE_EINVAL);
+    REQUIRE(p.displays[1].x == 100 && p.displays[1].den_x == 1);
+}
+END_TEST
+
 static Suite *kvm_suite(void)
 {
     Suite *s = suite_create("kvm");
@@ -588,6 +662,8 @@ static Suite *kvm_suite(void)
     tcase_add_test(tc, test_router_lock_and_api);
     tcase_add_test(tc, test_router_bad_input_and_shutdown);
     tcase_add_test(tc, test_router_random);
+    tcase_add_test(tc, test_pointer_abs_round_trip);
+    tcase_add_test(tc, test_pointer_scaling);
     suite_add_tcase(s, tc);
     return s;
 }

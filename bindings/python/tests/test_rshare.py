@@ -500,6 +500,37 @@ class KvmTests(unittest.TestCase):
         b.close()
         self.assertTrue(host.closed and target.closed)
 
+    def test_screen_edge(self):
+        a, b = make_pair(log=quiet_log)
+        frames = []
+        host = rshare.Kvm(a, targets=[2])
+        target = rshare.Kvm(b, host=1, sink=lambda h, ev: frames.append(ev))
+        self.assertTrue(rshare.wait(lambda: host.target_up(2), 5000))
+        self.assertIsNone(host.pointer)
+        host.set_layout([dict(node=2, x=0, y=0, width=3840, height=2160)],
+                        host_screen=(1920, 1080), corner_px=10)
+        self.assertEqual(host.pointer, (1920, 1080))
+        rel_x = 0
+        host.input_events([(rshare.EV_REL, rel_x, 3), (rshare.EV_SYN, rshare.SYN_REPORT, 0)])
+        self.assertEqual(host.pointer, (1926, 1080))  # twice as far on the larger display
+        self.assertTrue(rshare.wait(lambda: frames, 5000))
+        self.assertEqual(frames[-1][0], (rshare.EV_REL, rel_x, 6))
+        with self.assertRaises(rshare.InvalidArgument):
+            host.set_layout([dict(node=3, width=10, height=10)])  # not a target
+        with self.assertRaises(TypeError):
+            host.set_layout([5])
+        host.set_layout([dict(node=2, width=3840, height=2160, flags=rshare.KVM_DISPLAY_ABSOLUTE)],
+                        host_screen=(1920, 1080))
+        host.input_events([(rshare.EV_REL, rel_x, 3), (rshare.EV_SYN, rshare.SYN_REPORT, 0)])
+        self.assertEqual(host.pointer, (1926, 1080))
+        self.assertTrue(rshare.wait(lambda: frames[-1][0][0] == rshare.EV_ABS, 5000))
+        self.assertEqual(frames[-1][0], (rshare.EV_ABS, 0, 16439))  # ABS_X of pixel 1926
+        host.set_layout(None)
+        self.assertIsNone(host.pointer)
+        self.assertEqual(host.stats()["edge_switches"], 0)
+        a.close()
+        b.close()
+
     def test_sink_exception_is_reported(self):
         a, b = make_pair(log=quiet_log)
         host = rshare.Kvm(a, targets=[2])
