@@ -37,6 +37,17 @@ void note(const char *fmt, ...)
     va_end(ap);
 }
 
+bool in_list(const char *list, const char *key)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(key);
+    for (const char *p = list; (p = strstr(p, key)); p++)
+        if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    return false;
+}
+
 double now_s(void)
 {
     struct timespec ts;

@@ -99,11 +99,7 @@ struct options {
 
 static bool wanted(const struct options *o, const char *figure)
 {
-    if (!o->only)
-        return true;
-    const char *p = strstr(o->only, figure);
-    size_t n = strlen(figure);
-    return p && (p == o->only || p[-1] == ',') && (p[n] == '\0' || p[n] == ',');
+    return in_list(o->only, figure);
 }
 
 /* --- the member processes ----------------------------------------------------------- */
