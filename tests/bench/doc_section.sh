@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shell functions for the benchmark runners (sourced, not run).
 #
 # write_section NAME FILE DOC: replace what lies between the markers
