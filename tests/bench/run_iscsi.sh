@@ -17,6 +17,7 @@ BUILD=${1:-.}
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=$BUILD/tests/bench/bench_iscsi
 DOC=$SRCDIR/doc/PERFORMANCE.md
+# shellcheck source=tests/bench/doc_section.sh
 . "$SRCDIR/tests/bench/doc_section.sh"
 [ -x "$BENCH" ] || { echo "bench: build $BENCH first (make tests/bench/bench_iscsi)" >&2; exit 1; }
 
