@@ -9,7 +9,7 @@
  *          [define=LAYOUT:CHUNK:MEMBERS[+SPARES]] [timeout=SECONDS]
  *          [eligible=BOOL] [voters=ID,ID,...] [slot=S]
  *          [hello-ms=MS] [member-timeout-ms=MS] [election-ms=MS] [heartbeat-ms=MS]
- *          [request-timeout-ms=MS] [retry-budget=N] [mtu=BYTES] [force=BOOL]
+ *          [request-timeout-ms=MS] [retry-budget=N] [mtu=BYTES] [inflight=N] [force=BOOL]
  *          [log=error|warning|info|debug]
  *
  *   An uninstalled build is loaded by path:
@@ -64,6 +64,8 @@
  *   retry-budget=N  transient member failures before the member is failed
  *                   (default 3)
  *   mtu=BYTES       UDP payload limit, the same on every node (default 1400)
+ *   inflight=N      requests on the volume at once (default 8, 1 .. 256); more
+ *                   wait for a slot (see THREADS)
  *   force=BOOL      open even when the volume was not shut down cleanly and is
  *                   degraded (RAID-5 write hole: parity of dirty regions may be
  *                   wrong)
@@ -81,9 +83,12 @@
  *   node's loop; the completion wakes the nbdkit thread that waits for it.
  *   So many requests are in flight on the volume at once, and hellos,
  *   consensus, rebuilds and resyncs go on whether or not clients are busy.
- *   Requests with a partial block at either end (read-modify-write) run
- *   alone: they hold a rwlock for writing, every other request holds it
- *   for reading.
+ *   At most inflight=N requests are started at once (8 by default: with
+ *   256 KiB requests, 2 MiB of replies in flight, below the UDP transport's
+ *   4 MiB receive buffer).  Requests with a partial block at either end
+ *   (read-modify-write) run alone: they hold a rwlock for writing (writers
+ *   preferred, so they are not starved), every other request holds it for
+ *   reading.
  *
  * ERRORS
  *   rshare codes become errno values nbdkit sends to the client: RSHARE_EINVAL
@@ -124,6 +129,7 @@
 #define MAX_VOTERS 7
 #define KEY_HEX_DIGITS (2 * RSHARE_CLUSTER_KEY_BYTES)
 #define DEFAULT_TIMEOUT_S 60
+#define DEFAULT_INFLIGHT 8 /* requests on the volume at once */
 #define KEEPER_MAX_WAIT_MS 200          /* the loop thread looks at `stopping` this often */
 #define PIECE_BYTES (32u * 1024 * 1024) /* largest single volume call; also the hint */
 
@@ -152,9 +158,11 @@ static struct {
     struct rshare_volume_desc define;
     uint32_t hello_ms, member_timeout_ms, election_ms, heartbeat_ms;
     uint32_t request_timeout_ms, retry_budget, mtu;
+    uint32_t inflight;
     bool force;
     enum rshare_log_level log_level;
-} cfg = {.timeout_s = DEFAULT_TIMEOUT_S, .log_level = RSHARE_LOG_INFO};
+} cfg = {.timeout_s = DEFAULT_TIMEOUT_S, .log_level = RSHARE_LOG_INFO,
+       .inflight = DEFAULT_INFLIGHT};
 
 /* --- run-time state ---------------------------------------------------------------------- */
 
@@ -193,6 +201,7 @@ struct request {
     struct request *next;
 };
 static struct request *queue_head, **queue_tail = &queue_head; /* under `lock` */
+static uint32_t inflight; /* requests started on the volume (loop thread only) */
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -544,6 +553,8 @@ static int rshare_config(const char *key, const char *value)
         return parse_u32(key, value, 0, 1000, &cfg.retry_budget);
     if (strcmp(key, "mtu") == 0)
         return parse_u32(key, value, 0, 65507, &cfg.mtu);
+    if (strcmp(key, "inflight") == 0)
+        return parse_u32(key, value, 1, 256, &cfg.inflight);
     if (strcmp(key, "log") == 0) {
         static const char *const names[] = {"error", "warning", "info", "debug"};
         for (int i = 0; i < 4; i++)
@@ -594,7 +605,7 @@ static int rshare_config_complete(void)
     "voters=ID,...         the voters of a new map (same list on every node)\n"           \
     "slot=S                chassis slot\n"                                                \
     "hello-ms= member-timeout-ms= election-ms= heartbeat-ms=   cluster timing\n"          \
-    "request-timeout-ms=MS retry-budget=N mtu=BYTES force=BOOL log=LEVEL"
+    "request-timeout-ms=MS retry-budget=N mtu=BYTES inflight=N force=BOOL log=LEVEL"
 
 /* --- the node's loop between requests -------------------------------------------------- */
 
@@ -603,6 +614,7 @@ static void request_done(rshare_volume *vol, int status, void *ud)
 {
     (void)vol;
     struct request *r = ud;
+    inflight--;
     if (status < 0)
         snprintf(r->detail, sizeof(r->detail), "%s", rshare_node_errmsg(node));
     pthread_mutex_lock(&lock);
@@ -612,17 +624,19 @@ static void request_done(rshare_volume *vol, int status, void *ud)
     pthread_mutex_unlock(&lock);
 }
 
-/* Start every queued request (the loop thread). */
-static void start_queued(void)
+/* Start queued requests, up to cfg.inflight on the volume (the loop
+ * thread); true when some are left waiting for a slot. */
+static bool start_queued(void)
 {
-    pthread_mutex_lock(&lock);
-    struct request *list = queue_head;
-    queue_head = NULL;
-    queue_tail = &queue_head;
-    pthread_mutex_unlock(&lock);
-    while (list) {
-        struct request *r = list;
-        list = r->next; /* r may be gone once it completes */
+    while (inflight < cfg.inflight) {
+        pthread_mutex_lock(&lock);
+        struct request *r = queue_head;
+        if (r && !(queue_head = r->next))
+            queue_tail = &queue_head;
+        pthread_mutex_unlock(&lock);
+        if (!r)
+            return false;
+        inflight++;
         int rc = r->op == OP_READ    ? rshare_volume_read(volume, r->offset, r->buf, r->len,
                                                           request_done, r)
                  : r->op == OP_WRITE ? rshare_volume_write(volume, r->offset, r->buf, r->len,
@@ -631,6 +645,10 @@ static void start_queued(void)
         if (rc < 0)
             request_done(volume, rc, r);
     }
+    pthread_mutex_lock(&lock);
+    bool left = queue_head != NULL;
+    pthread_mutex_unlock(&lock);
+    return left;
 }
 
 /* The loop thread: start what nbdkit's threads queued, run the node's loop
@@ -641,14 +659,14 @@ static void *keeper_main(void *arg)
 {
     (void)arg;
     while (!atomic_load(&stopping)) {
-        start_queued();
+        bool waiting = start_queued();
         int rc = rshare_node_process(node);
         if (rc < 0)
             nbdkit_debug("rshare: node loop: %s", rshare_strerror(rc));
         pthread_mutex_lock(&lock);
-        bool more = queue_head != NULL;
+        bool more = queue_head != NULL && !waiting; /* queued meanwhile, with slots free */
         pthread_mutex_unlock(&lock);
-        if (more)
+        if (more || (waiting && inflight < cfg.inflight))
             continue;
         int wait_ms = rshare_node_timeout_ms(node);
         if (wait_ms < 0 || wait_ms > KEEPER_MAX_WAIT_MS)
@@ -880,6 +898,11 @@ static uint32_t preferred_size(const struct rshare_volume_desc *d)
  * nbdkit forks to daemonise: create the node, join, wait, open. */
 static int rshare_get_ready(void)
 {
+    pthread_rwlockattr_t rwa;
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&rmw, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
     if (cfg.state_dir && mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
         nbdkit_error("rshare: cannot create %s: %m", cfg.state_dir);
         return -1;

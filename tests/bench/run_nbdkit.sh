@@ -29,7 +29,8 @@
 # bench:nbdkit markers (set BENCH_NO_DOC=1 to leave the document alone).
 # Exits 77 when nbdkit or nbdcopy is missing, 1 when the plugin is not built.
 # Environment: BENCH_ROUNDS (5), BENCH_MIB (512), BENCH_MTU (65507),
-# BENCH_PLUGIN_ARGS (more plugin parameters).
+# BENCH_PLUGIN_ARGS (more plugin parameters), BENCH_PLUGIN (another build of
+# the plugin, e.g. an older one to compare with).
 set -eu
 
 BUILD=$(cd "${1:-.}" && pwd)
@@ -38,7 +39,7 @@ DOC=$SRCDIR/doc/PERFORMANCE.md
 # shellcheck source=tests/bench/doc_section.sh
 . "$SRCDIR/tests/bench/doc_section.sh"
 NODE=$BUILD/examples/cluster_node
-PLUGIN=$BUILD/bindings/nbdkit/.libs/nbdkit-rshare-plugin.so
+PLUGIN=${BENCH_PLUGIN:-$BUILD/bindings/nbdkit/.libs/nbdkit-rshare-plugin.so}
 for t in nbdkit nbdcopy; do
     command -v "$t" >/dev/null 2>&1 || { echo "bench: $t is missing: nothing to measure" >&2; exit 77; }
 done
