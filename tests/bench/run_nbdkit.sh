@@ -28,7 +28,7 @@
 # of the same round) and writes it into doc/PERFORMANCE.md between the
 # bench:nbdkit markers (set BENCH_NO_DOC=1 to leave the document alone).
 # Exits 77 when nbdkit or nbdcopy is missing, 1 when the plugin is not built.
-# Environment: BENCH_ROUNDS (5), BENCH_MIB (512), BENCH_MTU (65507),
+# Environment: BENCH_ROUNDS (5), BENCH_MIB (1024), BENCH_MTU (65507),
 # BENCH_PLUGIN_ARGS (more plugin parameters), BENCH_PLUGIN (another build of
 # the plugin, e.g. an older one to compare with).
 set -eu
@@ -49,7 +49,7 @@ if [ ! -x "$NODE" ] || [ ! -f "$PLUGIN" ]; then
 fi
 
 ROUNDS=${BENCH_ROUNDS:-5}
-MIB=${BENCH_MIB:-512}
+MIB=${BENCH_MIB:-1024}
 MTU=${BENCH_MTU:-65507}
 WORK=$(mktemp -d /dev/shm/rshare-bench-nbdkit.XXXXXX)
 cleanup() {
@@ -125,21 +125,32 @@ for uri in "$RS" "$AN"; do
 done
 cmp "$WORK/src.img" "$WORK/member.img" || { echo "bench: the member file differs" >&2; exit 1; }
 
-# copy SIDE DIRECTION: one timed nbdcopy; appends "MB/s cpu-s-per-GB" to
-# $WORK/SIDE.DIRECTION.
+# CPU ticks of the children this shell has waited for (nbdcopy among them).
+children_cpu() { sed 's/.*) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'; }
+
+# copy SIDE DIRECTION: one timed nbdcopy; appends to $WORK/SIDE.DIRECTION
+# "MB/s server nbdkit member client", the last four in CPU seconds per GB:
+# the server side (nbdkit, plus the member's cluster_node for rshare),
+# nbdkit alone, the member node alone (0 for the anchor), nbdcopy.
 copy() {
-    if [ "$1" = rshare ]; then uri=$RS; pids="$WORK/rshare-nbdkit.pid $WORK/node.pid"
-    else uri=$AN; pids="$WORK/file-nbdkit.pid"; fi
-    # shellcheck disable=SC2086 # a list of files
-    c0=$(cpu_of $pids)
+    if [ "$1" = rshare ]; then uri=$RS; k="$WORK/rshare-nbdkit.pid"; m="$WORK/node.pid"
+    else uri=$AN; k="$WORK/file-nbdkit.pid"; m=; fi
+    k0=$(cpu_of "$k")
+    # shellcheck disable=SC2086 # $m is empty for the anchor: no file
+    m0=$(cpu_of $m)
+    n0=$(children_cpu)
     t0=$(now_ns)
     if [ "$2" = write ]; then nbdcopy --flush "$WORK/src.img" "$uri"
     else nbdcopy "$uri" "$WORK/back.img"; fi
     t1=$(now_ns)
+    n1=$(children_cpu)
+    k1=$(cpu_of "$k")
     # shellcheck disable=SC2086
-    c1=$(cpu_of $pids)
-    awk -v b="$BYTES" -v ns=$((t1 - t0)) -v c=$((c1 - c0)) -v tck="$TCK" \
-        'BEGIN { printf "%.1f %.3f\n", b / (ns / 1e3), c / tck / (b / 1e9) }' >>"$WORK/$1.$2"
+    m1=$(cpu_of $m)
+    awk -v b="$BYTES" -v ns=$((t1 - t0)) -v k=$((k1 - k0)) -v m=$((m1 - m0)) \
+        -v n=$((n1 - n0)) -v tck="$TCK" 'BEGIN { gb = b / 1e9
+        printf "%.1f %.3f %.3f %.3f %.3f\n", b / (ns / 1e3), (k + m) / tck / gb, k / tck / gb,
+            m / tck / gb, n / tck / gb }' >>"$WORK/$1.$2"
 }
 
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
@@ -160,11 +171,11 @@ median() { cut -d' ' -f"$2" "$1" | sort -g | awk '{ v[NR] = $1 } END {
 spread() { cut -d' ' -f"$2" "$1" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END {
     printf "%.0f–%.0f", lo, hi }'; }
 {
-    echo "| figure | rshare plugin | anchor (file plugin) | ratio | target | spread (min–max over $ROUNDS rounds) | server CPU s per GB, rshare / anchor |"
-    echo "|---|---:|---:|---:|---:|---|---|"
+    echo "| figure | rshare plugin | anchor (file plugin) | ratio | target | spread (min–max over $ROUNDS rounds) |"
+    echo "|---|---:|---:|---:|---:|---|"
     for dir in write read; do
         paste -d' ' "$WORK/rshare.$dir" "$WORK/anchor.$dir" |
-            awk '{ print $1 / $3 }' >"$WORK/ratio.$dir"
+            awk '{ print $1 / $6 }' >"$WORK/ratio.$dir"
         rm_=$(median "$WORK/rshare.$dir" 1)
         am=$(median "$WORK/anchor.$dir" 1)
         ratio=$(median "$WORK/ratio.$dir" 1)
@@ -173,9 +184,15 @@ spread() { cut -d' ' -f"$2" "$1" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 
         awk -v l="$label" -v r="$rm_" -v a="$am" -v q="$ratio" \
             -v rs="$(spread "$WORK/rshare.$dir" 1)" -v as="$(spread "$WORK/anchor.$dir" 1)" \
             -v qlo="$(sort -g "$WORK/ratio.$dir" | head -1)" -v qhi="$(sort -g "$WORK/ratio.$dir" | tail -1)" \
-            -v cr="$(median "$WORK/rshare.$dir" 2)" -v ca="$(median "$WORK/anchor.$dir" 2)" \
-            'BEGIN { printf "| %s, %d MiB | %.0f MB/s | %.0f MB/s | %.2f×%s | ≥ 0.9× | rshare %s MB/s; anchor %s MB/s; ratio %.2f–%.2f | %.2f / %.2f |\n",
-                l, '"$MIB"', r, a, q, (q >= 0.9 ? "" : " (missed)"), rs, as, qlo, qhi, cr, ca }'
+            'BEGIN { printf "| %s, %d MiB | %.0f MB/s | %.0f MB/s | %.2f×%s | ≥ 0.9× | rshare %s MB/s; anchor %s MB/s; ratio %.2f–%.2f |\n",
+                l, '"$MIB"', r, a, q, (q >= 0.9 ? "" : " (missed)"), rs, as, qlo, qhi }'
+    done
+    echo
+    for dir in write read; do
+        printf -- '- %s: CPU seconds per GB (medians): rshare %.2f (nbdkit with the plugin %.2f, the member node %.2f) + nbdcopy %.2f; anchor %.2f (nbdkit file) + nbdcopy %.2f.\n' \
+            "$dir" "$(median "$WORK/rshare.$dir" 2)" "$(median "$WORK/rshare.$dir" 3)" \
+            "$(median "$WORK/rshare.$dir" 4)" "$(median "$WORK/rshare.$dir" 5)" \
+            "$(median "$WORK/anchor.$dir" 2)" "$(median "$WORK/anchor.$dir" 5)"
     done
 } >"$WORK/table"
 
