@@ -154,15 +154,7 @@ static void setup(struct bench *b)
     int rc = rshare_node_create(&cfg, &b->node);
     if (rc < 0)
         die("rshare_node_create: %s", rshare_strerror(rc));
-    static const uint32_t voters[] = {BENCH_NODE};
-    struct rshare_cluster_config cc;
-    rshare_cluster_config_init(&cc, sizeof(cc));
-    cc.manager_eligible = 1;
-    cc.initial_voters = voters;
-    cc.initial_voter_count = 1;
-    cc.capabilities = RSHARE_CAP_BLOCK | RSHARE_CAP_VOLUMES;
-    if (rshare_cluster_join(b->node, &cc) < 0)
-        die("join: %s", rshare_node_errmsg(b->node));
+    join_alone(b->node, BENCH_NODE, RSHARE_CAP_BLOCK | RSHARE_CAP_VOLUMES);
 
     char portal[64];
     snprintf(portal, sizeof(portal), "127.0.0.1:%d", b->tgt.port);

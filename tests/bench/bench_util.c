@@ -195,3 +195,16 @@ void make_file(const char *path, uint64_t bytes, bool random)
     }
     close(fd);
 }
+
+void join_alone(rshare_node *node, uint32_t id, uint32_t capabilities)
+{
+    const uint32_t voters[] = {id};
+    struct rshare_cluster_config cc;
+    rshare_cluster_config_init(&cc, sizeof(cc));
+    cc.manager_eligible = 1;
+    cc.initial_voters = voters;
+    cc.initial_voter_count = 1;
+    cc.capabilities = capabilities;
+    if (rshare_cluster_join(node, &cc) < 0)
+        die("join: %s", rshare_node_errmsg(node));
+}

@@ -334,15 +334,7 @@ static void setup_cluster(struct bench *b)
             die("member %u: pipe", i + 1);
         close(down[i][1]);
     }
-    static const uint32_t voters[] = {BENCH_NODE};
-    struct rshare_cluster_config cc;
-    rshare_cluster_config_init(&cc, sizeof(cc));
-    cc.manager_eligible = 1;
-    cc.initial_voters = voters;
-    cc.initial_voter_count = 1;
-    cc.capabilities = RSHARE_CAP_VOLUMES;
-    if (rshare_cluster_join(b->node, &cc) < 0)
-        die("join: %s", rshare_node_errmsg(b->node));
+    join_alone(b->node, BENCH_NODE, RSHARE_CAP_VOLUMES);
     run_until(b, cluster_ready, NULL, 60, "the member disks in the map");
 
     struct rshare_volume_desc v;
