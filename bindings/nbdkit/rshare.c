@@ -202,6 +202,8 @@ struct request {
 };
 static struct request *queue_head, **queue_tail = &queue_head; /* under `lock` */
 static uint32_t inflight; /* requests started on the volume (loop thread only) */
+static uint32_t inflight_peak;  /* the most at once, reported at clean-up */
+static uint64_t requests_started;
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -636,7 +638,9 @@ static bool start_queued(void)
         pthread_mutex_unlock(&lock);
         if (!r)
             return false;
-        inflight++;
+        if (++inflight > inflight_peak)
+            inflight_peak = inflight;
+        requests_started++;
         int rc = r->op == OP_READ    ? rshare_volume_read(volume, r->offset, r->buf, r->len,
                                                           request_done, r)
                  : r->op == OP_WRITE ? rshare_volume_write(volume, r->offset, r->buf, r->len,
@@ -1003,6 +1007,10 @@ static int rshare_after_fork(void)
 static void shut_down(void)
 {
     keeper_stop();
+    if (requests_started)
+        nbdkit_debug("rshare: %" PRIu64 " volume requests, at most %" PRIu32 " in flight at once",
+                     requests_started, inflight_peak);
+    requests_started = 0;
     if (volume) {
         int rc = rshare_volume_flush_sync(volume);
         if (rc < 0)
