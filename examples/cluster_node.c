@@ -30,6 +30,7 @@
  *   --print-map         print the global map whenever it changes (format below)
  *   --hello-ms MS, --member-timeout-ms MS, --election-ms MS, --heartbeat-ms MS
  *                       the cluster's timing (defaults 1000, 3500, 1000, 100)
+ *   --mtu BYTES         UDP payload limit, the same on every node (default 1400; up to 65507)
  *   --verbose           the library's informational log lines on stderr
  *
  * Output (stdout, one line at a time, for people and for scripts)
@@ -95,6 +96,7 @@ struct options {
     unsigned share_count;
     unsigned seconds;
     uint32_t hello_ms, member_timeout_ms, election_ms, heartbeat_ms;
+    uint32_t mtu;
 };
 
 /* What the program remembers between loop steps. */
@@ -176,6 +178,7 @@ int main(int argc, char **argv)
     struct rshare_udp_config udp;
     rshare_udp_config_init(&udp, sizeof(udp));
     udp.bind_address = o.listen;
+    udp.mtu = o.mtu; /* 0: the default */
     char bound[96];
     int transport = rc = rshare_node_add_udp(node, &udp);
     if (rc >= 0)
@@ -436,7 +439,7 @@ static void usage(int status)
             "usage: cluster_node --id N --slot S --listen ADDR --state DIR [--peer ID@ADDR ...]\n"
             "         [--eligible] [--voters ID,ID,...] [--share NAME[:SIZE] ...] [--key-hex HEX]\n"
             "         [--seconds T] [--print-map] [--verbose] [--hello-ms MS]\n"
-            "         [--member-timeout-ms MS] [--election-ms MS] [--heartbeat-ms MS]\n"
+            "         [--member-timeout-ms MS] [--election-ms MS] [--heartbeat-ms MS] [--mtu BYTES]\n"
             "The options and the output format are described at the top of cluster_node.c.\n");
     exit(status);
 }
@@ -500,7 +503,7 @@ static void parse_share(char *arg, struct share *share)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_HELLO = 256, O_MEMBER_TIMEOUT, O_ELECTION, O_HEARTBEAT };
+    enum { O_HELLO = 256, O_MEMBER_TIMEOUT, O_ELECTION, O_HEARTBEAT, O_MTU };
     static const struct option opts[] = {
         {"id", 1, NULL, 'i'},        {"slot", 1, NULL, 'S'},
         {"listen", 1, NULL, 'l'},    {"state", 1, NULL, 'd'},
@@ -512,6 +515,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"member-timeout-ms", 1, NULL, O_MEMBER_TIMEOUT},
         {"election-ms", 1, NULL, O_ELECTION},
         {"heartbeat-ms", 1, NULL, O_HEARTBEAT},
+        {"mtu", 1, NULL, O_MTU},
         {"help", 0, NULL, 'h'},      {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     char *at;
@@ -530,6 +534,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case O_MEMBER_TIMEOUT: o->member_timeout_ms = (uint32_t)number(optarg, 3600000); break;
         case O_ELECTION: o->election_ms = (uint32_t)number(optarg, 3600000); break;
         case O_HEARTBEAT: o->heartbeat_ms = (uint32_t)number(optarg, 3600000); break;
+        case O_MTU: o->mtu = (uint32_t)number(optarg, 65507); break;
         case 'h': usage(0); break;
         case 'p': /* ID@ADDR */
             if (!(at = strchr(optarg, '@')) || o->peer_count == MAX_PEERS)

@@ -9,7 +9,7 @@
  *          [define=LAYOUT:CHUNK:MEMBERS[+SPARES]] [timeout=SECONDS]
  *          [eligible=BOOL] [voters=ID,ID,...] [slot=S]
  *          [hello-ms=MS] [member-timeout-ms=MS] [election-ms=MS] [heartbeat-ms=MS]
- *          [request-timeout-ms=MS] [retry-budget=N] [mtu=BYTES] [force=BOOL]
+ *          [request-timeout-ms=MS] [retry-budget=N] [mtu=BYTES] [inflight=N] [force=BOOL]
  *          [log=error|warning|info|debug]
  *
  *   An uninstalled build is loaded by path:
@@ -64,6 +64,8 @@
  *   retry-budget=N  transient member failures before the member is failed
  *                   (default 3)
  *   mtu=BYTES       UDP payload limit, the same on every node (default 1400)
+ *   inflight=N      requests on the volume at once (default 8, 1 .. 256); more
+ *                   wait for a slot (see THREADS)
  *   force=BOOL      open even when the volume was not shut down cleanly and is
  *                   degraded (RAID-5 write hole: parity of dirty regions may be
  *                   wrong)
@@ -72,15 +74,21 @@
  *                   debug lines to nbdkit_debug (seen with nbdkit -v).
  *
  * THREADS
- *   The library is single-threaded, so the plugin declares
- *   NBDKIT_THREAD_MODEL_SERIALIZE_ALL_REQUESTS and every call into it is made
- *   under one mutex.  Requests use the _sync volume calls, which run the
- *   node's loop until they complete.  Between requests a keeper thread,
- *   started in .after_fork (nbdkit may fork to daemonise after .get_ready),
- *   runs the loop whenever nothing else holds the mutex: it polls the node's
- *   descriptor without the lock, then takes the lock and processes, so
- *   hellos, consensus, rebuilds and resyncs go on while the client is idle
- *   and a request waits at most for one non-blocking processing step.
+ *   The library is single-threaded; nbdkit's threads are not.  The plugin
+ *   declares NBDKIT_THREAD_MODEL_PARALLEL, and after start-up one thread
+ *   only, the loop thread (started in .after_fork: nbdkit may fork to
+ *   daemonise after .get_ready), calls into the library.  A request is
+ *   queued under a mutex, the loop thread is woken through an eventfd,
+ *   starts it with the asynchronous volume call and goes on running the
+ *   node's loop; the completion wakes the nbdkit thread that waits for it.
+ *   So many requests are in flight on the volume at once, and hellos,
+ *   consensus, rebuilds and resyncs go on whether or not clients are busy.
+ *   At most inflight=N requests are started at once (8 by default: with
+ *   256 KiB requests, 2 MiB of replies in flight, below the UDP transport's
+ *   4 MiB receive buffer).  Requests with a partial block at either end
+ *   (read-modify-write) run alone: they hold a rwlock for writing (writers
+ *   preferred, so they are not starved), every other request holds it for
+ *   reading.
  *
  * ERRORS
  *   rshare codes become errno values nbdkit sends to the client: RSHARE_EINVAL
@@ -112,7 +120,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define THREAD_MODEL NBDKIT_THREAD_MODEL_SERIALIZE_ALL_REQUESTS
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
 /* Callbacks that appeared after the oldest nbdkit configure accepts (1.24). */
 #define HAVE_NBDKIT(minor) (NBDKIT_VERSION_MAJOR > 1 || NBDKIT_VERSION_MINOR >= (minor))
@@ -121,7 +129,8 @@
 #define MAX_VOTERS 7
 #define KEY_HEX_DIGITS (2 * RSHARE_CLUSTER_KEY_BYTES)
 #define DEFAULT_TIMEOUT_S 60
-#define KEEPER_MAX_WAIT_MS 200          /* the keeper looks at `stopping` this often */
+#define DEFAULT_INFLIGHT 8 /* requests on the volume at once */
+#define KEEPER_MAX_WAIT_MS 200          /* the loop thread looks at `stopping` this often */
 #define PIECE_BYTES (32u * 1024 * 1024) /* largest single volume call; also the hint */
 
 /* --- configuration --------------------------------------------------------------------- */
@@ -149,26 +158,52 @@ static struct {
     struct rshare_volume_desc define;
     uint32_t hello_ms, member_timeout_ms, election_ms, heartbeat_ms;
     uint32_t request_timeout_ms, retry_budget, mtu;
+    uint32_t inflight;
     bool force;
     enum rshare_log_level log_level;
-} cfg = {.timeout_s = DEFAULT_TIMEOUT_S, .log_level = RSHARE_LOG_INFO};
+} cfg = {.timeout_s = DEFAULT_TIMEOUT_S, .log_level = RSHARE_LOG_INFO,
+       .inflight = DEFAULT_INFLIGHT};
 
 /* --- run-time state ---------------------------------------------------------------------- */
 
-/* Every call into the library holds `lock` (the library is not thread-safe;
- * nbdkit's own serialisation does not cover the keeper thread). */
+/* Before the loop thread starts (start-up) and after it stopped (clean-up)
+ * nbdkit's main thread calls into the library; in between only the loop
+ * thread does.  `lock` guards the queue of requests for it. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Read-modify-write of a partial block runs alone: it holds `rmw` for
+ * writing, every other request for reading. */
+static pthread_rwlock_t rmw = PTHREAD_RWLOCK_INITIALIZER;
 static rshare_node *node;
 static rshare_volume *volume;
+static uint64_t volume_bytes; /* the volume's size */
 static uint32_t block_size;  /* the volume's logical block size */
 static uint32_t preferred;   /* block size hint: a power of two */
 static uint8_t *bounce;      /* one block, for unaligned heads and tails */
 static char description[160];
 
-static pthread_t keeper;
+static pthread_t keeper; /* the loop thread */
 static bool keeper_started;
 static atomic_bool stopping;
-static int wake_fd = -1; /* eventfd: wakes the keeper when it must stop */
+static int wake_fd = -1; /* eventfd: wakes the loop thread (a request, or stop) */
+
+enum op { OP_READ, OP_WRITE, OP_FLUSH };
+
+/* One volume call an nbdkit thread hands to the loop thread and waits for. */
+struct request {
+    enum op op;
+    uint8_t *buf;
+    uint64_t offset;
+    size_t len;
+    int status;
+    bool done;
+    char detail[256]; /* rshare_node_errmsg() when it failed */
+    pthread_cond_t cond;
+    struct request *next;
+};
+static struct request *queue_head, **queue_tail = &queue_head; /* under `lock` */
+static uint32_t inflight; /* requests started on the volume (loop thread only) */
+static uint32_t inflight_peak;  /* the most at once, reported at clean-up */
+static uint64_t requests_started;
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -184,13 +219,23 @@ static int to_errno(int rc)
     }
 }
 
-/* Report a library failure: the code, its name and the node's detail. */
-static void report(const char *what, int rc)
+/* Report a library failure: the code, its name and the detail. */
+static void report_detail(const char *what, int rc, const char *detail)
 {
-    const char *detail = node ? rshare_node_errmsg(node) : "";
     nbdkit_error("rshare: %s: %s (%s)%s%s", what, rshare_strerror(rc), rshare_err_name(rc),
                  *detail ? ": " : "", detail);
 }
+
+/* The same with the node's detail: only where this thread may call into
+ * the library (start-up and clean-up). */
+static void report(const char *what, int rc)
+{
+    report_detail(what, rc, node ? rshare_node_errmsg(node) : "");
+}
+
+/* The detail of the last failed volume call of this nbdkit thread, copied
+ * on the loop thread when it failed. */
+static _Thread_local char io_detail[256];
 
 /* The library's log lines through nbdkit's: errors and warnings always
  * (nbdkit_error), the rest with nbdkit -v (nbdkit_debug). */
@@ -510,6 +555,8 @@ static int rshare_config(const char *key, const char *value)
         return parse_u32(key, value, 0, 1000, &cfg.retry_budget);
     if (strcmp(key, "mtu") == 0)
         return parse_u32(key, value, 0, 65507, &cfg.mtu);
+    if (strcmp(key, "inflight") == 0)
+        return parse_u32(key, value, 1, 256, &cfg.inflight);
     if (strcmp(key, "log") == 0) {
         static const char *const names[] = {"error", "warning", "info", "debug"};
         for (int i = 0; i < 4; i++)
@@ -560,35 +607,105 @@ static int rshare_config_complete(void)
     "voters=ID,...         the voters of a new map (same list on every node)\n"           \
     "slot=S                chassis slot\n"                                                \
     "hello-ms= member-timeout-ms= election-ms= heartbeat-ms=   cluster timing\n"          \
-    "request-timeout-ms=MS retry-budget=N mtu=BYTES force=BOOL log=LEVEL"
+    "request-timeout-ms=MS retry-budget=N mtu=BYTES inflight=N force=BOOL log=LEVEL"
 
 /* --- the node's loop between requests -------------------------------------------------- */
 
-/* The keeper: whenever no request holds the lock, run the node's loop, so
- * that the node answers hellos, votes and serves consensus and rebuilds
- * while the client is idle.  It waits for the node's descriptor without the
- * lock (a request may run the loop meanwhile; the keeper then finds less to
- * do), and processes with the lock. */
+/* Completion of a request, on the loop thread. */
+static void request_done(rshare_volume *vol, int status, void *ud)
+{
+    (void)vol;
+    struct request *r = ud;
+    inflight--;
+    if (status < 0)
+        snprintf(r->detail, sizeof(r->detail), "%s", rshare_node_errmsg(node));
+    pthread_mutex_lock(&lock);
+    r->status = status;
+    r->done = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&lock);
+}
+
+/* Start queued requests, up to cfg.inflight on the volume (the loop
+ * thread); true when some are left waiting for a slot. */
+static bool start_queued(void)
+{
+    while (inflight < cfg.inflight) {
+        pthread_mutex_lock(&lock);
+        struct request *r = queue_head;
+        if (r && !(queue_head = r->next))
+            queue_tail = &queue_head;
+        pthread_mutex_unlock(&lock);
+        if (!r)
+            return false;
+        if (++inflight > inflight_peak)
+            inflight_peak = inflight;
+        requests_started++;
+        int rc = r->op == OP_READ    ? rshare_volume_read(volume, r->offset, r->buf, r->len,
+                                                          request_done, r)
+                 : r->op == OP_WRITE ? rshare_volume_write(volume, r->offset, r->buf, r->len,
+                                                           request_done, r)
+                                     : rshare_volume_flush(volume, request_done, r);
+        if (rc < 0)
+            request_done(volume, rc, r);
+    }
+    pthread_mutex_lock(&lock);
+    bool left = queue_head != NULL;
+    pthread_mutex_unlock(&lock);
+    return left;
+}
+
+/* The loop thread: start what nbdkit's threads queued, run the node's loop
+ * (completions wake those threads), and wait for the node's descriptor,
+ * its next timer or the eventfd; at most KEEPER_MAX_WAIT_MS, to look at
+ * `stopping`. */
 static void *keeper_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&lock);
     while (!atomic_load(&stopping)) {
+        bool waiting = start_queued();
         int rc = rshare_node_process(node);
         if (rc < 0)
             nbdkit_debug("rshare: node loop: %s", rshare_strerror(rc));
-        int fd = rshare_node_fd(node);
-        int wait_ms = rshare_node_timeout_ms(node);
+        pthread_mutex_lock(&lock);
+        bool more = queue_head != NULL && !waiting; /* queued meanwhile, with slots free */
         pthread_mutex_unlock(&lock);
+        if (more || (waiting && inflight < cfg.inflight))
+            continue;
+        int wait_ms = rshare_node_timeout_ms(node);
         if (wait_ms < 0 || wait_ms > KEEPER_MAX_WAIT_MS)
             wait_ms = KEEPER_MAX_WAIT_MS;
-        struct pollfd fds[2] = {{.fd = fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+        struct pollfd fds[2] = {{.fd = rshare_node_fd(node), .events = POLLIN},
+                                {.fd = wake_fd, .events = POLLIN}};
         if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
-            nbdkit_debug("rshare: keeper poll: %m");
-        pthread_mutex_lock(&lock);
+            nbdkit_debug("rshare: loop thread poll: %m");
+        uint64_t count;
+        if ((fds[1].revents & POLLIN) && read(wake_fd, &count, sizeof(count)) < 0)
+            nbdkit_debug("rshare: loop thread eventfd: %m");
     }
-    pthread_mutex_unlock(&lock);
     return NULL;
+}
+
+/* Hand one volume call to the loop thread and wait for its status. */
+static int call_volume(enum op op, uint8_t *buf, uint64_t offset, size_t len)
+{
+    struct request r = {.op = op, .buf = buf, .offset = offset, .len = len};
+    pthread_cond_init(&r.cond, NULL);
+    pthread_mutex_lock(&lock);
+    *queue_tail = &r;
+    queue_tail = &r.next;
+    pthread_mutex_unlock(&lock);
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof(one)) < 0)
+        nbdkit_debug("rshare: waking the loop thread: %m"); /* it looks within 200 ms */
+    pthread_mutex_lock(&lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &lock);
+    pthread_mutex_unlock(&lock);
+    pthread_cond_destroy(&r.cond);
+    if (r.status < 0)
+        memcpy(io_detail, r.detail, sizeof(io_detail));
+    return r.status;
 }
 
 static int keeper_start(void)
@@ -603,7 +720,7 @@ static int keeper_start(void)
     int err = pthread_create(&keeper, NULL, keeper_main, NULL);
     if (err) {
         errno = err;
-        nbdkit_error("rshare: cannot start the keeper thread: %m");
+        nbdkit_error("rshare: cannot start the loop thread: %m");
         close(wake_fd);
         wake_fd = -1;
         return -1;
@@ -619,7 +736,7 @@ static void keeper_stop(void)
     atomic_store(&stopping, true);
     uint64_t one = 1;
     if (write(wake_fd, &one, sizeof(one)) < 0)
-        nbdkit_debug("rshare: waking the keeper: %m"); /* it wakes within 200 ms anyway */
+        nbdkit_debug("rshare: waking the loop thread: %m"); /* it looks within 200 ms */
     pthread_join(keeper, NULL);
     close(wake_fd);
     wake_fd = -1;
@@ -785,6 +902,11 @@ static uint32_t preferred_size(const struct rshare_volume_desc *d)
  * nbdkit forks to daemonise: create the node, join, wait, open. */
 static int rshare_get_ready(void)
 {
+    pthread_rwlockattr_t rwa;
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&rmw, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
     if (cfg.state_dir && mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
         nbdkit_error("rshare: cannot create %s: %m", cfg.state_dir);
         return -1;
@@ -854,6 +976,7 @@ static int rshare_get_ready(void)
             nbdkit_error("rshare: force=true opens it anyway (dirty regions may be wrong)");
         return -1;
     }
+    volume_bytes = rshare_volume_size(volume);
     block_size = rshare_volume_block_size(volume);
     if (block_size == 0 || (block_size & (block_size - 1)) || block_size > 65536) {
         nbdkit_error("rshare: volume %s has a block size of %" PRIu32 " bytes: not servable",
@@ -884,6 +1007,10 @@ static int rshare_after_fork(void)
 static void shut_down(void)
 {
     keeper_stop();
+    if (requests_started)
+        nbdkit_debug("rshare: %" PRIu64 " volume requests, at most %" PRIu32 " in flight at once",
+                     requests_started, inflight_peak);
+    requests_started = 0;
     if (volume) {
         int rc = rshare_volume_flush_sync(volume);
         if (rc < 0)
@@ -910,7 +1037,7 @@ static void rshare_unload(void)
 static void rshare_dump_plugin(void)
 {
     printf("rshare_version=%s\n", rshare_version_string());
-    printf("rshare_thread_model=serialize_all_requests+keeper\n");
+    printf("rshare_thread_model=parallel+loop_thread\n");
 }
 
 /* --- connections and requests ------------------------------------------------------------ */
@@ -919,7 +1046,7 @@ static void *rshare_open(int readonly)
 {
     (void)readonly; /* nbdkit refuses writes itself (can_write is asked after -r) */
 #if !HAVE_NBDKIT(26)
-    /* No .after_fork: start the keeper with the first connection. */
+    /* No .after_fork: start the loop thread with the first connection. */
     pthread_mutex_lock(&lock);
     int rc = keeper_start();
     pthread_mutex_unlock(&lock);
@@ -932,10 +1059,7 @@ static void *rshare_open(int readonly)
 static int64_t rshare_get_size(void *handle)
 {
     (void)handle;
-    pthread_mutex_lock(&lock);
-    uint64_t size = rshare_volume_size(volume);
-    pthread_mutex_unlock(&lock);
-    return (int64_t)size;
+    return (int64_t)volume_bytes;
 }
 
 static const char *rshare_export_description(void *handle)
@@ -996,13 +1120,11 @@ static int rshare_is_rotational(void *handle)
     return 0;
 }
 
-enum op { OP_READ, OP_WRITE };
-
 static int fail_io(const char *what, uint64_t offset, uint32_t count, int rc)
 {
     char text[96];
     snprintf(text, sizeof(text), "%s of %" PRIu32 " bytes at %" PRIu64, what, count, offset);
-    report(text, rc);
+    report_detail(text, rc, io_detail);
     nbdkit_set_error(to_errno(rc));
     return -1;
 }
@@ -1012,8 +1134,7 @@ static int aligned_io(enum op op, uint8_t *buf, uint64_t offset, size_t len)
 {
     while (len > 0) {
         size_t n = len < PIECE_BYTES ? len : PIECE_BYTES;
-        int rc = op == OP_READ ? rshare_volume_read_sync(volume, offset, buf, n)
-                               : rshare_volume_write_sync(volume, offset, buf, n);
+        int rc = call_volume(op, buf, offset, n);
         if (rc < 0)
             return rc;
         buf += n;
@@ -1023,28 +1144,37 @@ static int aligned_io(enum op op, uint8_t *buf, uint64_t offset, size_t len)
     return 0;
 }
 
-/* Any range: whole blocks go straight to the volume; a partial block at
- * either end is read whole into the bounce buffer (and for a write,
- * modified and written back).  Clients are told the minimum block size
- * but need not obey it; serialisation makes the read-modify-write safe. */
+/* Any range.  Whole blocks go straight to the volume, many requests at
+ * once.  A partial block at either end is read whole into the bounce
+ * buffer (and for a write, modified and written back); such a request
+ * runs alone (`rmw` held for writing), so that nothing else writes that
+ * block meanwhile.  Clients are told the minimum block size but need not
+ * obey it. */
 static int do_io(enum op op, uint8_t *buf, uint32_t count, uint64_t offset)
 {
+    bool partial = offset % block_size != 0 || count % block_size != 0;
+    if (!partial) {
+        pthread_rwlock_rdlock(&rmw);
+        int rc = aligned_io(op, buf, offset, count);
+        pthread_rwlock_unlock(&rmw);
+        return rc < 0 ? fail_io(op == OP_READ ? "read" : "write", offset, count, rc) : 0;
+    }
     uint64_t pos = offset;
     uint32_t left = count;
     int rc = 0;
-    pthread_mutex_lock(&lock);
+    pthread_rwlock_wrlock(&rmw);
     while (left > 0 && rc == 0) {
         uint32_t in_block = (uint32_t)(pos % block_size);
         uint32_t n;
         if (in_block != 0 || left < block_size) {
             n = block_size - in_block < left ? block_size - in_block : left;
             uint64_t start = pos - in_block;
-            rc = rshare_volume_read_sync(volume, start, bounce, block_size);
+            rc = call_volume(OP_READ, bounce, start, block_size);
             if (rc == 0 && op == OP_READ) {
                 memcpy(buf, bounce + in_block, n);
             } else if (rc == 0) {
                 memcpy(bounce + in_block, buf, n);
-                rc = rshare_volume_write_sync(volume, start, bounce, block_size);
+                rc = call_volume(OP_WRITE, bounce, start, block_size);
             }
         } else {
             n = left - left % block_size;
@@ -1054,7 +1184,7 @@ static int do_io(enum op op, uint8_t *buf, uint32_t count, uint64_t offset)
         pos += n;
         left -= n;
     }
-    pthread_mutex_unlock(&lock);
+    pthread_rwlock_unlock(&rmw);
     return rc < 0 ? fail_io(op == OP_READ ? "read" : "write", offset, count, rc) : 0;
 }
 
@@ -1077,11 +1207,11 @@ static int rshare_flush(void *handle, uint32_t flags)
 {
     (void)handle;
     (void)flags;
-    pthread_mutex_lock(&lock);
-    int rc = rshare_volume_flush_sync(volume);
-    pthread_mutex_unlock(&lock);
+    pthread_rwlock_rdlock(&rmw);
+    int rc = call_volume(OP_FLUSH, NULL, 0, 0);
+    pthread_rwlock_unlock(&rmw);
     if (rc < 0) {
-        report("flush", rc);
+        report_detail("flush", rc, io_detail);
         nbdkit_set_error(to_errno(rc));
         return -1;
     }

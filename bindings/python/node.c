@@ -1797,6 +1797,26 @@ static PyMethodDef node_methods[] = {
      "add_udp(bind='127.0.0.1:0', *, mtu=0, discovery=None, interface=None,\n"
      "        socket_buffer=0) -> transport index\n"
      "Open a UDP socket ('1.2.3.4:port', '[::1]:port'; port 0: any)."},
+    {"add_serial", (PyCFunction)(void (*)(void))rspy_node_add_serial,
+     METH_VARARGS | METH_KEYWORDS,
+     "add_serial(device=None, *, fd=-1, eid, baud=0, rtscts=False, multidrop=False,\n"
+     "           address=0, turnaround=0, echo=False, nodes=0, packet_payload=0,\n"
+     "           message_size=0, allow_set_eid=False) -> transport index\n"
+     "MCTP over a serial line: a terminal device ('/dev/ttyS1') or an open one (fd,\n"
+     "e.g. a pty master).  eid: this endpoint's MCTP id, 8..254.  Peers are then\n"
+     "added with add_peer(id, transport, str(their_eid))."},
+    {"add_smbus", (PyCFunction)(void (*)(void))rspy_node_add_smbus,
+     METH_VARARGS | METH_KEYWORDS,
+     "add_smbus(i2c_device, mqueue_path, *, address, eid, block_mode=0, retries=0,\n"
+     "          retry_delay_us=0, packets_per_turn=0, bus_hz=0, message_size=0,\n"
+     "          allow_set_eid=False) -> transport index\n"
+     "MCTP over SMBus: the i2c-dev adapter that sends ('/dev/i2c-3') and the\n"
+     "slave-mqueue file of our 7-bit address (0x08..0x77) on the same bus."},
+    {"mctp_eid", (PyCFunction)rspy_node_mctp_eid, METH_VARARGS,
+     "mctp_eid(transport) -> int\nThis endpoint's current MCTP id on an MCTP transport."},
+    {"mctp_set_neighbour", (PyCFunction)rspy_node_mctp_set_neighbour, METH_VARARGS,
+     "mctp_set_neighbour(transport, eid, address)\nWhere MCTP endpoint eid lives on the link:\n"
+     "'0x1d' on SMBus, '3' on an RS-485 bus, '' on a point-to-point line."},
     {"local_address", (PyCFunction)node_local_address, METH_VARARGS,
      "local_address(transport=0) -> str\nThe address a UDP transport is bound to."},
     {"add_peer", (PyCFunction)(void (*)(void))node_add_peer, METH_VARARGS | METH_KEYWORDS,

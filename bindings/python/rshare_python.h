@@ -2,7 +2,8 @@
  *
  * The extension is split by concept: rshare_module.c (module, constants,
  * module-level functions), errors.c (exceptions carrying rshare's codes),
- * node.c (Node, messages, cluster, the loop that drives nodes), storage.c
+ * node.c (Node, messages, cluster, the loop that drives nodes), transports.c
+ * (the serial and SMBus transports of a Node), storage.c
  * (Block, Volume) and kvm.c (Kvm).  It is compiled against the public
  * headers only.
  *
@@ -147,6 +148,13 @@ void rspy_leave(rspy_node *n);
 
 /* Raise rshare.Closed unless the node is open; 0 or -1. */
 int rspy_node_check(rspy_node *n);
+
+/* --- MCTP transports of a node (transports.c): Node methods ---------------- */
+
+PyObject *rspy_node_add_serial(rspy_node *n, PyObject *args, PyObject *kw);
+PyObject *rspy_node_add_smbus(rspy_node *n, PyObject *args, PyObject *kw);
+PyObject *rspy_node_mctp_eid(rspy_node *n, PyObject *args);
+PyObject *rspy_node_mctp_set_neighbour(rspy_node *n, PyObject *args);
 
 /* Link / close a child.  Closing while the node runs callbacks defers the
  * rshare close until they return. */

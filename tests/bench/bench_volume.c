@@ -74,6 +74,8 @@
 
 #include <rshare/rshare.h>
 
+#include "bench_util.h"
+
 extern char **environ;
 
 #define MEMBERS 4
@@ -83,7 +85,7 @@ extern char **environ;
 #define RAND_IO 4096u
 #define RAND_DEPTH 32u
 #define MAX_DEPTH 256u
-#define MAX_ROUNDS 32u
+#define MAX_ROUNDS BENCH_MAX_ROUNDS
 
 struct options {
     uint64_t member_bytes;
@@ -95,143 +97,9 @@ struct options {
 
 /* --- small helpers ----------------------------------------------------------------- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_volume: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool wanted(const struct options *o, const char *figure)
 {
-    if (!o->only)
-        return true;
-    const char *p = strstr(o->only, figure);
-    size_t n = strlen(figure);
-    return p && (p == o->only || p[-1] == ',') && (p[n] == '\0' || p[n] == ',');
-}
-
-/* Is `tool` on the PATH? */
-static bool have_tool(const char *tool)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char buf[4096];
-    for (const char *p = path; *p;) {
-        const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, tool);
-        if (access(buf, X_OK) == 0)
-            return true;
-        p += len + (end ? 1 : 0);
-    }
-    return false;
-}
-
-/* CPU seconds (user + system) a process has used so far, from /proc. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* after the command name */
-    unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                     &stime) != 2)
-        return 0;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Run a command to completion; stdout into `out` (may be NULL: discarded),
- * the CPU seconds it used into `cpu_s`.  Returns the exit status, or -1
- * when it could not be started. */
-static int run_cmd(char *const argv[], char *out, size_t out_len, double *cpu_s)
-{
-    int fds[2];
-    if (pipe(fds) < 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return -1;
-    }
-    size_t len = 0;
-    char sink[4096];
-    for (;;) {
-        char *to = out && len + 1 < out_len ? out + len : sink;
-        size_t room = out && len + 1 < out_len ? out_len - 1 - len : sizeof(sink);
-        ssize_t n = read(fds[0], to, room);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (to != sink)
-            len += (size_t)n;
-    }
-    if (out && out_len)
-        out[len] = '\0';
-    close(fds[0]);
-    int status;
-    struct rusage ru;
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-    }
-    *cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
+    return in_list(o->only, figure);
 }
 
 /* --- the member processes ----------------------------------------------------------- */
@@ -466,15 +334,7 @@ static void setup_cluster(struct bench *b)
             die("member %u: pipe", i + 1);
         close(down[i][1]);
     }
-    static const uint32_t voters[] = {BENCH_NODE};
-    struct rshare_cluster_config cc;
-    rshare_cluster_config_init(&cc, sizeof(cc));
-    cc.manager_eligible = 1;
-    cc.initial_voters = voters;
-    cc.initial_voter_count = 1;
-    cc.capabilities = RSHARE_CAP_VOLUMES;
-    if (rshare_cluster_join(b->node, &cc) < 0)
-        die("join: %s", rshare_node_errmsg(b->node));
+    join_alone(b->node, BENCH_NODE, RSHARE_CAP_VOLUMES);
     run_until(b, cluster_ready, NULL, 60, "the member disks in the map");
 
     struct rshare_volume_desc v;
@@ -937,22 +797,6 @@ struct series {
     uint32_t n, n_anchor;
 };
 
-static int cmp_double(const void *a, const void *z)
-{
-    double x = *(const double *)a, y = *(const double *)z;
-    return x < y ? -1 : x > y;
-}
-
-static void stats(const double *v, uint32_t n, double *med, double *lo, double *hi)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, n * sizeof(*v));
-    qsort(s, n, sizeof(*s), cmp_double);
-    *med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    *lo = s[0];
-    *hi = s[n - 1];
-}
-
 static void fmt_value(char *out, size_t len, double v, const char *unit)
 {
     if (strcmp(unit, "IOPS") == 0)
@@ -1044,27 +888,6 @@ static void report(struct bench *b, struct series *s)
 }
 
 /* --- set-up of files and the whole run -------------------------------------------------------- */
-
-static void make_file(const char *path, uint64_t bytes, bool random)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0)
-        die("%s: %s", path, strerror(errno));
-    if (random) {
-        uint64_t *buf = malloc(SEQ_IO), seed = 0x2545f4914f6cdd1dull;
-        if (!buf)
-            die("out of memory");
-        for (uint64_t off = 0; off < bytes; off += SEQ_IO) {
-            for (size_t i = 0; i < SEQ_IO / 8; i++)
-                buf[i] = xorshift(&seed);
-            size_t len = bytes - off < SEQ_IO ? (size_t)(bytes - off) : SEQ_IO;
-            if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len)
-                die("%s: %s", path, strerror(errno));
-        }
-        free(buf);
-    }
-    close(fd);
-}
 
 static void parse_options(int argc, char **argv, struct options *o);
 

@@ -2,7 +2,7 @@
  * starts its own tgtd on 127.0.0.1 (a port and a control socket of its
  * own, so a system tgtd is never touched), exports a file-backed LUN with
  * tgtadm, and kills tgtd at the end (PR_SET_PDEATHSIG kills it too when a
- * test dies).  The program exits 77 (skipped) when tgtd is not installed or
+ * test dies); tests/integration/tgtd.c does the tgtd part.  The program exits 77 (skipped) when tgtd is not installed or
  * cannot run as this user.
  *
  * Covered: round trips, flush and geometry against the backing file; a
@@ -20,123 +20,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../sim/memory_store.h"
+#include "tgtd.h"
 #include "rshare/rshare.h"
 
 #define LUN_BYTES (8u << 20)
 #define TARGET_IQN "iqn.2024-01.org.rshare:test-target"
 
-/* --- tgtd --------------------------------------------------------------------------- */
+/* --- tgtd ------------------------------------------------------------------------------- */
 
-struct tgt {
-    pid_t pid;
-    int port;
-    char dir[64];
-    char lun_path[96];
-    char log_path[96];
-};
-
-static struct tgt tgt;
-
-static int tgtadm(const char *fmt, ...) RSHARE_PRINTF(1, 2);
-static int tgtadm(const char *fmt, ...)
-{
-    char args[512], cmd[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "tgtadm -C %d --lld iscsi %s >>%s 2>&1", tgt.port, args,
-             tgt.log_path);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void tgt_kill(void)
-{
-    if (tgt.pid > 0) {
-        kill(tgt.pid, SIGKILL); /* also when stopped, and without a last word */
-        waitpid(tgt.pid, NULL, 0);
-        /* A killed tgtd leaves its control socket behind. */
-        char path[64];
-        snprintf(path, sizeof(path), "/run/tgtd/socket.%d", tgt.port);
-        unlink(path);
-        snprintf(path, sizeof(path), "/run/tgtd/socket.%d.lock", tgt.port);
-        unlink(path);
-    }
-    tgt.pid = 0;
-}
-
-/* Start tgtd and export the LUN file (kept across restarts); false when it
- * does not come up. */
-static bool tgt_start(const char *chap_user, const char *chap_password)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return false;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(tgt.log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        char ctl[16], portal[64];
-        snprintf(ctl, sizeof(ctl), "%d", tgt.port);
-        snprintf(portal, sizeof(portal), "portal=127.0.0.1:%d", tgt.port);
-        execlp("tgtd", "tgtd", "-f", "-C", ctl, "--iscsi", portal, (char *)NULL);
-        _exit(127);
-    }
-    tgt.pid = pid;
-    /* Ready once its control socket answers. */
-    bool up = false;
-    for (int i = 0; i < 100 && !up; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            tgt.pid = 0;
-            return false;
-        }
-        up = tgtadm("--mode target --op show") == 0;
-        if (!up)
-            usleep(50000);
-    }
-    if (!up || tgtadm("--mode target --op new --tid 1 --targetname %s", TARGET_IQN) != 0 ||
-        tgtadm("--mode logicalunit --op new --tid 1 --lun 1 --backing-store %s",
-               tgt.lun_path) != 0 ||
-        tgtadm("--mode target --op bind --tid 1 --initiator-address ALL") != 0) {
-        tgt_kill();
-        return false;
-    }
-    if (chap_user && (tgtadm("--mode account --op new --user %s --password %s", chap_user,
-                             chap_password) != 0 ||
-                      tgtadm("--mode account --op bind --tid 1 --user %s", chap_user) != 0)) {
-        tgt_kill();
-        return false;
-    }
-    return true;
-}
+static struct tgtd tgt;
 
 /* A fresh directory, port and LUN file (LUN_BYTES of a known pattern). */
 static void tgt_prepare(void)
 {
-    memset(&tgt, 0, sizeof(tgt));
-    snprintf(tgt.dir, sizeof(tgt.dir), "/tmp/rshare-iscsi-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tgt.dir));
-    snprintf(tgt.lun_path, sizeof(tgt.lun_path), "%s/lun.img", tgt.dir);
-    snprintf(tgt.log_path, sizeof(tgt.log_path), "%s/tgtd.log", tgt.dir);
-    /* A port (and control port: the socket name) per process, away from
-     * 3260 and the usual ephemeral range. */
-    tgt.port = 20000 + (int)(getpid() % 12000);
+    ck_assert(tgtd_prepare(&tgt, "/tmp", TARGET_IQN));
     int fd = open(tgt.lun_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     ck_assert_int_ge(fd, 0);
     uint8_t *buf = malloc(LUN_BYTES);
@@ -146,15 +52,6 @@ static void tgt_prepare(void)
     ck_assert_int_eq(pwrite(fd, buf, LUN_BYTES, 0), (ssize_t)LUN_BYTES);
     free(buf);
     close(fd);
-}
-
-static void tgt_cleanup(void)
-{
-    tgt_kill();
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tgt.dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tgt.dir);
 }
 
 static void lun_file_read(uint64_t off, void *buf, size_t len)
@@ -289,14 +186,14 @@ static void setup(void)
 static void teardown(void)
 {
     node_down();
-    tgt_cleanup();
+    tgtd_cleanup(&tgt);
 }
 
 /* --- round trips ---------------------------------------------------------------------- */
 
 START_TEST(round_trip_geometry_flush)
 {
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     struct rshare_iscsi_config c;
     char portal[64];
     iscsi_config(&c, portal, sizeof(portal));
@@ -364,8 +261,8 @@ END_TEST
 /* A LUN with thin provisioning: discard is offered and punches the range. */
 START_TEST(discard_when_thin)
 {
-    ck_assert(tgt_start(NULL, NULL));
-    ck_assert_int_eq(tgtadm("--mode logicalunit --op update --tid 1 --lun 1 "
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
+    ck_assert_int_eq(tgtd_adm(&tgt, "--mode logicalunit --op update --tid 1 --lun 1 "
                             "--params thin_provisioning=1"), 0);
     struct rshare_iscsi_config c;
     char portal[64];
@@ -393,7 +290,7 @@ END_TEST
  * on the new connection and succeeds. */
 START_TEST(target_restart_resends_io)
 {
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     struct rshare_iscsi_config c;
     char portal[64];
     iscsi_config(&c, portal, sizeof(portal));
@@ -409,10 +306,10 @@ START_TEST(target_restart_resends_io)
     pending_submit(blk, &p, RSHARE_BLOCK_READ, 0, got, sizeof(got));
     run_for(200);
     ck_assert(!p.done);
-    tgt_kill();
+    tgtd_kill(&tgt);
     run_for(300);
     ck_assert_msg(!p.done, "status %d: %s", p.status, rshare_node_errmsg(node)); /* waiting */
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     ck_assert(run_until(pending_finished, &p, 10000));
     ck_assert_msg(p.status == 0, "%s", rshare_node_errmsg(node));
     ck_assert_mem_eq(got, want, sizeof(want));
@@ -425,7 +322,7 @@ END_TEST
  * pauses for less is only slow. */
 START_TEST(silent_target_is_dead_slow_one_is_not)
 {
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     struct rshare_iscsi_config c;
     char portal[64];
     iscsi_config(&c, portal, sizeof(portal));
@@ -539,7 +436,7 @@ static bool clean(void *ud)
 
 START_TEST(raid1_with_iscsi_member_degrades_and_resyncs_dirty_only)
 {
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     static const uint32_t voters[] = {1};
     struct rshare_cluster_config cc;
     rshare_cluster_config_init(&cc, sizeof(cc));
@@ -608,7 +505,7 @@ START_TEST(raid1_with_iscsi_member_degrades_and_resyncs_dirty_only)
 
     /* The target dies: the member fails, the volume goes on degraded. */
     STEP("kill");
-    tgt_kill();
+    tgtd_kill(&tgt);
     uint8_t b4k[4096];
     memset(b4k, 0xB4, sizeof(b4k));
     memcpy(model + 4096, b4k, sizeof(b4k));
@@ -632,7 +529,7 @@ START_TEST(raid1_with_iscsi_member_degrades_and_resyncs_dirty_only)
 
     /* Back: re-added, only the written region is copied. */
     STEP("restart");
-    ck_assert(tgt_start(NULL, NULL));
+    ck_assert(tgtd_start(&tgt, NULL, NULL));
     progress_total = progress_done = 0;
     progress_status = 1;
     ck_assert_int_eq(rshare_volume_readd_member(vol, 1), 0);
@@ -663,7 +560,7 @@ END_TEST
 
 START_TEST(chap_right_and_wrong_password)
 {
-    ck_assert(tgt_start("rsuser", "rs-secret-12chars"));
+    ck_assert(tgtd_start(&tgt, "rsuser", "rs-secret-12chars"));
     struct rshare_iscsi_config c;
     char portal[64];
     iscsi_config(&c, portal, sizeof(portal));
@@ -694,7 +591,7 @@ START_TEST(chap_right_and_wrong_password)
     rshare_block_close(blk);
 
     /* Nobody listening: unreachable, not an authentication problem. */
-    tgt_kill();
+    tgtd_kill(&tgt);
     rc = rshare_block_open_iscsi(node, &c, &blk);
     ck_assert_msg(rc == RSHARE_EUNREACH, "rc %d: %s", rc, rshare_node_errmsg(node));
 }
@@ -717,30 +614,25 @@ const char *__lsan_default_suppressions(void)
 /* tgtd installed and able to run here (it needs root for /run/tgtd)? */
 static bool tgtd_usable(char *why, size_t why_len)
 {
-    if (system("command -v tgtd >/dev/null 2>&1 && command -v tgtadm >/dev/null 2>&1") != 0) {
+    if (!tgtd_installed()) {
         snprintf(why, why_len, "tgtd/tgtadm not installed");
         return false;
     }
-    memset(&tgt, 0, sizeof(tgt));
-    snprintf(tgt.dir, sizeof(tgt.dir), "/tmp/rshare-iscsi-XXXXXX");
-    if (!mkdtemp(tgt.dir)) {
+    if (!tgtd_prepare(&tgt, "/tmp", TARGET_IQN)) {
         snprintf(why, why_len, "mkdtemp: %s", strerror(errno));
         return false;
     }
-    snprintf(tgt.lun_path, sizeof(tgt.lun_path), "%s/lun.img", tgt.dir);
-    snprintf(tgt.log_path, sizeof(tgt.log_path), "%s/tgtd.log", tgt.dir);
-    tgt.port = 20000 + (int)(getpid() % 10000);
     int fd = open(tgt.lun_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     bool ok = fd >= 0 && ftruncate(fd, 1 << 20) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && tgt_start(NULL, NULL);
+    ok = ok && tgtd_start(&tgt, NULL, NULL);
     if (!ok) {
         snprintf(why, why_len, "tgtd cannot run as this user (log in %s)", tgt.log_path);
-        tgt_kill();
+        tgtd_kill(&tgt);
         return false;
     }
-    tgt_cleanup();
+    tgtd_cleanup(&tgt);
     return true;
 }
 

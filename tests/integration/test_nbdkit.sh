@@ -14,7 +14,8 @@
 #   4. one cluster_node is killed with SIGKILL: the volume goes degraded,
 #      and the read-back and the comparison are still identical, and a new
 #      image written while degraded reads back identical too;
-#   5. nbdkit stops cleanly on SIGTERM.
+#   5. nbdkit stops cleanly on SIGTERM, having had several requests (at
+#      most inflight=8) on the volume at once.
 # Skips (77) only when nbdkit, nbdinfo, nbdcopy or qemu-img is missing.
 # Every child is killed on exit, whatever happens.
 # shellcheck disable=SC2086 # lists of options are split on purpose
@@ -283,6 +284,13 @@ stop_nbdkit() {
 }
 stop_nbdkit
 ok "nbdkit stopped cleanly on SIGTERM"
+# nbdcopy keeps many requests in flight: the plugin must have had more than
+# one on the volume at once (its parallel thread model, doc/NBDKIT.md).
+peak=$(sed -n 's/.*volume requests, at most \([0-9]*\) in flight at once.*/\1/p' "$WORK/nbdkit.err")
+[ -n "$peak" ] || fail "no count of requests in flight in nbdkit's log"
+[ "$peak" -ge 2 ] || fail "never more than $peak volume request in flight"
+[ "$peak" -le 8 ] || fail "$peak volume requests in flight: more than inflight=8"
+ok "up to $peak volume requests were in flight at once (at most inflight=8)"
 
 # The same command again: the volume exists (define= is not needed and not
 # repeated), was closed cleanly, and still holds what was written.

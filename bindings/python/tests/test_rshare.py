@@ -470,6 +470,72 @@ class ClusterTests(unittest.TestCase):
         self.assertRaises(rshare.Closed, vol.read, 0, 512)
 
 
+class MctpTransportTests(unittest.TestCase):
+    """The serial transport over a real pty pair, and the SMBus transport's
+    argument and error handling (no i2c-dev adapter here)."""
+
+    def setUp(self):
+        import pty
+        import tty
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        self.a = rshare.Node(1, log=quiet_log)
+        self.b = rshare.Node(2, log=quiet_log)
+
+    def tearDown(self):
+        self.a.close()
+        self.b.close()
+        os.close(self.master)
+        os.close(self.slave)
+
+    def test_two_nodes_over_a_pty(self):
+        # One end by descriptor (the master), the other by device path.
+        ta = self.a.add_serial(fd=self.master, eid=10)
+        tb = self.b.add_serial(os.ttyname(self.slave), eid=11, baud=115200)
+        self.assertEqual(self.a.mctp_eid(ta), 10)
+        self.assertEqual(self.b.mctp_eid(tb), 11)
+        self.a.add_peer(2, ta, "11")  # a peer on MCTP: its endpoint id
+        self.b.add_peer(1, tb, "10")
+        self.b.set_handler(APP, lambda r: r.data.upper())
+        self.assertEqual(self.a.call(2, APP, b"over serial"), b"OVER SERIAL")
+        # Many MCTP packets (251-byte payloads) one way, and back.
+        big = os.urandom(20000)
+        self.a.set_handler(APP + 1, lambda r: r.data[::-1])
+        self.assertEqual(self.b.call(1, APP + 1, big), big[::-1])
+        # A static neighbour entry is accepted on a point-to-point line.
+        self.a.mctp_set_neighbour(ta, 11, "")
+
+    def test_serial_bad_arguments(self):
+        with self.assertRaises(ValueError):
+            self.a.add_serial(fd=self.master)  # no eid
+        with self.assertRaises(ValueError):
+            self.a.add_serial(fd=self.master, eid=255)
+        with self.assertRaises(ValueError):
+            self.a.add_serial(eid=10)  # neither device nor fd
+        with self.assertRaises(rshare.InvalidArgument) as cm:
+            self.a.add_serial("/dev/null", eid=10)  # not a terminal
+        self.assertEqual(cm.exception.code, rshare.EINVAL)
+        self.assertIn("not a terminal", str(cm.exception))
+        with self.assertRaises(rshare.OperatingSystemError) as cm:
+            self.a.add_serial("/nonexistent/ttyS9", eid=10)
+        self.assertEqual(cm.exception.code, rshare.ESYS)
+        with self.assertRaises(rshare.InvalidArgument):
+            self.a.mctp_eid(5)  # no such transport
+
+    def test_smbus_errors(self):
+        with self.assertRaises(rshare.InvalidArgument) as cm:
+            self.a.add_smbus("/dev/null", "/dev/null", address=0x05, eid=10)
+        self.assertIn("0x05", str(cm.exception))
+        with self.assertRaises(rshare.InvalidArgument):
+            self.a.add_smbus("/dev/null", "/dev/null", address=0x10, eid=10, block_mode=7)
+        with self.assertRaises(ValueError):
+            self.a.add_smbus("/dev/null", "/dev/null", address=0x100, eid=10)
+        with self.assertRaises(rshare.OperatingSystemError) as cm:
+            self.a.add_smbus("/nonexistent/i2c-9", "/nonexistent/slave-mqueue",
+                             address=0x10, eid=10)
+        self.assertIn("/nonexistent/i2c-9", str(cm.exception))
+
+
 class KvmTests(unittest.TestCase):
     def test_host_to_target(self):
         a, b = make_pair(log=quiet_log)
