@@ -1,12 +1,14 @@
 #!/bin/sh
-# footprint.sh SRCDIR [OUT] — the library's size in a full build and in a
+# footprint.sh SRCDIR — the library's size in a full build and in a
 # minimal firmware-style build (no iSCSI, no KVM video, no logging, -Os),
 # each configured and built from SRCDIR in a fresh directory.  Prints a
-# markdown table (and writes it to OUT when given).  Figures: the ELF
-# sections of librshare.so (`size`) and the stripped file.
+# markdown table and writes it into doc/PERFORMANCE.md between the
+# bench:footprint markers (BENCH_NO_DOC=1: not).  Figures: the ELF sections
+# of librshare.so (`size`) and the stripped file.
 set -eu
-src=$(cd "${1:?usage: footprint.sh SRCDIR [OUT]}" && pwd)
-out=${2:-}
+src=$(cd "${1:?usage: footprint.sh SRCDIR}" && pwd)
+# shellcheck source=tests/bench/doc_section.sh
+. "$src/tests/bench/doc_section.sh"
 work=$(mktemp -d /tmp/rshare-footprint.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -39,4 +41,5 @@ build() { # name, configure arguments...
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), $(cc --version | head -n 1), rshare $(cd "$src" && git rev-parse --short HEAD 2>/dev/null || echo '?')."
 } > "$work/table.md"
 cat "$work/table.md"
-[ -z "$out" ] || cp "$work/table.md" "$out"
+echo "Reproduce: \`make footprint\` in a build directory (\`tests/bench/footprint.sh SRCDIR\`)." >> "$work/table.md"
+write_section footprint "$work/table.md" "$src/doc/PERFORMANCE.md"
