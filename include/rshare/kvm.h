@@ -99,12 +99,27 @@ struct rshare_kvm_config {
     void *focus_data;
 
     /* --- target ---------------------------------------------------------- */
-    uint32_t host;               /* the only node whose input is accepted */
+    uint32_t host;               /* the only node whose input is accepted (see `console`) */
     uint32_t report_ms;          /* how often the target reports to the host; default 200 */
     uint32_t release_timeout_ms; /* hearing nothing from the host for this long while
                                     keys are held releases them; default 500 */
     rshare_kvm_sink_fn sink;     /* required with the target role */
     void *sink_data;
+
+    /* --- focus as a lease (doc/KVM.md, "Focus as a lease") ---------------- */
+    /* Host: per target, parallel to `targets`, the resource whose exclusive
+     * lease the host takes while that target has focus (the target's
+     * console: its display resource), renewed while focus stays and given
+     * back when it leaves; 0 for a target that is not leased.  NULL: none.
+     * Needs access management (a cluster key). */
+    const uint64_t *consoles;
+    uint32_t lease_ms;           /* a focus lease's lifetime; default 3000 */
+    uint32_t reserved_;
+    /* Target: accept input only from the holder of the exclusive lease on
+     * this resource in this node's map (`host` is then not used); when the
+     * holder changes, every key the previous one pressed is released.
+     * 0: `host` decides. */
+    uint64_t console;
 };
 
 /* Zero `config` and set its struct_size (pass sizeof(*config)): every field
@@ -243,6 +258,10 @@ struct rshare_kvm_stats {
     uint64_t release_alls;     /* host silent, down, restarted; destroy; API */
     /* host, appended */
     uint64_t edge_switches;    /* focus changes by screen edge (also in switches) */
+    uint64_t leases_refused;   /* focus leases another host held (tried again) */
+    /* target, appended */
+    uint64_t not_holder;       /* input from a node not holding the console lease: refused */
+    uint64_t holder_changes;   /* the console lease moved to another host */
 };
 
 /* The handle's counters (the caller's struct_size says how many it knows). */

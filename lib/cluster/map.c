@@ -679,7 +679,8 @@ static int lease_set(rshare_node *node, struct rs_map *map, struct rs_map_lease 
         const struct rshare_resource_desc *d = rs_map_resource(map, l->resource);
         if (!d)
             return RSHARE_ENOENT;
-        if (d->kind != RSHARE_RESOURCE_BLOCK)
+        /* Blocks (writers), displays (KVM focus on a target's console). */
+        if (d->kind != RSHARE_RESOURCE_BLOCK && d->kind != RSHARE_RESOURCE_DISPLAY)
             return RSHARE_EINVAL;
         if (l->mode == RS_LEASE_EXCLUSIVE && !(d->rights & RSHARE_RIGHT_WRITE))
             return RSHARE_EACCES;

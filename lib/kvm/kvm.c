@@ -21,6 +21,7 @@
 
 #include "rshare/kvm.h"
 #include "cluster/cluster.h"
+#include "console.h"
 #include "msg/body.h"
 #include "msg/msg.h"
 
@@ -68,11 +69,14 @@ struct rshare_kvm {
     rshare_kvm_focus_fn on_focus;
     void *focus_data;
     uint32_t shown_focus; /* as last told to on_focus */
+    uint32_t leased_focus; /* the target the console leases follow (index) */
+    struct rs_kvm_console console;
     bool shown_locked;
     struct rs_timer host_timer;
 
     /* target */
-    uint32_t host;
+    uint64_t console_res;  /* 0, or the resource whose lease holder is the host */
+    uint32_t host;         /* with console_res: the holder last seen, 0 for none */
     uint64_t report_us, release_timeout_us;
     rshare_kvm_sink_fn sink;
     void *sink_data;
@@ -96,8 +100,10 @@ static void on_report(rshare_node *node, rshare_request *req, void *user_data);
 static void host_send(void *user_data, uint32_t target, const struct rs_kvm_event *events,
                       size_t count);
 static void host_after(struct rshare_kvm *kvm);
+static void console_changed(void *user_data);
 static void target_rearm(struct rshare_kvm *kvm);
 static void target_release(struct rshare_kvm *kvm, const struct rs_kvm_keyset *keep);
+static void follow_holder(struct rshare_kvm *kvm);
 static void send_report(struct rshare_kvm *kvm);
 
 RSHARE_API void rshare_kvm_config_init(struct rshare_kvm_config *config, size_t struct_size)
@@ -178,6 +184,9 @@ static int host_init(struct rshare_kvm *kvm, const struct rshare_kvm_config *cfg
     kvm->focus_data = cfg->focus_data;
     kvm->shown_focus = kvm->targets[0].node;
     rs_timer_init(&kvm->host_timer, host_timer_fire);
+    rs_kvm_console_init(&kvm->console, node, cfg->consoles, kvm->target_count, cfg->lease_ms);
+    kvm->console.changed = console_changed;
+    kvm->console.user_data = kvm;
     return 0;
 }
 
@@ -186,10 +195,11 @@ static int target_init(struct rshare_kvm *kvm, const struct rshare_kvm_config *c
     rshare_node *node = kvm->node;
     if (!cfg->sink)
         return rs_errorf(node, RSHARE_EINVAL, "a KVM target needs a sink");
-    if (cfg->host == RSHARE_NODE_ID_NONE || cfg->host == RSHARE_NODE_ID_BROADCAST ||
-        cfg->host == rshare_node_id(node))
+    if (!cfg->console && (cfg->host == RSHARE_NODE_ID_NONE ||
+                          cfg->host == RSHARE_NODE_ID_BROADCAST || cfg->host == rshare_node_id(node)))
         return rs_errorf(node, RSHARE_EINVAL, "KVM host %u: not another node", cfg->host);
-    kvm->host = cfg->host;
+    kvm->console_res = cfg->console;
+    kvm->host = cfg->console ? rs_kvm_console_holder(node, cfg->console) : cfg->host;
     kvm->sink = cfg->sink;
     kvm->sink_data = cfg->sink_data;
     kvm->report_us = ms_or(cfg->report_ms, DEFAULT_REPORT_MS);
@@ -262,6 +272,10 @@ RSHARE_API int rshare_kvm_create(rshare_node *node, const struct rshare_kvm_conf
     }
     kvm->observer = (struct rs_member_observer){.fn = on_member, .user_data = kvm};
     rs_membership_observe(node, &kvm->observer);
+    if (roles & RSHARE_KVM_ROLE_HOST) {
+        rs_kvm_console_focus(&kvm->console, 0); /* focus starts on targets[0] */
+        host_after(kvm);
+    }
     if (roles & RSHARE_KVM_ROLE_TARGET) {
         /* Say hello at once: the host starts sending when it hears us. */
         kvm->next_report_us = rs_now_us(node);
@@ -276,8 +290,10 @@ RSHARE_API void rshare_kvm_destroy(rshare_kvm *kvm)
     if (!kvm)
         return;
     rshare_node *node = kvm->node;
-    if (kvm->roles & RSHARE_KVM_ROLE_HOST)
+    if (kvm->roles & RSHARE_KVM_ROLE_HOST) {
         rs_kvm_router_shutdown(&kvm->router); /* release-all to every target */
+        rs_kvm_console_fini(&kvm->console);
+    }
     if (kvm->roles & RSHARE_KVM_ROLE_TARGET)
         target_release(kvm, NULL);
     unregister(kvm);
@@ -348,7 +364,12 @@ static void host_lost(struct rshare_kvm *kvm, uint32_t i)
  * next liveness check. */
 static void host_after(struct rshare_kvm *kvm)
 {
-    uint32_t focus = kvm->targets[rs_kvm_router_focus(&kvm->router)].node;
+    uint32_t index = rs_kvm_router_focus(&kvm->router);
+    if (index != kvm->leased_focus) {
+        kvm->leased_focus = index;
+        rs_kvm_console_focus(&kvm->console, index);
+    }
+    uint32_t focus = kvm->targets[index].node;
     bool locked = rs_kvm_router_locked(&kvm->router);
     if (focus != kvm->shown_focus || locked != kvm->shown_locked) {
         kvm->shown_focus = focus;
@@ -356,8 +377,8 @@ static void host_after(struct rshare_kvm *kvm)
         if (kvm->on_focus)
             kvm->on_focus(kvm->focus_data, focus, locked);
     }
-    uint64_t at = UINT64_MAX;
-    if (kvm->router.hotkey.pending_count)
+    uint64_t at = rs_kvm_console_tick(&kvm->console, rs_now_us(kvm->node));
+    if (kvm->router.hotkey.pending_count && kvm->router.hotkey.deadline + 1 < at)
         at = kvm->router.hotkey.deadline + 1;
     for (uint32_t i = 0; i < kvm->target_count; i++) {
         const struct host_target *t = &kvm->targets[i];
@@ -372,6 +393,12 @@ static void host_after(struct rshare_kvm *kvm)
         rs_timer_cancel(kvm->node, &kvm->host_timer);
     else
         rs_timer_schedule(kvm->node, &kvm->host_timer, at);
+}
+
+/* A focus lease came or went: its renewal joins the host's timer. */
+static void console_changed(void *user_data)
+{
+    host_after(user_data);
 }
 
 static void host_timer_fire(rshare_node *node, struct rs_timer *timer)
@@ -655,6 +682,8 @@ RSHARE_API uint32_t rshare_kvm_host_leds(const rshare_kvm *kvm)
 
 static void send_report(struct rshare_kvm *kvm)
 {
+    if (!kvm->host)
+        return; /* a leased console nobody holds */
     struct rs_kvm_report rep = {.session = kvm->session, .leds = kvm->leds};
     uint8_t buf[64];
     size_t len = rs_kvm_wire_report_encode(&rep, buf, sizeof(buf));
@@ -683,6 +712,7 @@ static void target_timer_fire(rshare_node *node, struct rs_timer *timer)
 {
     struct rshare_kvm *kvm =
         (struct rshare_kvm *)((char *)timer - offsetof(struct rshare_kvm, target_timer));
+    follow_holder(kvm);
     uint64_t now = rs_now_us(node);
     if (now >= kvm->next_report_us) {
         send_report(kvm);
@@ -717,10 +747,37 @@ static void target_release(struct rshare_kvm *kvm, const struct rs_kvm_keyset *k
     kvm->sink(kvm->sink_data, kvm->host, kvm->scratch, n);
 }
 
+/* A leased console: the host is whoever holds the lease in this node's map
+ * now.  When that changes, what the previous holder pressed here is
+ * released at once, and the new holder hears from us at once. */
+static void follow_holder(struct rshare_kvm *kvm)
+{
+    if (!kvm->console_res)
+        return;
+    uint32_t holder = rs_kvm_console_holder(kvm->node, kvm->console_res);
+    if (holder == kvm->host)
+        return;
+    if (kvm->host) {
+        rs_log_info(kvm->node, "KVM console lease moved from node %u to %u: releasing every key",
+                    kvm->host, holder);
+        target_release(kvm, NULL);
+    }
+    kvm->stats.holder_changes++;
+    kvm->host = holder;
+    kvm->host_session = 0;
+    kvm->last_seq = 0;
+    kvm->next_report_us = rs_now_us(kvm->node);
+}
+
 /* Common checks of a message from the host: its sender, and its session
  * (a new one means the host restarted: what it had pressed here is gone). */
 static bool from_host(struct rshare_kvm *kvm, rshare_request *req, int decoded, uint64_t session)
 {
+    follow_holder(kvm);
+    if (decoded >= 0 && kvm->console_res && rshare_request_peer(req) != kvm->host) {
+        kvm->stats.not_holder++;
+        return false;
+    }
     if (decoded < 0 || rshare_request_peer(req) != kvm->host) {
         kvm->stats.bad_messages++;
         return false;
@@ -831,6 +888,7 @@ RSHARE_API int rshare_kvm_stats(const rshare_kvm *kvm, struct rshare_kvm_stats *
         copy.hotkeys = r->hotkeys;
         copy.switches = r->switches;
         copy.edge_switches = r->edge_switches;
+        copy.leases_refused = kvm->console.refused;
     }
     size_t n = struct_size < sizeof(copy) ? struct_size : sizeof(copy);
     copy.struct_size = (uint32_t)n;

@@ -491,16 +491,27 @@ static int change_finished(void *ud)
     return ((struct changed *)ud)->calls > 0;
 }
 
-static int four_resources(void *ud)
+static int resources_at_least(size_t want)
 {
-    (void)ud;
     for (size_t i = 0; i < NODES; i++) {
         size_t n;
         rshare_resource_list(nodes[i], 0, NULL, 0, sizeof(struct rshare_resource_desc), &n);
-        if (n != 4)
+        if (n < want)
             return 0;
     }
     return 1;
+}
+
+static int three_resources(void *ud)
+{
+    (void)ud;
+    return resources_at_least(3);
+}
+
+static int four_resources(void *ud)
+{
+    (void)ud;
+    return resources_at_least(4);
 }
 
 struct vwait {
@@ -667,6 +678,151 @@ START_TEST(test_volume_grant_and_lease)
 }
 END_TEST
 
+/* --- KVM focus as a lease ----------------------------------------------------- */
+
+/* What the target injected, per sending host. */
+struct injected {
+    unsigned frames[NODES + 1];
+    int key_down[NODES + 1][256]; /* pressed minus released, per host and key */
+};
+
+static void inject(void *user_data, uint32_t host, const struct rshare_kvm_event *ev, size_t n)
+{
+    struct injected *in = user_data;
+    ck_assert_uint_le(host, NODES);
+    in->frames[host]++;
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].type == 1 /* EV_KEY */ && ev[i].code < 256)
+            in->key_down[host][ev[i].code] += ev[i].value ? 1 : -1;
+}
+
+static uint32_t console_holder(size_t who, uint64_t console)
+{
+    struct rshare_lease_info l[8];
+    size_t n;
+    ck_assert_int_eq(rshare_access_lease_list(nodes[who], l, 8, sizeof(l[0]), &n), 0);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (l[i].resource == console && l[i].mode == RSHARE_LEASE_EXCLUSIVE)
+            return l[i].holder;
+    return 0;
+}
+
+struct holder_wait {
+    uint64_t console;
+    uint32_t holder;
+};
+
+static int holder_is(void *ud)
+{
+    struct holder_wait *w = ud;
+    return console_holder(1, w->console) == w->holder;
+}
+
+static void key(rshare_kvm *kvm, uint16_t code, int32_t value)
+{
+    ck_assert_int_eq(rshare_kvm_input(kvm, 1 /* EV_KEY */, code, value), 0);
+    ck_assert_int_eq(rshare_kvm_input(kvm, 0 /* EV_SYN */, 0, 0), 0);
+}
+
+START_TEST(test_kvm_focus_lease)
+{
+    /* Node 2 is the target; its display resource is its console.  Hosts
+     * A (node 4) and B (node 5) both have it as their only target. */
+    struct rshare_resource_desc d;
+    rshare_resource_desc_init(&d, sizeof(d));
+    d.kind = RSHARE_RESOURCE_DISPLAY;
+    d.rights = RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE;
+    snprintf(d.path, sizeof(d.path), "console");
+    d.width = 1920;
+    d.height = 1080;
+    uint64_t console;
+    ck_assert_int_eq(rshare_resource_register(nodes[1], &d, &console), 0);
+    ck_assert_int_eq(run(three_resources, NULL, 60000000u), 0);
+
+    struct injected in;
+    memset(&in, 0, sizeof(in));
+    struct rshare_kvm_config tc;
+    rshare_kvm_config_init(&tc, sizeof(tc));
+    tc.roles = RSHARE_KVM_ROLE_TARGET;
+    tc.console = console;
+    tc.sink = inject;
+    tc.sink_data = &in;
+    rshare_kvm *target, *a, *b;
+    ck_assert_int_eq(rshare_kvm_create(nodes[1], &tc, &target), 0);
+
+    const uint32_t targets[] = {2};
+    const uint64_t consoles[] = {console};
+    struct rshare_kvm_config hc;
+    rshare_kvm_config_init(&hc, sizeof(hc));
+    hc.roles = RSHARE_KVM_ROLE_HOST;
+    hc.targets = targets;
+    hc.target_count = 1;
+    hc.consoles = consoles;
+    hc.lease_ms = 1000;
+    ck_assert_int_eq(rshare_kvm_create(nodes[3], &hc, &a), 0);
+    struct holder_wait w = {console, 4};
+    ck_assert_int_eq(run(holder_is, &w, 10000000u), 0);
+    run(NULL, NULL, 300000u); /* the target reports to its new host */
+
+    /* A types and keeps KEY_A down. */
+    key(a, 30, 1);
+    run(NULL, NULL, 100000u);
+    ck_assert_int_eq(in.key_down[4][30], 1);
+
+    /* B wants the same target: its lease is refused, its keys never land. */
+    ck_assert_int_eq(rshare_kvm_create(nodes[4], &hc, &b), 0);
+    run(NULL, NULL, 1500000u);
+    key(b, 48, 1);
+    key(b, 48, 0);
+    run(NULL, NULL, 300000u);
+    ck_assert_uint_eq(in.frames[5], 0);
+    ck_assert_int_eq(console_holder(1, console), 4);
+    struct rshare_kvm_stats sb, st;
+    ck_assert_int_eq(rshare_kvm_stats(b, &sb, sizeof(sb)), 0);
+    ck_assert_uint_gt(sb.leases_refused, 0);
+    ck_assert_int_eq(in.key_down[4][30], 1); /* A still renews: KEY_A stays down */
+
+    /* A is cut off from the manager with KEY_A down (it still reaches the
+     * target): its renewals fail, the lease expires, B's next try gets it,
+     * and the target releases A's key when the lease moves. */
+    for (uint32_t peer = 1; peer <= NODES; peer++)
+        if (peer != 4 && peer != 2)
+            ck_assert_int_eq(rshare_loop_net_partition(net, 4, peer, 1), 0);
+    w.holder = 5;
+    ck_assert_int_eq(run(holder_is, &w, 20000000u), 0);
+    /* A still believes it has focus and types: refused by the target. */
+    key(a, 31, 1);
+    key(a, 31, 0);
+    run(NULL, NULL, 300000u);
+    ck_assert_int_eq(in.key_down[4][30], 0);
+    ck_assert_int_eq(in.key_down[4][31], 0);
+    ck_assert_int_eq(rshare_kvm_stats(target, &st, sizeof(st)), 0);
+    ck_assert_uint_ge(st.holder_changes, 2); /* none -> A -> B */
+    ck_assert_uint_gt(st.not_holder, 0);     /* A's frames after the move */
+
+    /* B types now. */
+    key(b, 46, 1);
+    key(b, 46, 0);
+    run(NULL, NULL, 300000u);
+    ck_assert_uint_gt(in.frames[5], 0);
+    ck_assert_int_eq(in.key_down[5][46], 0);
+    ck_assert_int_eq(in.key_down[5][48], 0);
+    ck_assert_uint_eq(rshare_kvm_pressed_count(target), 0);
+
+    /* A back in the cluster: B keeps the console (A's tries are refused). */
+    for (uint32_t peer = 1; peer <= NODES; peer++)
+        if (peer != 4 && peer != 2)
+            ck_assert_int_eq(rshare_loop_net_partition(net, 4, peer, 0), 0);
+    run(NULL, NULL, 1500000u);
+    ck_assert_int_eq(console_holder(1, console), 5);
+    ck_assert_uint_eq(rshare_kvm_pressed_count(target), 0);
+
+    rshare_kvm_destroy(a);
+    rshare_kvm_destroy(b);
+    rshare_kvm_destroy(target);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("access");
@@ -676,6 +832,7 @@ int main(void)
     tcase_add_test(tc, test_grants_delegation_revocation);
     tcase_add_test(tc, test_two_writers_fencing);
     tcase_add_test(tc, test_volume_grant_and_lease);
+    tcase_add_test(tc, test_kvm_focus_lease);
     suite_add_tcase(s, tc);
     int rc = rs_test_run(s);
     free(logbuf);
