@@ -111,7 +111,7 @@ static void paint(struct target *t)
 {
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
-            t->fb[y * W + x] = 0x00101830u + (uint32_t)(x * 255 / W) * 0x10000u;
+            t->fb[y * W + x] = 0x00101830u + (uint32_t)(x * 0xe0 / W) * 0x10000u;
     /* The keyboard: a cell per code up to 255, lit while held. */
     for (int code = 0; code < 256; code++)
         if (t->held[code])
