@@ -180,7 +180,6 @@ static rshare_node *make_node(uint32_t id, char *addr, size_t len)
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = id;
     cfg.log.max_level = RSHARE_LOG_ERROR; /* unprotected, like the anchor */
-    if (getenv("LW")) cfg.link_window = (uint32_t)atoi(getenv("LW"));
     return udp_node(&cfg, addr, len);
 }
 
