@@ -901,10 +901,17 @@ static int sink_apply(struct rshare_video_sink *sink, const uint8_t *body, size_
         size_t units = (size_t)d->w * d->h;
         if (units > MAX_RECT_UNITS)
             return RSHARE_EINVAL;
-        gather(sink->tile, sink->image, line, sink->unit, d->x, d->y, d->w, d->h);
-        if ((rc = rs_video_tile_decode(d->data, d->len, units, sink->unit, sink->tile)) < 0)
-            return rc;
-        scatter(sink->image, sink->tile, line, sink->unit, d->x, d->y, d->w, d->h);
+        /* Raw data goes straight into the image; only XOR needs what the
+         * image holds there. */
+        if (d->len == 1 + units * sink->unit && d->data[0] == RS_VIDEO_ENC_RAW) {
+            scatter(sink->image, d->data + 1, line, sink->unit, d->x, d->y, d->w, d->h);
+        } else {
+            if (d->len && d->data[0] == RS_VIDEO_ENC_XOR_RLE)
+                gather(sink->tile, sink->image, line, sink->unit, d->x, d->y, d->w, d->h);
+            if ((rc = rs_video_tile_decode(d->data, d->len, units, sink->unit, sink->tile)) < 0)
+                return rc;
+            scatter(sink->image, sink->tile, line, sink->unit, d->x, d->y, d->w, d->h);
+        }
         if ((rc = damage_add(sink, d)) < 0)
             return rc;
     }
