@@ -21,18 +21,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/input-event-codes.h>
@@ -94,15 +88,9 @@ static void bare_case(const struct options *o)
         getsockname(rx, (struct sockaddr *)&sa, &len) < 0)
         die("bare sockets: %s", strerror(errno));
     sh->ready = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->target_cpu);
+    pid_t pid = fork_pinned(o->host_cpu, o->target_cpu);
+    if (pid == 0)
         bare_receiver(rx, o->bare_size);
-    }
-    pin(o->host_cpu);
     while (!sh->ready)
         usleep(1000);
     usleep(20000);
@@ -228,15 +216,9 @@ static void rshare_case(const struct options *o, int with_bulk)
     sh->ready = 0;
     sh->done = 0;
     sh->bulk_bytes = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->target_cpu);
+    pid_t pid = fork_pinned(o->host_cpu, o->target_cpu);
+    if (pid == 0)
         rshare_target(up[1], down[0]);
-    }
-    pin(o->host_cpu);
     char addr[64], target_addr[64];
     rshare_node *node = make_node(1, addr, sizeof(addr));
     if (read(up[0], target_addr, sizeof(target_addr)) != (ssize_t)sizeof(target_addr) ||

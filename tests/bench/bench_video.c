@@ -33,9 +33,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -277,15 +275,9 @@ static struct result rshare_case(const struct options *o, const struct source_ca
     sh->phase = 0;
     sh->source_ready = 0;
     sh->frames_drawn = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->source_cpu);
+    pid_t pid = fork_pinned(o->sink_cpu, o->source_cpu);
+    if (pid == 0)
         source_process(sc, up[1], down[0]);
-    }
-    pin(o->sink_cpu);
     char addr[64], source_addr[64];
     rshare_node *node = make_node(1, addr, sizeof(addr));
     if (read(up[0], source_addr, sizeof(source_addr)) != (ssize_t)sizeof(source_addr) ||
@@ -406,15 +398,9 @@ static struct result bare_case(const struct options *o, int changed)
     int sink_s = bound_socket(&sink_sa), source_s = bound_socket(&source_sa);
     sh->phase = 0;
     sh->source_ready = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->source_cpu);
+    pid_t pid = fork_pinned(o->sink_cpu, o->source_cpu);
+    if (pid == 0)
         bare_source(source_s, &sink_sa);
-    }
-    pin(o->sink_cpu);
     while (!sh->source_ready)
         usleep(1000);
     static uint8_t image[FRAME_BYTES + DATAGRAM];
