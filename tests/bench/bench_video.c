@@ -556,6 +556,8 @@ int main(int argc, char **argv)
     double R = (double)o.rounds;
     for (size_t i = 0; i < n; i++) {
         struct result *s = &sums[i];
+        if (o.only && (size_t)o.only != i + 1)
+            continue;
         double fps = s->fps / R;
         printf("| %s | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.2f | %.2f | %s |\n",
                rows[i].name, fps, s->sink_cpu / R, s->source_cpu / R, s->draw_cpu / R,
