@@ -550,7 +550,14 @@ static bool source_start(struct rshare_video_source *src, uint64_t now)
     if (!src->damage_count && !src->frame_key)
         return false;
     src->in_frame = true;
-    src->last_start_us = now;
+    /* Frame starts keep to a grid of frame_us: a start that came late (a
+     * busy machine, a timer served late) does not push back the next one,
+     * so max_fps is kept on average and never exceeded.  After a pause the
+     * grid starts again from now. */
+    if (src->last_start_us && now - src->last_start_us < 2 * src->frame_us)
+        src->last_start_us += src->frame_us;
+    else
+        src->last_start_us = now;
     src->key_part = src->frame_key;
     if (src->frame_key)
         src->stats.key_frames++;

@@ -276,6 +276,26 @@ START_TEST(test_push_during_parts)
 }
 END_TEST
 
+/* A picture that changes every millisecond: frames start on a 60 fps grid,
+ * never more, and no fewer either. */
+START_TEST(test_fps_cap)
+{
+    make_loop_nodes();
+    memory_source(RSHARE_VIDEO_INPUT_MEMORY);
+    make_sink(RSHARE_VIDEO_WANT_GRAPHICS, 2, 0);
+    run_until_frames(1);
+    size_t first = shown.frames;
+    for (int ms = 0; ms < 2000; ms++) {
+        paint(fb, W * UNIT, (uint32_t)(ms % 600), 100, 8, 8);
+        run_us(1000);
+    }
+    size_t frames = shown.frames - first;
+    ck_assert_uint_le(frames, 121);
+    ck_assert_uint_ge(frames, 115);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_slow_sink_merges)
 {
     make_loop_nodes();
@@ -586,6 +606,7 @@ int main(void)
     tcase_add_test(tc, test_full_changes_fps);
     tcase_add_test(tc, test_slow_sink_merges);
     tcase_add_test(tc, test_push_during_parts);
+    tcase_add_test(tc, test_fps_cap);
     tcase_add_test(tc, test_in_flight_bound);
     tcase_add_test(tc, test_file_source);
     tcase_add_test(tc, test_source_restart);
