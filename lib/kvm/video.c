@@ -370,8 +370,8 @@ RSHARE_API int rshare_video_source_create(rshare_node *node,
     src->arena = rs_malloc(node, src->arena_cap);
     src->body = rs_malloc(node, src->body_cap);
     src->rects = rs_calloc(node, RS_VIDEO_MAX_RECTS, sizeof(*src->rects));
-    if (!src->cur || !src->sent || !src->damage || !src->dirty || !src->tile_cur || !src->tile_prev ||
-        !src->scratch || !src->arena || !src->body || !src->rects) {
+    if (!src->cur || !src->sent || !src->damage || !src->dirty || !src->tile_cur ||
+        !src->tile_prev || !src->scratch || !src->arena || !src->body || !src->rects) {
         source_free(src);
         return RSHARE_ENOMEM;
     }

@@ -51,9 +51,9 @@ static size_t put_op(uint8_t *out, size_t pos, size_t cap, size_t count, bool re
     return pos + bytes;
 }
 
-/* A unit (1 to RS_VIDEO_MAX_UNIT bytes: every format's) as one integer:
- * comparing with a call to memcmp per pixel costs more than the rest of
- * the encoder. */
+/* A unit of 1 to 8 bytes (RS_VIDEO_MAX_UNIT: every format's) as one
+ * integer: comparing with a call to memcmp per pixel costs more than the
+ * rest of the encoder.  Callers handle wider units themselves. */
 static inline uint64_t unit_load(const uint8_t *p, unsigned unit)
 {
     switch (unit) {
@@ -84,6 +84,8 @@ static inline uint64_t unit_load(const uint8_t *p, unsigned unit)
 
 static inline bool unit_eq(const uint8_t *a, const uint8_t *b, unsigned unit)
 {
+    if (unit > 8)
+        return !memcmp(a, b, unit);
     return unit_load(a, unit) == unit_load(b, unit);
 }
 
@@ -159,7 +161,7 @@ int rs_video_rle_decode(const uint8_t *in, size_t len, unsigned unit, uint8_t *d
  * XOR pass per tile to end up raw anyway. */
 static bool runs_likely(const uint8_t *cur, const uint8_t *prev, size_t units, unsigned unit)
 {
-    if (units < 512)
+    if (units < 512 || unit > 8)
         return true;
     size_t step = units / 256;
     for (size_t i = 0; i + 1 < units; i += step) {

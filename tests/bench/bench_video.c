@@ -337,7 +337,8 @@ static struct result rshare_case(const struct options *o, const struct source_ca
     r.fps = (double)frames / wall;
     r.sink_cpu = core_use(s0, s1);
     r.source_cpu = core_use(sh->source_at[0], sh->source_at[1]);
-    r.draw_cpu = (double)sh->draw_ns / (double)(sh->source_at[1].wall_ns - sh->source_at[0].wall_ns);
+    int64_t source_wall = sh->source_at[1].wall_ns - sh->source_at[0].wall_ns;
+    r.draw_cpu = source_wall > 0 ? (double)sh->draw_ns / (double)source_wall : 0.0;
     const struct rshare_video_stats *a = &sh->source_st[0], *b = &sh->source_st[1];
     double sent = (double)(b->frames_sent - a->frames_sent);
     r.wire_per_frame = sent > 0 ? (double)(b->bytes_sent - a->bytes_sent) / sent : 0;
