@@ -217,7 +217,7 @@ static void source_process(const struct source_case *sc, int to_parent, int from
     int64_t draw_ns = 0;
     struct rshare_video_stats st;
     while (sh->phase < 3) {
-        run_until(node, now_ns() + 1000000);
+        run_until(node, now_ns() + 1000000); /* the application looks every ms */
         int phase = sh->phase;
         if (phase != seen && phase <= 2) {
             if (phase == 1)
