@@ -4,7 +4,7 @@
  * same raw tile bytes between the same two processes, in the same run.
  *
  *   bench_video [--seconds S] [--rounds R] [--window W] [--cpus SINK:SOURCE]
- *               [--only ROW]
+ *               [--only ROW] [--link-window N]
  *
  * The source application draws the next frame as soon as the previous one
  * was sent (so no frame is merged and each carries exactly one frame's
@@ -61,6 +61,7 @@ struct options {
     double seconds;
     long rounds;
     uint32_t window;
+    uint32_t link_window; /* the nodes' link_window; 0 = the default */
     int only; /* run only this row (1-based), 0 = all */
     int sink_cpu, source_cpu;
 };
@@ -172,11 +173,14 @@ static size_t tile_bytes(int count)
 
 /* --- rshare ------------------------------------------------------------------------ */
 
+static uint32_t link_window;
+
 static rshare_node *make_node(uint32_t id, char *addr, size_t len)
 {
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = id;
+    cfg.link_window = link_window;
     cfg.log.max_level = RSHARE_LOG_ERROR; /* unprotected, like the anchor */
     return udp_node(&cfg, addr, len);
 }
@@ -479,7 +483,8 @@ static void parse(int argc, char **argv, struct options *o)
                           .source_cpu = -1};
     static const struct option longs[] = {{"seconds", 1, 0, 's'}, {"rounds", 1, 0, 'r'},
                                           {"window", 1, 0, 'w'},  {"cpus", 1, 0, 'c'},
-                                          {"only", 1, 0, 'o'},    {0, 0, 0, 0}};
+                                          {"only", 1, 0, 'o'},    {"link-window", 1, 0, 'l'},
+                                          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
@@ -495,13 +500,16 @@ static void parse(int argc, char **argv, struct options *o)
         case 'o':
             o->only = atoi(optarg);
             break;
+        case 'l':
+            o->link_window = (uint32_t)atol(optarg);
+            break;
         case 'c':
             if (sscanf(optarg, "%d:%d", &o->sink_cpu, &o->source_cpu) != 2)
                 die("--cpus SINK:SOURCE");
             break;
         default:
             die("usage: bench_video [--seconds S] [--rounds R] [--window W] [--cpus SINK:SOURCE] "
-                "[--only ROW]");
+                "[--only ROW] [--link-window N]");
         }
     }
     if (o->seconds < 0.5 || o->seconds > 600 || o->rounds < 1 || o->window < 1 ||
@@ -514,6 +522,7 @@ int main(int argc, char **argv)
     bench_name = "bench_video";
     struct options o;
     parse(argc, argv, &o);
+    link_window = o.link_window;
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         die("mmap: %s", strerror(errno));
