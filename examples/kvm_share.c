@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,8 +72,14 @@ static void save_ppm(const char *name, const uint8_t *px, uint32_t w, uint32_t h
     fclose(f);
 }
 
-/* A node on 127.0.0.1:port knowing the other nodes' ports. */
-static rshare_node *make_node(uint32_t id, int base)
+/* Each process's pipes to the parent: the addresses are exchanged at start
+ * (ports chosen by the kernel: several runs, or tests, can share a machine). */
+struct pipes {
+    int up[2], down[2]; /* child -> A, A -> child */
+};
+
+/* A node on 127.0.0.1, any port; its address in `addr`. */
+static rshare_node *make_node(uint32_t id, char *addr, size_t len, int *transport)
 {
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
@@ -80,20 +87,39 @@ static rshare_node *make_node(uint32_t id, int base)
     rshare_node *node;
     if (rshare_node_create(&cfg, &node) < 0)
         fail(NULL, "node");
-    char addr[32];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", base + (int)id);
     struct rshare_udp_config udp;
     rshare_udp_config_init(&udp, sizeof(udp));
-    udp.bind_address = addr;
-    int t = rshare_node_add_udp(node, &udp);
-    if (t < 0)
+    udp.bind_address = "127.0.0.1:0";
+    *transport = rshare_node_add_udp(node, &udp);
+    if (*transport < 0 || rshare_udp_local_address(node, *transport, addr, len) < 0)
         fail(node, "udp");
-    for (uint32_t peer = NODE_A; peer <= NODE_C; peer++) {
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", base + (int)peer);
-        if (peer != id && (id == NODE_A || peer == NODE_A) &&
-            rshare_node_add_peer(node, peer, t, addr) < 0)
+    return node;
+}
+
+/* A target: tell A its address, learn A's. */
+static rshare_node *target_node(uint32_t id, const struct pipes *p)
+{
+    char addr[64], host[64];
+    int t;
+    rshare_node *node = make_node(id, addr, sizeof(addr), &t);
+    if (write(p->up[1], addr, sizeof(addr)) != (ssize_t)sizeof(addr) ||
+        read(p->down[0], host, sizeof(host)) != (ssize_t)sizeof(host) ||
+        rshare_node_add_peer(node, NODE_A, t, host) < 0)
+        fail(node, "peer");
+    return node;
+}
+
+/* A: learn B's and C's addresses, tell them A's. */
+static rshare_node *host_node(const struct pipes p[2])
+{
+    char addr[64], peer[64];
+    int t;
+    rshare_node *node = make_node(NODE_A, addr, sizeof(addr), &t);
+    for (int i = 0; i < 2; i++)
+        if (read(p[i].up[0], peer, sizeof(peer)) != (ssize_t)sizeof(peer) ||
+            rshare_node_add_peer(node, NODE_B + (uint32_t)i, t, peer) < 0 ||
+            write(p[i].down[1], addr, sizeof(addr)) != (ssize_t)sizeof(addr))
             fail(node, "peer");
-    }
     return node;
 }
 
@@ -143,10 +169,10 @@ static void inject(void *user_data, uint32_t host, const struct rshare_kvm_event
     paint(t);
 }
 
-static int run_target(uint32_t id, int base)
+static int run_target(uint32_t id, const struct pipes *p)
 {
-    signal(SIGTERM, on_term);
-    rshare_node *node = make_node(id, base);
+    rshare_node *node = target_node(id, p);
+    signal(SIGTERM, on_term); /* from here on: report, then leave */
     static struct target t;
     t.id = id;
     char name[64];
@@ -297,10 +323,11 @@ static void forward_evdev(struct host *h, const char *path, int seconds)
     rshare_kvm_evdev_close(ev);
 }
 
-static int run_host(int base, const char *evdev, int seconds, const pid_t *targets_pid)
+static int run_host(const struct pipes p[2], const char *evdev, int seconds,
+                    const pid_t *targets_pid)
 {
     static struct host h;
-    h.node = make_node(NODE_A, base);
+    h.node = host_node(p);
     static const uint32_t targets[] = {NODE_B, NODE_C};
     static const struct rshare_kvm_hotkey keys[] = {
         {RSHARE_KVM_HOTKEY_COMBO, RSHARE_KVM_MOD_CTRL | RSHARE_KVM_MOD_ALT, KEY_1, 0,
@@ -378,14 +405,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    int base = 20000 + getpid() % 20000;
+    struct pipes p[2];
     pid_t targets[2];
     for (int i = 0; i < 2; i++) {
+        if (pipe(p[i].up) < 0 || pipe(p[i].down) < 0)
+            fail(NULL, "pipe");
         targets[i] = fork();
-        if (targets[i] == 0)
-            return run_target(NODE_B + (uint32_t)i, base);
+        if (targets[i] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM); /* A gone: B and C go too */
+            return run_target(NODE_B + (uint32_t)i, &p[i]);
+        }
     }
-    int rc = run_host(base, evdev, seconds, targets);
+    int rc = run_host(p, evdev, seconds, targets);
     printf(rc == 0 ? "kvm share: done\n" : "kvm share: FAILED\n");
     return rc;
 }
