@@ -12,7 +12,8 @@
 # bench:kvm and bench:kvm-mctp markers (set BENCH_NO_DOC=1 to leave the
 # document alone).
 # Environment: BENCH_EVENTS (2000 per case and round), BENCH_INTERVAL_US
-# (1000), BENCH_ROUNDS (5), BENCH_CPUS (host:target, unpinned by default).
+# (1000), BENCH_ROUNDS (5), BENCH_CPUS (host:target, unpinned by default),
+# BENCH_MCTP_EVENTS (200 key events per simulated link).
 set -eu
 
 BUILD=${1:-.}
@@ -33,23 +34,21 @@ set -- --events "${BENCH_EVENTS:-2000}" --interval-us "${BENCH_INTERVAL_US:-1000
 
 "$MCTP" --kvm --events "${BENCH_MCTP_EVENTS:-200}" > "$WORK/mctp"
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-rev=$(git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo unknown)
+. "$SRCDIR/tests/bench/doc_section.sh"
 {
     cat "$WORK/table"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $cpu ($(nproc) CPUs), $(uname -sr), rshare $rev, ${BENCH_CPUS:+pinned host:target $BENCH_CPUS, }load average $(cut -d' ' -f1 /proc/loadavg) at the end; command: \`make bench-kvm\` (tests/bench/run_kvm.sh)."
+    measured "${BENCH_CPUS:+pinned host:target $BENCH_CPUS, }" "\`make bench-kvm\` (tests/bench/run_kvm.sh)"
 } > "$WORK/section"
 {
     cat "$WORK/mctp"
     echo
-    echo "Simulated buses (virtual time, CPU time added), rshare $rev; command: \`make bench-kvm\` (tests/bench/run_kvm.sh, which runs \`tests/bench/bench_mctp --kvm\`)."
+    echo "Simulated buses (virtual time, CPU time added), rshare $(revision); command: \`make bench-kvm\` (tests/bench/run_kvm.sh, which runs \`tests/bench/bench_mctp --kvm\`)."
 } > "$WORK/mctp-section"
 cat "$WORK/section"
 echo
 cat "$WORK/mctp-section"
 
-. "$SRCDIR/tests/bench/doc_section.sh"
 if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
     put kvm "$WORK/section"
     put kvm-mctp "$WORK/mctp-section"

@@ -25,14 +25,12 @@ set -- --seconds "${BENCH_SECONDS:-3}" --rounds "${BENCH_ROUNDS:-3}" --window "$
 [ -n "${BENCH_CPUS:-}" ] && set -- "$@" --cpus "$BENCH_CPUS"
 "$BENCH" "$@" > "$WORK/table"
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-rev=$(git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo unknown)
+. "$SRCDIR/tests/bench/doc_section.sh"
 {
     cat "$WORK/table"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $cpu ($(nproc) CPUs), $(uname -sr), rshare $rev, ${BENCH_CPUS:+pinned sink:source $BENCH_CPUS, }load average $(cut -d' ' -f1 /proc/loadavg) at the end; command: \`make bench-video\` (tests/bench/run_video.sh)."
+    measured "${BENCH_CPUS:+pinned sink:source $BENCH_CPUS, }" "\`make bench-video\` (tests/bench/run_video.sh)"
 } > "$WORK/section"
 cat "$WORK/section"
 
-. "$SRCDIR/tests/bench/doc_section.sh"
 [ "${BENCH_NO_DOC:-0}" = 1 ] || put video "$WORK/section"
