@@ -160,9 +160,9 @@ static void inject(void *user_data, uint32_t host, const struct rshare_kvm_event
             fprintf(t->log, "key %u %d\n", ev[i].code, ev[i].value);
             t->held[ev[i].code] = ev[i].value != 0;
         } else if (ev[i].type == EV_REL && ev[i].code == REL_X) {
-            t->x = ((t->x + ev[i].value) % W + W) % W;
+            t->x = ((t->x + ev[i].value % W) % W + W) % W;
         } else if (ev[i].type == EV_REL && ev[i].code == REL_Y) {
-            t->y = ((t->y + ev[i].value) % H + H) % H;
+            t->y = ((t->y + ev[i].value % H) % H + H) % H;
         }
     }
     fflush(t->log);
@@ -175,7 +175,7 @@ static int run_target(uint32_t id, const struct pipes *p)
     signal(SIGTERM, on_term); /* from here on: report, then leave */
     static struct target t;
     t.id = id;
-    char name[64];
+    char name[512];
     snprintf(name, sizeof(name), "%s/node-%u-events.log", out_dir, id);
     if (!(t.log = fopen(name, "w")))
         fail(NULL, name);
