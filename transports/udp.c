@@ -69,6 +69,8 @@ static uint32_t udp_caps(void *impl);
 static size_t udp_mtu(void *impl);
 static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *packet,
                     size_t len, unsigned flags);
+static int udp_sendv(void *impl, const struct rshare_link_addr *dst,
+                     const struct rshare_iovec *pieces, size_t count, unsigned flags);
 static int udp_poll(void *impl, rshare_node *node, int transport_index);
 static int udp_fd(void *impl);
 static int udp_addr_format(void *impl, const struct rshare_link_addr *addr, char *buf,
@@ -103,6 +105,7 @@ static const struct rshare_transport_ops udp_ops = {
     .broadcast_addr = udp_broadcast_addr,
     .control = udp_control,
     .close = udp_close,
+    .sendv = udp_sendv,
 };
 
 RSHARE_API void rshare_udp_config_init(struct rshare_udp_config *config, size_t struct_size)
@@ -194,7 +197,7 @@ static size_t udp_mtu(void *impl)
  * class and peers keep seeing one source address.  A kernel that refuses
  * the control message (EINVAL, EPERM) makes the transport send urgent
  * packets plainly from then on; the return is -1 with errno otherwise. */
-static ssize_t udp_send_urgent(struct udp_transport *u, const void *packet, size_t len,
+static ssize_t udp_send_urgent(struct udp_transport *u, struct iovec *iov, size_t iov_count,
                                union udp_sockaddr *sa, socklen_t sa_len)
 {
     union {
@@ -202,11 +205,10 @@ static ssize_t udp_send_urgent(struct udp_transport *u, const void *packet, size
         struct cmsghdr align;
     } control;
     memset(&control, 0, sizeof(control));
-    struct iovec iov = {.iov_base = (void *)packet, .iov_len = len};
     struct msghdr msg = {.msg_name = &sa->sa,
                          .msg_namelen = sa_len,
-                         .msg_iov = &iov,
-                         .msg_iovlen = 1,
+                         .msg_iov = iov,
+                         .msg_iovlen = iov_count,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
@@ -232,10 +234,21 @@ static ssize_t udp_send_urgent(struct udp_transport *u, const void *packet, size
     return n;
 }
 
-static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *packet,
-                    size_t len, unsigned flags)
+/* One datagram from up to RSHARE_SENDV_MAX pieces: sendmsg() gathers
+ * them, so a fragment of a message is never copied in user space. */
+static int udp_sendv(void *impl, const struct rshare_link_addr *dst,
+                     const struct rshare_iovec *pieces, size_t count, unsigned flags)
 {
     struct udp_transport *u = impl;
+    struct iovec iov[RSHARE_SENDV_MAX];
+    size_t len = 0;
+    if (count > RSHARE_SENDV_MAX)
+        return rs_errorf(u->node, RSHARE_EINVAL, "%zu pieces in one UDP datagram", count);
+    for (size_t i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)(uintptr_t)pieces[i].base;
+        iov[i].iov_len = pieces[i].len;
+        len += pieces[i].len;
+    }
     union udp_sockaddr sa;
     if (!dst || sockaddr_from_link(dst, &sa) < 0)
         return rs_errorf(u->node, RSHARE_EINVAL, "not a UDP link address");
@@ -260,10 +273,12 @@ static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *
 
     ssize_t n = -1;
     if (flags & RSHARE_SEND_URGENT && !u->urgent_plain)
-        n = udp_send_urgent(u, packet, len, &sa, sa_len);
+        n = udp_send_urgent(u, iov, count, &sa, sa_len);
     if (n < 0 && (!(flags & RSHARE_SEND_URGENT) || u->urgent_plain)) {
+        struct msghdr msg = {.msg_name = &sa.sa, .msg_namelen = sa_len, .msg_iov = iov,
+                             .msg_iovlen = count};
         do
-            n = sendto(u->fd, packet, len, 0, &sa.sa, sa_len);
+            n = sendmsg(u->fd, &msg, 0);
         while (n < 0 && errno == EINTR);
     }
     if (n >= 0) {
@@ -290,6 +305,13 @@ static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *
     default:
         return fail_errno(u->node, RSHARE_EIO, "UDP send");
     }
+}
+
+static int udp_send(void *impl, const struct rshare_link_addr *dst, const void *packet,
+                    size_t len, unsigned flags)
+{
+    struct rshare_iovec piece = {packet, len};
+    return udp_sendv(impl, dst, &piece, 1, flags);
 }
 
 static int udp_poll(void *impl, rshare_node *node, int transport_index)

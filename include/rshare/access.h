@@ -48,6 +48,14 @@ struct rshare_access_result {
 typedef void (*rshare_access_fn)(rshare_node *node, const struct rshare_access_result *result,
                                  void *user_data);
 
+/* Grants and leases name a block resource, or a whole volume by this id:
+ * a volume's grant or lease covers every block that is a member or spare
+ * of the volume in the map at the time of each request (the volume engine
+ * carries its credentials to every member host, see
+ * rshare_volume_config.credentials).  Volume grants are lent by the
+ * manager only. */
+#define RSHARE_ACCESS_VOLUME(volume_id) ((uint64_t)(uint32_t)(volume_id))
+
 /* Lend `grantee` access to `resource` (`rights`: RSHARE_RIGHT_*), for
  * `ttl_ms` (0: until revoked).  Called on the resource's host; on the
  * manager it may name any resource (the manager authorises).  The result
@@ -128,6 +136,13 @@ struct rshare_access_credentials {
 RSHARE_API int rshare_block_open_resource_granted(rshare_node *node, uint64_t resource_id,
                                                   const struct rshare_access_credentials *cred,
                                                   rshare_block **out);
+
+/* Replace the credentials a remote block handle sends with its requests
+ * (a renewed cookie, the token of a lease acquired after opening); NULL
+ * sends none.  Requests already sent keep theirs.  On handles that need
+ * none (the host's own shortcut, local disks) it does nothing. */
+RSHARE_API int rshare_block_set_credentials(rshare_block *block,
+                                            const struct rshare_access_credentials *cred);
 
 /* Refusals a host counted, by reason, and the requests it let through. */
 struct rshare_access_stats {

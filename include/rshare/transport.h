@@ -33,7 +33,15 @@ struct rshare_link_addr {
 /* Smallest MTU rshare can work with (its packet header plus a few bytes). */
 #define RSHARE_TRANSPORT_MTU_MIN 64u
 
-#define RSHARE_TRANSPORT_OPS_VERSION 1
+#define RSHARE_TRANSPORT_OPS_VERSION 2
+
+/* One piece of a packet handed to ops->sendv. */
+struct rshare_iovec {
+    const void *base;
+    size_t len;
+};
+/* The most pieces rshare passes to one ops->sendv call. */
+#define RSHARE_SENDV_MAX 4
 
 /* The vtable.  `struct_size` comes first: the node copies
  * min(struct_size, its own size) and treats missing entries as absent.
@@ -74,6 +82,16 @@ struct rshare_transport_ops {
     int (*control)(void *impl, int op, void *arg);
     /* Release the instance.  Called once, by the node that owns it. */
     void (*close)(void *impl);
+
+    /* --- version 2 --- */
+    /* Optional (NULL when absent): queue one packet given as up to
+     * RSHARE_SENDV_MAX pieces, sent exactly as if they were concatenated
+     * (the total is at most mtu()).  It lets rshare send a fragment of a
+     * large message without first copying it next to its header; without
+     * it rshare assembles the packet and calls send().  Same returns as
+     * send(). */
+    int (*sendv)(void *impl, const struct rshare_link_addr *dst,
+                 const struct rshare_iovec *pieces, size_t count, unsigned flags);
 };
 
 /* Attach a transport instance; the node owns `impl` from here on (it calls

@@ -21,6 +21,7 @@ extern "C" {
 #endif
 
 typedef struct rshare_volume rshare_volume;
+struct rshare_access_credentials; /* include/rshare/access.h */
 
 /* Completion of a read, write or flush: `status` is 0 or a negative code. */
 typedef void (*rshare_volume_done_fn)(rshare_volume *volume, int status, void *user_data);
@@ -51,6 +52,13 @@ struct rshare_volume_config {
     uint32_t reserved_;
     rshare_volume_progress_fn progress;
     void *progress_data;
+    /* Credentials sent to every member host with each member request (a
+     * cookie of a grant for the volume, RSHARE_ACCESS_VOLUME, and the
+     * fencing token of its exclusive lease): needed when the member hosts
+     * require grants or leases (include/rshare/access.h).  Copied; NULL:
+     * none.  A refusal fails the request with RSHARE_EACCES and never
+     * fails a member. */
+    const struct rshare_access_credentials *credentials;
 };
 
 /* Zero `config` and set its struct_size (pass sizeof(*config)): every field
@@ -71,6 +79,12 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
 /* Finish in-flight requests, stop background work (its progress is kept),
  * mark the volume clean, release it.  Accepts NULL. */
 RSHARE_API void rshare_volume_close(rshare_volume *volume);
+
+/* Replace the credentials sent to member hosts (see
+ * rshare_volume_config.credentials); NULL sends none.  Requests already
+ * sent keep theirs. */
+RSHARE_API int rshare_volume_set_credentials(rshare_volume *volume,
+                                             const struct rshare_access_credentials *cred);
 
 /* Size in bytes and the logical block size (512). */
 RSHARE_API uint64_t rshare_volume_size(const rshare_volume *volume);

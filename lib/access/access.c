@@ -111,7 +111,9 @@ static enum rs_access_verdict check_token(const struct rs_map *map, const struct
      * layer authenticated with the cluster key, not a claim in the body. */
     if (t.grantee != sender)
         return RS_ACCESS_WRONG_NODE;
-    if (t.resource != resource)
+    /* The block itself, or a volume it is a member or spare of now (the
+     * volume engine carries a volume's cookie to every member host). */
+    if (!rs_map_covers(map, t.resource, resource))
         return RS_ACCESS_WRONG_RESOURCE;
     /* The map is the authority: the grant must still be there, exactly as
      * signed, and so must every link above it. */
@@ -156,15 +158,24 @@ enum rs_access_verdict rs_access_check_cookie(const struct rs_map *map,
 enum rs_access_verdict rs_access_check_fence(const struct rs_map *map, uint64_t resource,
                                              uint32_t sender, uint64_t fence)
 {
+    /* The exclusive lease on the block itself decides; without one, an
+     * exclusive lease on a volume the block is in (whose token the volume
+     * engine sends with every member write). */
+    const struct rs_map_lease *via_volume = NULL;
     for (size_t i = 0; i < map->lease_count; i++) {
         const struct rs_map_lease *l = &map->leases[i];
-        if (l->resource != resource || l->mode != RS_LEASE_EXCLUSIVE)
+        if (l->mode != RS_LEASE_EXCLUSIVE)
             continue;
-        /* An older token is refused whoever sends it; the current one only
-         * from its holder. */
-        return l->fence == fence && l->holder == sender ? RS_ACCESS_OK : RS_ACCESS_FENCED;
+        if (l->resource == resource)
+            return l->fence == fence && l->holder == sender ? RS_ACCESS_OK : RS_ACCESS_FENCED;
+        if (!via_volume && rs_map_covers(map, l->resource, resource))
+            via_volume = l;
     }
-    return RS_ACCESS_FENCED; /* nobody holds it now (expired, released) */
+    /* An older token is refused whoever sends it; the current one only
+     * from its holder; nobody holding one (expired, released): refused. */
+    if (via_volume && via_volume->fence == fence && via_volume->holder == sender)
+        return RS_ACCESS_OK;
+    return RS_ACCESS_FENCED;
 }
 
 /* --- the host ------------------------------------------------------------------ */

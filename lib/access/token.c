@@ -41,7 +41,7 @@ static bool token_in_range(const struct rs_token *t)
 {
     return t->id != 0 && t->id != t->parent && t->grantee != 0 && t->grantee != UINT32_MAX &&
            t->rights != 0 && (t->rights & ~(RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE)) == 0 &&
-           (t->resource >> 32) != 0;
+           t->resource != 0; /* a block (host << 32 | n) or a volume (its id) */
 }
 
 static size_t body_encode(const struct rs_token *t, uint8_t *buf, size_t cap)

@@ -358,6 +358,11 @@ rshare_node *rs_block_node(const rshare_block *block)
     return block->node;
 }
 
+void *rs_block_backend_of(const rshare_block *block, const struct rshare_block_ops *ops)
+{
+    return block && !block->closed && block->ops.submit == ops->submit ? block->backend : NULL;
+}
+
 const struct rshare_block_info *rs_block_info(const rshare_block *block)
 {
     return &block->info;

@@ -40,6 +40,9 @@ void rs_blocks_fini(rshare_node *node);
 int rs_block_submit(rshare_block *block, struct rshare_block_io *io);
 /* The node the block is bound to. */
 rshare_node *rs_block_node(const rshare_block *block);
+/* The backend behind `block` when it was created with `ops` (a built-in
+ * backend recognising its own handles), else NULL. */
+void *rs_block_backend_of(const rshare_block *block, const struct rshare_block_ops *ops);
 /* The block's geometry and capabilities (never NULL). */
 const struct rshare_block_info *rs_block_info(const rshare_block *block);
 

@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "ppl.h"
 #include "rangelock.h"
+#include "rshare/access.h"
 #include "rshare/block.h"
 #include "rshare/volume.h"
 
@@ -51,7 +52,10 @@ struct rs_proposal;
 
 struct rshare_volume {
     rshare_node *node;
-    struct rshare_volume_config cfg;
+    struct rshare_volume_config cfg; /* cfg.credentials is not kept: see cred */
+    bool has_cred;           /* member requests carry `cred` (its cookie in `cookie`) */
+    struct rshare_access_credentials cred;
+    uint8_t cookie[RSHARE_ACCESS_COOKIE_MAX];
     struct rshare_volume_desc desc; /* as last seen in the map */
     struct rs_layout layout;
     struct rs_vmember m[RSHARE_VOLUME_MEMBERS_MAX];

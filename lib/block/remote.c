@@ -129,15 +129,8 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
         return rs_errorf(node, RSHARE_EINVAL, "block I/O too large");
     struct remote_io *rio =
         rs_calloc(node, 1, sizeof(*rio) + (size_t)count * sizeof(struct remote_piece));
-    uint8_t *body = NULL;
-    size_t cap = RS_BLOCK_REQ_OVERHEAD + (io->op == RSHARE_BLOCK_WRITE ? (size_t)step : 0) +
-                 (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
-    if (rio)
-        body = rs_malloc(node, cap);
-    if (!rio || !body) {
-        rs_free(node, rio);
+    if (!rio)
         return rs_errorf(node, RSHARE_ENOMEM, "no memory for a remote block I/O");
-    }
     rio->rb = rb;
     rio->node = node;
     rio->io = io;
@@ -157,14 +150,23 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
                                    .cookie_len = rb->cookie_len, .fence = rb->fence};
         if (io->op == RSHARE_BLOCK_WRITE)
             req.data = (const uint8_t *)io->buf + p->offset;
-        size_t len = rs_block_req_encode(&req, body, cap);
-        rc = len ? rs_msg_call(node, rb->host, RS_MSG_BLOCK, body, len, piece_done, p)
-                 : RSHARE_EINVAL;
+        /* Each piece's body is encoded (a write's data copied) straight
+         * into the message that goes out. */
+        size_t cap = RS_BLOCK_REQ_OVERHEAD +
+                     (io->op == RSHARE_BLOCK_WRITE ? (size_t)p->length : 0) +
+                     (rb->has_cred ? RS_BLOCK_CRED_OVERHEAD : 0);
+        uint8_t *wire = rs_msg_prepare(node, cap);
+        size_t len = wire ? rs_block_req_encode(&req, RS_MSG_BODY(wire), cap) : 0;
+        if (!len) {
+            rc = wire ? RSHARE_EINVAL : RSHARE_ENOMEM;
+            rs_msg_discard(node, wire);
+            break;
+        }
+        rc = rs_msg_call_prepared(node, rb->host, RS_MSG_BLOCK, wire, len, piece_done, p);
         if (rc < 0)
             break;
         sent++;
     }
-    rs_free(node, body);
     if (sent == 0) {
         rs_free(node, rio);
         return rc;
@@ -201,6 +203,46 @@ static void remote_close(void *backend)
     rs_free(rb->node, rb);
 }
 
+static const struct rshare_block_ops remote_ops = {.struct_size = sizeof(remote_ops),
+                                                   .submit = remote_submit,
+                                                   .close = remote_close};
+
+static int check_cred(rshare_node *node, const struct rshare_access_credentials *cred)
+{
+    if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
+        return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
+    if (cred->cookie_len > RS_BLOCK_COOKIE_MAX || (cred->cookie_len && !cred->cookie))
+        return rs_errorf(node, RSHARE_EINVAL, "cookie of %zu bytes (at most %d)",
+                         cred->cookie_len, RS_BLOCK_COOKIE_MAX);
+    return 0;
+}
+
+/* Requests already sent keep the credentials they were sent with. */
+static void set_cred(struct remote_backend *rb, const struct rshare_access_credentials *cred)
+{
+    memset(rb->cookie, 0, sizeof(rb->cookie));
+    rb->has_cred = cred != NULL;
+    rb->fence = cred ? cred->fence : 0;
+    rb->cookie_len = cred ? cred->cookie_len : 0;
+    if (rb->cookie_len)
+        memcpy(rb->cookie, cred->cookie, rb->cookie_len);
+}
+
+RSHARE_API int rshare_block_set_credentials(rshare_block *block,
+                                            const struct rshare_access_credentials *cred)
+{
+    if (!block)
+        return RSHARE_EINVAL;
+    rshare_node *node = rs_block_node(block);
+    int rc = cred ? check_cred(node, cred) : 0;
+    if (rc < 0)
+        return rc;
+    struct remote_backend *rb = rs_block_backend_of(block, &remote_ops);
+    if (rb)
+        set_cred(rb, cred);
+    return 0; /* other handles (the host's own shortcut, local disks) need none */
+}
+
 static int open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
                        const struct rshare_access_credentials *cred, rshare_block **out)
 {
@@ -211,16 +253,7 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     rb->resource = desc->id;
     rb->host = desc->host;
     rb->block_size = desc->block_size;
-    if (cred) {
-        rb->has_cred = true;
-        rb->fence = cred->fence;
-        rb->cookie_len = cred->cookie_len;
-        if (cred->cookie_len)
-            memcpy(rb->cookie, cred->cookie, cred->cookie_len);
-    }
-    static const struct rshare_block_ops ops = {.struct_size = sizeof(ops),
-                                                .submit = remote_submit,
-                                                .close = remote_close};
+    set_cred(rb, cred);
     struct rshare_block_info info;
     rshare_block_info_init(&info, sizeof(info));
     info.block_size = desc->block_size;
@@ -228,7 +261,7 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     /* The host knows whether flush and discard do anything; ask it. */
     info.caps = RSHARE_BLOCK_CAP_FLUSH | RSHARE_BLOCK_CAP_DISCARD |
                 (desc->rights & RSHARE_RIGHT_WRITE ? 0 : RSHARE_BLOCK_CAP_READONLY);
-    int rc = rs_block_create(node, &ops, rb, &info, remote_abandon, out);
+    int rc = rs_block_create(node, &remote_ops, rb, &info, remote_abandon, out);
     if (rc < 0)
         rs_free(node, rb);
     return rc;
@@ -247,11 +280,9 @@ RSHARE_API int rshare_block_open_resource_granted(rshare_node *node, uint64_t re
     if (!node || !out || !cred)
         return RSHARE_EINVAL;
     *out = NULL;
-    if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
-        return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
-    if (cred->cookie_len > RS_BLOCK_COOKIE_MAX || (cred->cookie_len && !cred->cookie))
-        return rs_errorf(node, RSHARE_EINVAL, "cookie of %zu bytes (at most %d)",
-                         cred->cookie_len, RS_BLOCK_COOKIE_MAX);
+    int rc = check_cred(node, cred);
+    if (rc < 0)
+        return rc;
     /* On the host itself: the shortcut, which needs no credentials. */
     if ((uint32_t)(resource_id >> 32) == rshare_node_id(node))
         return rshare_block_open_resource(node, resource_id, out);

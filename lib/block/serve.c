@@ -18,13 +18,20 @@
 #include "cluster/cluster.h"
 #include "msg/msg.h"
 
-/* One request being served. */
+/* One request being served: one backend I/O, or several when the request
+ * is larger than the backend's max_io_bytes (an iSCSI LUN's transfer limit
+ * is often below the 1 MiB a requester may send). */
 struct serve_io {
-    struct rshare_block_io io;
     rshare_request *req;
     rshare_node *node;
-    uint8_t *buf; /* reads: the reply, a bstr head then the data read in place */
+    uint8_t *buf; /* reads: the reply message, its body a bstr head then the data read in place */
     size_t head;
+    uint32_t op;
+    uint64_t length;
+    unsigned left; /* parts not completed yet */
+    int status;    /* the first failure of a part */
+    unsigned count;
+    struct rshare_block_io part[];
 };
 
 /* --- the registration table ---------------------------------------------- */
@@ -115,26 +122,36 @@ RSHARE_API int rshare_resource_register_block(rshare_node *node,
 
 static void serve_free(struct serve_io *s)
 {
-    rs_free(s->node, s->buf);
+    rs_msg_discard(s->node, s->buf);
     rs_free(s->node, s);
+}
+
+/* Every part done: answer. */
+static void serve_answer(struct serve_io *s)
+{
+    if (s->status < 0) {
+        char text[96];
+        snprintf(text, sizeof(text), "block backend: %s", rshare_strerror(s->status));
+        rshare_request_fail(s->req, s->status, text);
+    } else if (s->op == RSHARE_BLOCK_READ) {
+        uint8_t head[9];
+        size_t n = rs_block_bstr_head(head, s->length);
+        memcpy(RS_MSG_BODY(s->buf), head, n); /* n == s->head: computed the same way */
+        rs_request_reply_prepared(s->req, s->buf, s->head + (size_t)s->length);
+        s->buf = NULL; /* the message layer took it */
+    } else {
+        rshare_request_reply(s->req, NULL, 0);
+    }
+    serve_free(s);
 }
 
 static void serve_done(struct rshare_block_io *io, int status)
 {
     struct serve_io *s = io->user_data;
-    if (status < 0) {
-        char text[96];
-        snprintf(text, sizeof(text), "block backend: %s", rshare_strerror(status));
-        rshare_request_fail(s->req, status, text);
-    } else if (s->io.op == RSHARE_BLOCK_READ) {
-        uint8_t head[9];
-        size_t n = rs_block_bstr_head(head, s->io.length);
-        memcpy(s->buf, head, n); /* n == s->head: computed the same way */
-        rshare_request_reply(s->req, s->buf, s->head + (size_t)s->io.length);
-    } else {
-        rshare_request_reply(s->req, NULL, 0);
-    }
-    serve_free(s);
+    if (status < 0 && s->status == 0)
+        s->status = status;
+    if (--s->left == 0)
+        serve_answer(s);
 }
 
 static void on_block_request(rshare_node *node, rshare_request *req, void *user_data)
@@ -185,8 +202,26 @@ static void on_block_request(rshare_node *node, rshare_request *req, void *user_
             return;
         }
     }
-    struct serve_io *s = rs_calloc(node, 1, sizeof(*s));
-    if (s && r.op == RSHARE_BLOCK_READ && !(s->buf = rs_malloc(node, head + (size_t)r.length))) {
+    /* Parts of at most the backend's max_io_bytes (whole blocks).  The
+     * whole range is checked first, so that no part runs when a later one
+     * would be refused. */
+    const struct rshare_block_info *info = rs_block_info(reg->block);
+    uint64_t step = r.length, count = 1;
+    if ((r.op == RSHARE_BLOCK_READ || r.op == RSHARE_BLOCK_WRITE) && info->max_io_bytes &&
+        r.length > info->max_io_bytes) {
+        step = info->max_io_bytes - info->max_io_bytes % info->block_size;
+        count = (r.length + step - 1) / step; /* r.length <= RS_BLOCK_PIECE_MAX: small */
+        uint64_t size = info->block_count * info->block_size;
+        if (r.offset % info->block_size || r.length % info->block_size || r.offset > size ||
+            r.length > size - r.offset) {
+            rshare_request_fail(req, RSHARE_EINVAL, "block I/O misaligned or past the end");
+            return;
+        }
+    }
+    struct serve_io *s =
+        rs_calloc(node, 1, sizeof(*s) + (size_t)count * sizeof(struct rshare_block_io));
+    if (s && r.op == RSHARE_BLOCK_READ &&
+        !(s->buf = rs_msg_prepare(node, head + (size_t)r.length))) {
         rs_free(node, s);
         s = NULL;
     }
@@ -197,24 +232,43 @@ static void on_block_request(rshare_node *node, rshare_request *req, void *user_
     s->node = node;
     s->req = req;
     s->head = head;
-    rshare_block_io_init(&s->io, sizeof(s->io));
-    s->io.op = r.op;
-    if (r.op != RSHARE_BLOCK_FLUSH) {
-        s->io.offset = r.offset;
-        s->io.length = r.length;
-    }
+    s->op = r.op;
+    s->length = r.length;
+    s->count = (unsigned)count;
+    s->left = (unsigned)count;
+    /* Reads land straight in the reply; writes come from the request,
+     * which is kept until the reply. */
+    uint8_t *data = NULL;
     if (r.op == RSHARE_BLOCK_READ)
-        s->io.buf = s->buf + head;
+        data = RS_MSG_BODY(s->buf) + head;
     else if (r.op == RSHARE_BLOCK_WRITE)
-        s->io.buf = (void *)(uintptr_t)r.data; /* in place in the request, kept until the reply */
-    s->io.done = serve_done;
-    s->io.user_data = s;
-    /* rs_block_submit checks alignment, range and capabilities; its refusal
-     * goes back with the same code and detail. */
-    rc = rs_block_submit(reg->block, &s->io);
-    if (rc < 0) {
-        rshare_request_fail(req, rc, rshare_node_errmsg(node));
-        serve_free(s);
+        data = (uint8_t *)(uintptr_t)r.data;
+    for (unsigned i = 0; i < s->count; i++) {
+        struct rshare_block_io *io = &s->part[i];
+        rshare_block_io_init(io, sizeof(*io));
+        io->op = r.op;
+        if (r.op != RSHARE_BLOCK_FLUSH) {
+            io->offset = r.offset + i * step;
+            io->length = r.length - i * step < step ? r.length - i * step : step;
+        }
+        if (data)
+            io->buf = data + i * step;
+        io->done = serve_done;
+        io->user_data = s;
+        /* rs_block_submit checks alignment, range and capabilities; its
+         * refusal goes back with the same code and detail. */
+        rc = rs_block_submit(reg->block, io);
+        if (rc < 0) {
+            if (i == 0) {
+                rshare_request_fail(req, rc, rshare_node_errmsg(node));
+                serve_free(s);
+                return;
+            }
+            /* Parts already out finish on their own; the request fails. */
+            s->status = rc;
+            s->left -= s->count - i;
+            break;
+        }
     }
 }
 

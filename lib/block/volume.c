@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cluster/cluster.h"
 #include "engine.h"
 
@@ -128,7 +130,9 @@ static int member_attach(rshare_volume *vol, uint32_t i)
     struct rs_member_block *mb = rs_calloc(vol->node, 1, sizeof(*mb));
     if (!mb)
         return RSHARE_ENOMEM;
-    int rc = rshare_block_open_resource(vol->node, m->resource, &mb->block);
+    int rc = vol->has_cred
+                 ? rshare_block_open_resource_granted(vol->node, m->resource, &vol->cred, &mb->block)
+                 : rshare_block_open_resource(vol->node, m->resource, &mb->block);
     if (rc < 0) {
         rs_free(vol->node, mb);
         return rc;
@@ -682,6 +686,40 @@ RSHARE_API void rshare_volume_config_init(struct rshare_volume_config *config,
     config->struct_size = (uint32_t)struct_size;
 }
 
+/* Keep a copy of the credentials member requests carry (NULL: none). */
+static int take_cred(rshare_volume *vol, const struct rshare_access_credentials *cred)
+{
+    if (cred && (cred->struct_size < offsetof(struct rshare_access_credentials, fence) +
+                                         sizeof(cred->fence) ||
+                 cred->cookie_len > sizeof(vol->cookie) || (cred->cookie_len && !cred->cookie)))
+        return rs_errorf(vol->node, RSHARE_EINVAL, "volume credentials: bad size or cookie");
+    sodium_memzero(vol->cookie, sizeof(vol->cookie));
+    memset(&vol->cred, 0, sizeof(vol->cred));
+    vol->has_cred = cred != NULL;
+    if (!cred)
+        return 0;
+    vol->cred.struct_size = sizeof(vol->cred);
+    vol->cred.fence = cred->fence;
+    vol->cred.cookie_len = cred->cookie_len;
+    vol->cred.cookie = vol->cookie;
+    if (cred->cookie_len)
+        memcpy(vol->cookie, cred->cookie, cred->cookie_len);
+    return 0;
+}
+
+RSHARE_API int rshare_volume_set_credentials(rshare_volume *volume,
+                                             const struct rshare_access_credentials *cred)
+{
+    if (!volume)
+        return RSHARE_EINVAL;
+    int rc = take_cred(volume, cred);
+    for (uint32_t i = 0; rc == 0 && i < volume->desc.member_count; i++)
+        if (volume->m[i].mb)
+            rc = rshare_block_set_credentials(volume->m[i].mb->block,
+                                              volume->has_cred ? &volume->cred : NULL);
+    return rc;
+}
+
 static int take_config(rshare_volume *vol, const struct rshare_volume_config *given)
 {
     struct rshare_volume_config *c = &vol->cfg;
@@ -692,6 +730,10 @@ static int take_config(rshare_volume *vol, const struct rshare_volume_config *gi
                              given->struct_size);
         memcpy(c, given, given->struct_size < sizeof(*c) ? given->struct_size : sizeof(*c));
     }
+    int rc = take_cred(vol, c->credentials);
+    c->credentials = NULL; /* the caller's pointer is not kept */
+    if (rc < 0)
+        return rc;
     if (!c->retry_budget)
         c->retry_budget = DEFAULT_RETRY_BUDGET;
     if (!c->rebuild_step_sectors)
@@ -789,6 +831,7 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
     if (rc == 0)
         rc = build_layout(vol);
     if (rc < 0) {
+        sodium_memzero(vol->cookie, sizeof(vol->cookie));
         rs_free(node, vol);
         return rc;
     }
@@ -860,6 +903,7 @@ static void release(rshare_volume *vol)
     rs_bitmap_fini(node, &vol->bitmap);
     rs_ppl_fini(vol);
     rs_free(node, vol->resync_regions);
+    sodium_memzero(vol->cookie, sizeof(vol->cookie));
     rs_free(node, vol);
 }
 

@@ -31,7 +31,7 @@ static void mio_finish(struct rs_mio *mio, int status)
 static bool transient(int status)
 {
     return status != RSHARE_EIO && status != RSHARE_EINVAL && status != RSHARE_ENOTSUP &&
-           status != RSHARE_ECANCELED && status != RSHARE_ESHUTDOWN;
+           status != RSHARE_ECANCELED && status != RSHARE_ESHUTDOWN && status != RSHARE_EACCES;
 }
 
 /* Is the member's host alive as far as the cluster can tell? */
@@ -93,8 +93,11 @@ static void mio_io_done(struct rshare_block_io *io, int status)
         return;
     }
     /* Only if the slot still holds the backend this I/O went to: a member
-     * replaced meanwhile (a spare took the slot) is not the one that failed. */
-    if (status != RSHARE_ECANCELED && (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO) &&
+     * replaced meanwhile (a spare took the slot) is not the one that failed.
+     * A host refusing access (no grant, an old fencing token) says nothing
+     * about its disk: the request fails, the member stays. */
+    if (status != RSHARE_ECANCELED && status != RSHARE_EACCES &&
+        (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO) &&
         mio->mb == vol->m[mio->member].mb)
         rs_vol_member_failed(vol, mio->member, status);
     mio_finish(mio, status);

@@ -189,19 +189,34 @@ const struct rshare_volume_desc *rs_map_volume(const struct rs_map *map, uint32_
     return NULL;
 }
 
+bool rs_map_volume_has(const struct rshare_volume_desc *v, uint64_t resource)
+{
+    for (uint32_t k = 0; k < v->member_count; k++)
+        if (v->members[k] == resource)
+            return true;
+    for (uint32_t k = 0; k < v->spare_count; k++)
+        if (v->spares[k] == resource)
+            return true;
+    return false;
+}
+
+bool rs_map_covers(const struct rs_map *map, uint64_t named, uint64_t resource)
+{
+    if (named == resource)
+        return true;
+    if (!RS_MAP_IS_VOLUME(named))
+        return false;
+    const struct rshare_volume_desc *v = rs_map_volume(map, (uint32_t)named);
+    return v && rs_map_volume_has(v, resource);
+}
+
 /* Is resource `id` a member or spare of a volume other than `except`? */
 static bool in_other_volume(const struct rs_map *map, uint64_t id, uint32_t except)
 {
     for (size_t i = 0; i < map->volume_count; i++) {
         const struct rshare_volume_desc *v = &map->volumes[i];
-        if (v->id == except)
-            continue;
-        for (uint32_t k = 0; k < v->member_count; k++)
-            if (v->members[k] == id)
-                return true;
-        for (uint32_t k = 0; k < v->spare_count; k++)
-            if (v->spares[k] == id)
-                return true;
+        if (v->id != except && rs_map_volume_has(v, id))
+            return true;
     }
     return false;
 }
@@ -562,16 +577,23 @@ static int grant_set(rshare_node *node, struct rs_map *map, const struct rs_map_
         return RSHARE_EINVAL;
     if (!rs_map_member(map, g->grantee))
         return RSHARE_ENOENT;
-    const struct rshare_resource_desc *d = rs_map_resource(map, g->resource);
-    if (!d)
-        return RSHARE_ENOENT;
-    if (g->rights & ~d->rights)
-        return RSHARE_EACCES; /* more than the host offers */
-    if (g->parent == 0) {
-        /* Lent by the resource's host, or by the manager (grantor 0). */
-        if (g->grantor != 0 && g->grantor != d->host)
+    if (RS_MAP_IS_VOLUME(g->resource)) {
+        /* A volume: lent by the manager only (it has no host). */
+        if (!rs_map_volume(map, (uint32_t)g->resource))
+            return RSHARE_ENOENT;
+        if (g->parent == 0 && g->grantor != 0)
             return RSHARE_EACCES;
     } else {
+        const struct rshare_resource_desc *d = rs_map_resource(map, g->resource);
+        if (!d)
+            return RSHARE_ENOENT;
+        if (g->rights & ~d->rights)
+            return RSHARE_EACCES; /* more than the host offers */
+        /* Lent by the resource's host, or by the manager (grantor 0). */
+        if (g->parent == 0 && g->grantor != 0 && g->grantor != d->host)
+            return RSHARE_EACCES;
+    }
+    if (g->parent != 0) {
         const struct rs_map_grant *p = rs_map_grant(map, g->parent);
         if (!p)
             return RSHARE_ENOENT;
@@ -650,13 +672,18 @@ static int lease_set(rshare_node *node, struct rs_map *map, struct rs_map_lease 
         return RSHARE_EINVAL;
     if (!rs_map_member(map, l->holder))
         return RSHARE_ENOENT;
-    const struct rshare_resource_desc *d = rs_map_resource(map, l->resource);
-    if (!d)
-        return RSHARE_ENOENT;
-    if (d->kind != RSHARE_RESOURCE_BLOCK)
-        return RSHARE_EINVAL;
-    if (l->mode == RS_LEASE_EXCLUSIVE && !(d->rights & RSHARE_RIGHT_WRITE))
-        return RSHARE_EACCES;
+    if (RS_MAP_IS_VOLUME(l->resource)) {
+        if (!rs_map_volume(map, (uint32_t)l->resource))
+            return RSHARE_ENOENT;
+    } else {
+        const struct rshare_resource_desc *d = rs_map_resource(map, l->resource);
+        if (!d)
+            return RSHARE_ENOENT;
+        if (d->kind != RSHARE_RESOURCE_BLOCK)
+            return RSHARE_EINVAL;
+        if (l->mode == RS_LEASE_EXCLUSIVE && !(d->rights & RSHARE_RIGHT_WRITE))
+            return RSHARE_EACCES;
+    }
     for (size_t i = 0; i < map->lease_count; i++) {
         const struct rs_map_lease *o = &map->leases[i];
         if (o->resource == l->resource &&

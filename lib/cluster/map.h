@@ -144,6 +144,14 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
  * committed and then refused by every node. */
 int rs_map_check(rshare_node *node, const struct rs_map *map, const uint8_t *cmd, size_t len);
 const struct rshare_volume_desc *rs_map_volume(const struct rs_map *map, uint32_t id);
+/* Grants and leases name a block resource (host << 32 | n) or a volume
+ * (its id, the upper half 0: RSHARE_ACCESS_VOLUME). */
+#define RS_MAP_IS_VOLUME(named) (((named) >> 32) == 0)
+/* Is `resource` a member or spare of volume `v`? */
+bool rs_map_volume_has(const struct rshare_volume_desc *v, uint64_t resource);
+/* Does a grant or lease naming `named` cover block resource `resource`:
+ * the same resource, or a volume of which it is now a member or spare? */
+bool rs_map_covers(const struct rs_map *map, uint64_t named, uint64_t resource);
 const struct rshare_resource_desc *rs_map_resource(const struct rs_map *map, uint64_t id);
 
 /* Snapshot: encode into a fresh buffer from `alloc` (libraft's), decode. */

@@ -131,6 +131,10 @@ void rs_fd_watch_clear(rshare_node *node, struct rs_fd_watch *watch);
 struct rs_transport *rs_transport_get(rshare_node *node, int index);
 int rs_transport_send(rshare_node *node, int index, const struct rshare_link_addr *dst,
                       const void *packet, size_t len, unsigned flags);
+/* The transport sends packets given in pieces (ops->sendv). */
+bool rs_transport_can_sendv(rshare_node *node, int index);
+int rs_transport_sendv(rshare_node *node, int index, const struct rshare_link_addr *dst,
+                       const struct rshare_iovec *pieces, size_t count, unsigned flags);
 
 /* Persistence: named records through the node's hook (or state_dir). */
 int rs_persist_load(rshare_node *node, const char *key, void *buf, size_t buf_len);

@@ -64,6 +64,17 @@ struct rs_transport *rs_transport_get(rshare_node *node, int index)
     return &core->transports[index];
 }
 
+static int sent(rshare_node *node, int rc, size_t len)
+{
+    if (rc < 0) {
+        RS_STAT_INC(node, tx_errors);
+        return rc;
+    }
+    RS_STAT_INC(node, tx_packets);
+    RS_STAT_ADD(node, tx_bytes, len);
+    return 0;
+}
+
 int rs_transport_send(rshare_node *node, int index, const struct rshare_link_addr *dst,
                       const void *packet, size_t len, unsigned flags)
 {
@@ -72,14 +83,27 @@ int rs_transport_send(rshare_node *node, int index, const struct rshare_link_add
         return rs_errorf(node, RSHARE_EINVAL, "no transport %d", index);
     if (len > t->mtu)
         return rs_errorf(node, RSHARE_EMSGSIZE, "packet of %zu bytes above MTU %zu", len, t->mtu);
-    int rc = t->ops.send(t->impl, dst, packet, len, flags);
-    if (rc < 0) {
-        RS_STAT_INC(node, tx_errors);
-        return rc;
-    }
-    RS_STAT_INC(node, tx_packets);
-    RS_STAT_ADD(node, tx_bytes, len);
-    return 0;
+    return sent(node, t->ops.send(t->impl, dst, packet, len, flags), len);
+}
+
+bool rs_transport_can_sendv(rshare_node *node, int index)
+{
+    struct rs_transport *t = rs_transport_get(node, index);
+    return t && t->ops.sendv;
+}
+
+int rs_transport_sendv(rshare_node *node, int index, const struct rshare_link_addr *dst,
+                       const struct rshare_iovec *pieces, size_t count, unsigned flags)
+{
+    struct rs_transport *t = rs_transport_get(node, index);
+    if (!t || !t->ops.sendv || count > RSHARE_SENDV_MAX)
+        return rs_errorf(node, RSHARE_EINVAL, "no vectored send on transport %d", index);
+    size_t len = 0;
+    for (size_t i = 0; i < count; i++)
+        len += pieces[i].len;
+    if (len > t->mtu)
+        return rs_errorf(node, RSHARE_EMSGSIZE, "packet of %zu bytes above MTU %zu", len, t->mtu);
+    return sent(node, t->ops.sendv(t->impl, dst, pieces, count, flags), len);
 }
 
 RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,

@@ -87,7 +87,13 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     struct rs_core *core = rs_core(node);
     struct rs_link *link = rs_link(node);
     size_t len = RS_PKT_HDR_LEN + part_len + payload_len;
-    uint8_t *pkt = rs_link_scratch(node, len + RS_PKT_TAG_LEN, false);
+    /* Unprotected packets to one peer over a transport that takes pieces:
+     * the header and part are assembled on the stack and the payload (a
+     * slice of a message) goes out from where it is, uncopied. */
+    uint8_t head[RS_PKT_HDR_LEN + 32];
+    bool vectored = peer && !core->protected_mode && part_len <= sizeof(head) - RS_PKT_HDR_LEN &&
+                    rs_transport_can_sendv(node, peer->transport);
+    uint8_t *pkt = vectored ? head : rs_link_scratch(node, len + RS_PKT_TAG_LEN, false);
     if (!pkt)
         return RSHARE_ENOMEM;
     struct rs_pkt_hdr hdr = {
@@ -101,6 +107,11 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     };
     rs_pkt_hdr_encode(&hdr, pkt);
     memcpy(pkt + RS_PKT_HDR_LEN, part, part_len);
+    if (vectored) {
+        struct rshare_iovec pieces[2] = {{pkt, RS_PKT_HDR_LEN + part_len}, {payload, payload_len}};
+        return rs_transport_sendv(node, peer->transport, &peer->addr, pieces,
+                                  payload_len ? 2 : 1, flags);
+    }
     if (payload_len)
         memcpy(pkt + RS_PKT_HDR_LEN + part_len, payload, payload_len);
     if (core->protected_mode)
@@ -122,7 +133,7 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     return sent ? 0 : rc;
 }
 
-int rs_link_send(rshare_node *node, uint32_t dst, const void *msg, size_t len, unsigned flags,
+int rs_link_send(rshare_node *node, uint32_t dst, uint8_t *msg, size_t len, unsigned flags,
                  uint32_t *xfer_out)
 {
     struct rs_link *link = rs_link(node);

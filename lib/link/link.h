@@ -46,8 +46,12 @@ void rs_link_set_upper(rshare_node *node, rs_link_deliver_fn deliver,
 
 /* Send one message to `dst` (or RSHARE_NODE_ID_BROADCAST, single packet
  * only).  `*xfer_out` receives the transfer id when the message needed
- * several packets (0 otherwise).  The message is copied. */
-int rs_link_send(rshare_node *node, uint32_t dst, const void *msg, size_t len, unsigned flags,
+ * several packets (0 otherwise).  `msg` is a shared buffer
+ * (core/shared.h): a transfer keeps a reference to it instead of a copy,
+ * so the caller must not change it while the transfer lasts (the message
+ * layer changes a request's header only to resend it, once its previous
+ * transfer is over). */
+int rs_link_send(rshare_node *node, uint32_t dst, uint8_t *msg, size_t len, unsigned flags,
                  uint32_t *xfer_out);
 /* True while a multi-packet transfer is still being delivered. */
 bool rs_link_transfer_active(rshare_node *node, uint32_t dst, uint32_t xfer);

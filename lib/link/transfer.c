@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/shared.h"
 #include "link.h"
 #include "transfer.h"
 
@@ -25,7 +26,7 @@ static void transfer_free(rshare_node *node, struct rs_xfer_out *t)
     if (*pp)
         *pp = t->next;
     rs_timer_cancel(node, &t->timer);
-    rs_free(node, t->msg);
+    rs_shared_unref(node, t->msg);
     rs_free(node, t->acked);
     rs_free(node, t->sent_at);
     rs_free(node, t);
@@ -60,23 +61,22 @@ static void arm(rshare_node *node, struct rs_xfer_out *t)
     rs_timer_schedule(node, &t->timer, rs_now_us(node) + t->rto_us);
 }
 
-int rs_transfer_start(rshare_node *node, struct rs_peer *peer, const void *msg, uint32_t len,
+int rs_transfer_start(rshare_node *node, struct rs_peer *peer, uint8_t *msg, uint32_t len,
                       uint16_t count, unsigned flags, uint32_t xfer)
 {
     struct rs_xfer_out *t = rs_calloc(node, 1, sizeof(*t));
     if (!t)
         return RSHARE_ENOMEM;
-    t->msg = rs_malloc(node, len);
     t->acked = rs_calloc(node, count, 1);
     t->sent_at = rs_calloc(node, count, sizeof(uint64_t));
     t->peer = peer;
     t->next = peer->out;
     peer->out = t;
-    if (!t->msg || !t->acked || !t->sent_at) {
+    if (!t->acked || !t->sent_at) {
         transfer_free(node, t);
         return RSHARE_ENOMEM;
     }
-    memcpy(t->msg, msg, len);
+    t->msg = rs_shared_ref(msg); /* lent, not copied: see rs_link_send() */
     t->xfer = xfer;
     t->total = len;
     t->count = count;

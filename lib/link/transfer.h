@@ -25,7 +25,9 @@ struct rs_xfer_out {
     uint64_t *sent_at;       /* last transmission of each fragment, 0 = never */
 };
 
-int rs_transfer_start(rshare_node *node, struct rs_peer *peer, const void *msg, uint32_t len,
+/* Start sending `msg`, a shared buffer (core/shared.h) of which the
+ * transfer keeps a reference until it ends. */
+int rs_transfer_start(rshare_node *node, struct rs_peer *peer, uint8_t *msg, uint32_t len,
                       uint16_t count, unsigned flags, uint32_t xfer);
 void rs_transfer_on_ack(rshare_node *node, struct rs_peer *peer, const struct rs_pkt_ack *ack);
 struct rs_xfer_out *rs_transfer_find(struct rs_peer *peer, uint32_t xfer);

@@ -37,7 +37,7 @@ int rs_dedupe_check(rshare_node *node, struct rs_peer *peer, uint16_t slot, uint
         return RS_DEDUPE_STALE;
     /* A newer request in the slot: the requester has the older answer (or
      * gave up on it), so it can go. */
-    rs_free(node, e->answer);
+    rs_msg_discard(node, e->answer);
     memset(e, 0, sizeof(*e));
     e->request_id = request_id;
     return RS_DEDUPE_NEW;
@@ -49,11 +49,11 @@ void rs_dedupe_answer(rshare_node *node, uint32_t peer_id, uint16_t slot, uint32
     struct rs_peer *peer = rs_peer_find(node, peer_id);
     struct rs_msg_peer *mp = peer ? peer->upper : NULL;
     if (!mp || slot >= mp->cache_len || mp->cache[slot].request_id != request_id) {
-        rs_free(node, answer); /* the peer restarted meanwhile */
+        rs_msg_discard(node, answer); /* the peer restarted meanwhile */
         return;
     }
     struct rs_dedupe_entry *e = &mp->cache[slot];
-    rs_free(node, e->answer);
+    rs_msg_discard(node, e->answer);
     e->answer = answer;
     e->answer_len = len;
     e->answered = true;
@@ -62,7 +62,7 @@ void rs_dedupe_answer(rshare_node *node, uint32_t peer_id, uint16_t slot, uint32
 void rs_dedupe_clear(rshare_node *node, struct rs_msg_peer *mp)
 {
     for (uint32_t i = 0; i < mp->cache_len; i++)
-        rs_free(node, mp->cache[i].answer);
+        rs_msg_discard(node, mp->cache[i].answer);
     rs_free(node, mp->cache);
     mp->cache = NULL;
     mp->cache_len = 0;

@@ -80,7 +80,7 @@ static void answer_uncached_error(rshare_node *node, const struct answer_to *to,
         return;
     if (rs_link_send(node, to->peer, wire, len, 0, NULL) == 0)
         RS_STAT_INC(node, msgs_sent);
-    rs_free(node, wire);
+    rs_msg_discard(node, wire);
 }
 
 static void incoming_link(rshare_node *node, struct rshare_request *req)
@@ -270,6 +270,19 @@ RSHARE_API int rshare_request_expects_reply(const rshare_request *request)
     return request && request->to.request_id != 0;
 }
 
+/* Send a built reply (or, when building failed with `rc`, an error: the
+ * requester still gets an answer) and release the request. */
+static int finish_reply(rshare_request *request, int rc, uint8_t *wire, size_t wire_len)
+{
+    rshare_node *node = request->node;
+    if (rc < 0)
+        answer_error(node, &request->to, rc, "reply could not be built");
+    else
+        send_answer(node, &request->to, wire, wire_len);
+    incoming_release(node, request);
+    return rc;
+}
+
 RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, size_t len)
 {
     if (!request || (!body && len))
@@ -286,14 +299,21 @@ RSHARE_API int rshare_request_reply(rshare_request *request, const void *body, s
     uint8_t *wire;
     size_t wire_len;
     int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
-    if (rc < 0) {
-        /* Too large or no memory: the caller still gets an answer. */
-        answer_error(node, &request->to, rc, "reply could not be built");
-    } else {
-        send_answer(node, &request->to, wire, wire_len);
+    return finish_reply(request, rc, wire, wire_len);
+}
+
+int rs_request_reply_prepared(rshare_request *request, uint8_t *wire, size_t body_len)
+{
+    rshare_node *node = request->node;
+    if (!request->to.request_id || request->orphaned) {
+        rs_msg_discard(node, wire);
+        return rshare_request_reply(request, NULL, 0); /* the same refusals */
     }
-    incoming_release(node, request);
-    return rc;
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_RESPONSE, request->to.type, request->to.request_id);
+    if (wire)
+        rs_msg_hdr_encode(&hdr, wire);
+    return finish_reply(request, wire ? 0 : RSHARE_ENOMEM, wire, RS_MSG_HDR_LEN + body_len);
 }
 
 RSHARE_API int rshare_request_fail(rshare_request *request, int code, const char *text)

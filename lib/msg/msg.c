@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "core/shared.h"
 #include "dedupe.h"
 #include "msg.h"
 
@@ -132,7 +133,7 @@ int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void
     if (cbor_len > rs_link_max_message(node) - RS_MSG_HDR_LEN)
         return rs_errorf(node, RSHARE_EMSGSIZE, "message body of %zu bytes above the limit",
                          cbor_len);
-    uint8_t *buf = rs_malloc(node, RS_MSG_HDR_LEN + cbor_len);
+    uint8_t *buf = rs_shared_alloc(node, RS_MSG_HDR_LEN + cbor_len);
     if (!buf)
         return RSHARE_ENOMEM;
     rs_msg_hdr_encode(hdr, buf);
@@ -141,6 +142,23 @@ int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void
     *out = buf;
     *out_len = RS_MSG_HDR_LEN + cbor_len;
     return 0;
+}
+
+uint8_t *rs_msg_prepare(rshare_node *node, size_t body_cap)
+{
+    if (body_cap > rs_link_max_message(node) - RS_MSG_HDR_LEN) {
+        rs_errorf(node, RSHARE_EMSGSIZE, "message body of %zu bytes above the limit", body_cap);
+        return NULL;
+    }
+    uint8_t *buf = rs_shared_alloc(node, RS_MSG_HDR_LEN + body_cap);
+    if (!buf)
+        rs_errorf(node, RSHARE_ENOMEM, "no memory for a %zu-byte message", body_cap);
+    return buf;
+}
+
+void rs_msg_discard(rshare_node *node, uint8_t *wire)
+{
+    rs_shared_unref(node, wire);
 }
 
 int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *body,
@@ -153,7 +171,7 @@ int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *bo
     if (body_len > limit || cap > limit)
         return rs_errorf(node, RSHARE_EMSGSIZE, "message of %zu bytes above the limit of %zu",
                          cap, limit);
-    uint8_t *buf = rs_malloc(node, cap);
+    uint8_t *buf = rs_shared_alloc(node, cap);
     if (!buf)
         return rs_errorf(node, RSHARE_ENOMEM, "no memory for a %zu-byte message", cap);
     rs_msg_hdr_encode(hdr, buf);
@@ -188,7 +206,7 @@ int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void
     if (rc < 0)
         return rc;
     rc = rs_link_send(node, peer_id, wire, wire_len, flags, NULL);
-    rs_free(node, wire);
+    rs_shared_unref(node, wire);
     if (rc == 0)
         RS_STAT_INC(node, msgs_sent);
     return rc;

@@ -56,7 +56,12 @@ struct rs_msg *rs_msg(rshare_node *node);
 int rs_msg_init(rshare_node *node);
 void rs_msg_fini(rshare_node *node);
 
-/* Encode header + CBOR byte-string body into a fresh buffer. */
+/* Messages are shared buffers (core/shared.h): whoever keeps one (a
+ * request for its retries, the reply cache) holds a reference, and a
+ * multi-packet transfer of it takes another instead of a copy.  Release
+ * them with rs_msg_discard().
+ *
+ * Encode header + CBOR byte-string body into a fresh buffer. */
 int rs_msg_build(rshare_node *node, const struct rs_msg_hdr *hdr, const void *body,
                  size_t body_len, uint8_t **out, size_t *out_len);
 /* The same with a raw CBOR body (already encoded). */
@@ -64,6 +69,17 @@ int rs_msg_build_raw(rshare_node *node, const struct rs_msg_hdr *hdr, const void
                      size_t cbor_len, uint8_t **out, size_t *out_len);
 void rs_msg_fill_hdr(rshare_node *node, struct rs_msg_hdr *hdr, uint8_t kind, uint16_t type,
                      uint32_t request_id);
+
+/* A message whose raw CBOR body (up to `body_cap` bytes) the caller writes
+ * in place at RS_MSG_BODY(wire) — a block request's data is read from the
+ * disk or copied straight into the message that goes out — and then hands
+ * to rs_msg_call_prepared() or rs_request_reply_prepared(), which take it
+ * over.  NULL (and the node's error detail set) when the body is above the
+ * message limit or memory is short. */
+uint8_t *rs_msg_prepare(rshare_node *node, size_t body_cap);
+#define RS_MSG_BODY(wire) ((wire) + RS_MSG_HDR_LEN)
+/* Drop the holder's reference to a message (NULL is ignored). */
+void rs_msg_discard(rshare_node *node, uint8_t *wire);
 
 /* For the layers above: their own message types (below
  * RSHARE_MSG_TYPE_APP_FIRST) carry raw CBOR bodies, not byte strings. */
@@ -73,6 +89,12 @@ int rs_msg_set_handler_flags(rshare_node *node, uint16_t type, rshare_handler_fn
                              void *user_data, unsigned flags);
 int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
                 rshare_reply_fn done, void *user_data);
+/* rs_msg_call() with a prepared message of a raw-CBOR type; `wire` is
+ * taken over whatever the outcome. */
+int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
+                         size_t body_len, rshare_reply_fn done, void *user_data);
+/* rshare_request_reply() with a prepared message; `wire` is taken over. */
+int rs_request_reply_prepared(rshare_request *request, uint8_t *wire, size_t body_len);
 int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
                   size_t len, unsigned flags);
 

@@ -128,7 +128,7 @@ static void complete(rshare_node *node, struct rs_pending *p, const struct rshar
     pending_unlink(node, p);
     rshare_reply_fn done = p->done;
     void *user_data = p->user_data;
-    rs_free(node, p->wire);
+    rs_msg_discard(node, p->wire);
     rs_free(node, p);
     done(node, reply, user_data);
 }
@@ -144,31 +144,36 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
     return rs_msg_call(node, peer_id, type, body, len, done, user_data);
 }
 
-int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
-                rshare_reply_fn done, void *user_data)
+/* Queue a request whose message is built (`wire`, taken over) and send it
+ * when a slot is free. */
+static int submit(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
+                  size_t wire_len, rshare_reply_fn done, void *user_data)
 {
-    if (peer_id == RSHARE_NODE_ID_NONE || peer_id == RSHARE_NODE_ID_BROADCAST)
-        return rs_errorf(node, RSHARE_EINVAL, "requests go to one node");
     struct rs_msg *msg = rs_msg(node);
     struct rs_core *core = rs_core(node);
-    if (msg->pending_count >= core->config.max_pending_requests)
-        return rs_errorf(node, RSHARE_EBUSY, "%u requests pending (limit)", msg->pending_count);
-    if (!rs_peer_find(node, peer_id))
-        return rs_errorf(node, RSHARE_EUNREACH, "node %u is unknown", peer_id);
-    struct rs_msg_peer *mp = peer_state(node, peer_id);
-    struct rs_pending *p = mp ? rs_calloc(node, 1, sizeof(*p)) : NULL;
-    if (!p)
-        return RSHARE_ENOMEM;
+    int rc = 0;
+    struct rs_msg_peer *mp = NULL;
+    struct rs_pending *p = NULL;
+    if (peer_id == RSHARE_NODE_ID_NONE || peer_id == RSHARE_NODE_ID_BROADCAST)
+        rc = rs_errorf(node, RSHARE_EINVAL, "requests go to one node");
+    else if (msg->pending_count >= core->config.max_pending_requests)
+        rc = rs_errorf(node, RSHARE_EBUSY, "%u requests pending (limit)", msg->pending_count);
+    else if (!rs_peer_find(node, peer_id))
+        rc = rs_errorf(node, RSHARE_EUNREACH, "node %u is unknown", peer_id);
+    else if (!(mp = peer_state(node, peer_id)) || !(p = rs_calloc(node, 1, sizeof(*p))))
+        rc = RSHARE_ENOMEM;
+    if (rc < 0) {
+        rs_msg_discard(node, wire);
+        return rc;
+    }
     uint32_t id = msg->next_request_id++;
     if (msg->next_request_id == 0)
         msg->next_request_id = 1;
     struct rs_msg_hdr hdr;
     rs_msg_fill_hdr(node, &hdr, RS_MSG_REQUEST, type, id);
-    int rc = rs_msg_build(node, &hdr, body, len, &p->wire, &p->wire_len);
-    if (rc < 0) {
-        rs_free(node, p);
-        return rc;
-    }
+    rs_msg_hdr_encode(&hdr, wire);
+    p->wire = wire;
+    p->wire_len = wire_len;
     p->id = id;
     p->peer = peer_id;
     p->type = type;
@@ -191,6 +196,25 @@ int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *
     }
     schedule(node, p);
     return 0;
+}
+
+int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body, size_t len,
+                rshare_reply_fn done, void *user_data)
+{
+    struct rs_msg_hdr hdr;
+    rs_msg_fill_hdr(node, &hdr, RS_MSG_REQUEST, type, 0); /* the id comes in submit() */
+    uint8_t *wire;
+    size_t wire_len;
+    int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
+    return rc < 0 ? rc : submit(node, peer_id, type, wire, wire_len, done, user_data);
+}
+
+int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
+                         size_t body_len, rshare_reply_fn done, void *user_data)
+{
+    if (!wire)
+        return RSHARE_ENOMEM;
+    return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, done, user_data);
 }
 
 static void pending_timer(rshare_node *node, struct rs_timer *timer)

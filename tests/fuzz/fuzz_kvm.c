@@ -89,10 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *wire;
         size_t wire_len;
         if (rs_msg_build_raw(node, &hdr, data + 1, size - 1, &wire, &wire_len) == 0) {
-            struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = true};
+            struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = false};
             rs_msg_deliver(node, 1, &msg);
-            if (msg.owned)
-                rs_free(node, msg.data);
+            rs_msg_discard(node, wire); /* a shared buffer: the caller keeps it */
         }
         /* The target's state must still be consistent with a release-all. */
         rshare_kvm_release_all(kvm);

@@ -84,10 +84,9 @@ static void to_sink(const uint8_t *body, size_t len)
         uint8_t *wire;
         size_t wire_len;
         if (rs_msg_build_raw(node, &hdr, body, len, &wire, &wire_len) == 0) {
-            struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = true};
+            struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = false};
             rs_msg_deliver(node, 1, &msg);
-            if (msg.owned)
-                rs_free(node, msg.data);
+            rs_msg_discard(node, wire); /* a shared buffer: the caller keeps it */
         }
         rshare_video_sink_destroy(sink);
     }
@@ -123,10 +122,9 @@ static void to_source(const uint8_t *body, size_t len)
     uint8_t *wire;
     size_t wire_len;
     if (rs_msg_build_raw(node, &hdr, body, len, &wire, &wire_len) == 0) {
-        struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = true};
+        struct rs_link_msg msg = {.data = wire, .len = wire_len, .owned = false};
         rs_msg_deliver(node, 1, &msg);
-        if (msg.owned)
-            rs_free(node, msg.data);
+        rs_msg_discard(node, wire); /* a shared buffer: the caller keeps it */
     }
     rshare_video_source_destroy(gfx);
     rshare_video_source_destroy(text);

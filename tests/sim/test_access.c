@@ -472,6 +472,201 @@ START_TEST(test_two_writers_fencing)
 }
 END_TEST
 
+/* --- volumes: one grant and one lease for every member ------------------------- */
+
+struct changed {
+    int calls, status;
+};
+
+static void map_changed(rshare_node *node, int status, void *ud)
+{
+    (void)node;
+    struct changed *c = ud;
+    c->calls++;
+    c->status = status;
+}
+
+static int change_finished(void *ud)
+{
+    return ((struct changed *)ud)->calls > 0;
+}
+
+static int four_resources(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++) {
+        size_t n;
+        rshare_resource_list(nodes[i], 0, NULL, 0, sizeof(struct rshare_resource_desc), &n);
+        if (n != 4)
+            return 0;
+    }
+    return 1;
+}
+
+struct vwait {
+    int calls, status;
+};
+
+static void vdone(rshare_volume *volume, int status, void *ud)
+{
+    (void)volume;
+    struct vwait *w = ud;
+    w->calls++;
+    w->status = status;
+}
+
+static int vwait_finished(void *ud)
+{
+    return ((struct vwait *)ud)->calls > 0;
+}
+
+static int vol_io(rshare_volume *vol, bool write, uint64_t off, void *buf, size_t len)
+{
+    struct vwait w = {0};
+    int rc = write ? rshare_volume_write(vol, off, buf, len, vdone, &w)
+                   : rshare_volume_read(vol, off, buf, len, vdone, &w);
+    if (rc < 0)
+        return rc;
+    ck_assert_int_eq(run(vwait_finished, &w, 60000000u), 0);
+    return w.status;
+}
+
+/* The one volume in `who`'s map. */
+static struct rshare_volume_desc the_volume(size_t who)
+{
+    struct rshare_volume_desc d;
+    rshare_volume_desc_init(&d, sizeof(d));
+    size_t n;
+    ck_assert_int_eq(rshare_volume_list(nodes[who], &d, 1, sizeof(d), &n), 0);
+    ck_assert_uint_eq(n, 1);
+    return d;
+}
+
+static int volume_everywhere(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++) {
+        size_t n;
+        rshare_volume_list(nodes[i], NULL, 0, sizeof(struct rshare_volume_desc), &n);
+        if (n != 1)
+            return 0;
+    }
+    return 1;
+}
+
+static int no_grants_anywhere(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++)
+        if (grants_in_map(i) != 0)
+            return 0;
+    return 1;
+}
+
+/* Every member of the volume still active in `who`'s map. */
+static void members_active(size_t who)
+{
+    struct rshare_volume_desc d = the_volume(who);
+    for (uint32_t i = 0; i < d.member_count; i++)
+        ck_assert_uint_eq(d.member_state[i], RSHARE_VOLUME_MEMBER_ACTIVE);
+}
+
+START_TEST(test_volume_grant_and_lease)
+{
+    const uint32_t rw = RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE;
+    /* A RAID-1 volume over disks of nodes 2 and 3, both requiring grants
+     * and leases; node 4 uses it. */
+    rshare_block *m[2];
+    uint64_t mid[2];
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(rshare_block_open_memory(nodes[i + 1], DISK_BYTES, 512, &m[i]), 0);
+        struct rshare_resource_desc d;
+        rshare_resource_desc_init(&d, sizeof(d));
+        d.kind = RSHARE_RESOURCE_BLOCK;
+        d.rights = rw;
+        snprintf(d.path, sizeof(d.path), "member%zu", i);
+        ck_assert_int_eq(rshare_resource_register_block(nodes[i + 1], &d, m[i], &mid[i]), 0);
+        ck_assert_int_eq(rshare_access_set_policy(nodes[i + 1], mid[i],
+                                                  RSHARE_ACCESS_REQUIRE_GRANT |
+                                                      RSHARE_ACCESS_REQUIRE_LEASE),
+                         0);
+    }
+    ck_assert_int_eq(run(four_resources, NULL, 60000000u), 0);
+    struct rshare_volume_desc v;
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "guarded");
+    v.layout = RSHARE_LAYOUT_RAID1;
+    v.member_count = 2;
+    v.members[0] = mid[0];
+    v.members[1] = mid[1];
+    struct changed ch = {0};
+    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, map_changed, &ch), 0);
+    ck_assert_int_eq(run(change_finished, &ch, 30000000u), 0);
+    ck_assert_int_eq(ch.status, 0);
+    ck_assert_int_eq(run(volume_everywhere, NULL, 30000000u), 0);
+    uint64_t vres = RSHARE_ACCESS_VOLUME(the_volume(3).id);
+
+    /* Without credentials: refused by the hosts, and no member is failed
+     * for it (a refusal says nothing about a disk). */
+    rshare_volume *vol;
+    ck_assert_int_eq(rshare_volume_open(nodes[3], "guarded", NULL, &vol), 0);
+    uint8_t wbuf[8192], rbuf[8192];
+    for (size_t i = 0; i < sizeof(wbuf); i++)
+        wbuf[i] = (uint8_t)(i * 7 + 1);
+    ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), RSHARE_EACCES);
+    ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), RSHARE_EACCES);
+    run(NULL, NULL, 500000u);
+    members_active(3);
+    members_active(0);
+
+    /* A volume grant is the manager's to give: a member's host cannot. */
+    struct result r;
+    ck_assert_int_eq(ACCESS(rshare_access_grant(nodes[1], vres, 4, rw, 0, result_done, &r), r),
+                     RSHARE_EACCES);
+
+    /* The manager grants the volume to node 4 and node 4 takes the
+     * volume's exclusive lease: one cookie and one token for both hosts. */
+    uint64_t gid = grant(0, vres, 4, rw, 0);
+    struct result c, lease;
+    cookie(3, gid, &c);
+    ck_assert_int_eq(ACCESS(rshare_access_lease_acquire(nodes[3], vres, RSHARE_LEASE_EXCLUSIVE,
+                                                        60000, result_done, &lease),
+                            lease),
+                     0);
+    /* Granted but no token yet: reads pass, writes are fenced. */
+    struct rshare_access_credentials cred = {sizeof(cred), 0, c.cookie, c.cookie_len, 0};
+    ck_assert_int_eq(rshare_volume_set_credentials(vol, &cred), 0);
+    ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), 0);
+    ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), RSHARE_EACCES);
+    cred.fence = lease.fence;
+    ck_assert_int_eq(rshare_volume_set_credentials(vol, &cred), 0);
+    ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), 0);
+    memset(rbuf, 0, sizeof(rbuf));
+    ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), 0);
+    ck_assert_mem_eq(rbuf, wbuf, sizeof(wbuf));
+    /* Both mirrors hold it (read on each host, no access check there). */
+    for (size_t i = 0; i < 2; i++) {
+        memset(rbuf, 0, sizeof(rbuf));
+        ck_assert_int_eq(io(m[i], RSHARE_BLOCK_READ, 4096, rbuf, sizeof(rbuf)), 0);
+        ck_assert_mem_eq(rbuf, wbuf, sizeof(wbuf));
+    }
+
+    /* The volume's cookie covers its members only: shown for a disk that
+     * is in no volume, it is refused. */
+    rshare_block *other = open_with(3, open_id, &c, 0);
+    ck_assert_int_eq(io(other, RSHARE_BLOCK_READ, 0, rbuf, 4096), RSHARE_EACCES);
+    rshare_block_close(other);
+
+    /* Revoked: refused again at once, members untouched. */
+    ck_assert_int_eq(ACCESS(rshare_access_revoke(nodes[0], gid, result_done, &r), r), 0);
+    ck_assert_int_eq(run(no_grants_anywhere, NULL, 30000000u), 0);
+    ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), RSHARE_EACCES);
+    run(NULL, NULL, 500000u);
+    members_active(0);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("access");
@@ -480,6 +675,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_grants_delegation_revocation);
     tcase_add_test(tc, test_two_writers_fencing);
+    tcase_add_test(tc, test_volume_grant_and_lease);
     suite_add_tcase(s, tc);
     int rc = rs_test_run(s);
     free(logbuf);

@@ -433,6 +433,84 @@ START_TEST(test_host_checks_raw_requests)
 }
 END_TEST
 
+/* A host whose backend takes at most 12 KiB per I/O (as an iSCSI LUN's
+ * transfer limit may): the host cuts each request into parts of at most
+ * that, and a request past the end is refused before any part runs. */
+#define SMALL_MAX_IO 12288u
+#define SMALL_BYTES (2u << 20)
+struct small_backend {
+    uint8_t *data;
+    uint64_t largest, ios, writes;
+};
+
+static int small_submit(void *backend, struct rshare_block_io *io)
+{
+    struct small_backend *b = backend;
+    b->ios++;
+    if (io->length > b->largest)
+        b->largest = io->length;
+    if (io->op == RSHARE_BLOCK_READ)
+        memcpy(io->buf, b->data + io->offset, io->length);
+    else if (io->op == RSHARE_BLOCK_WRITE) {
+        b->writes++;
+        memcpy(b->data + io->offset, io->buf, io->length);
+    }
+    io->done(io, 0);
+    return 0;
+}
+
+static void small_close(void *backend)
+{
+    (void)backend;
+}
+
+START_TEST(test_host_splits_to_backend_limit)
+{
+    static const struct rshare_block_ops ops = {.struct_size = sizeof(ops),
+                                                .submit = small_submit,
+                                                .close = small_close};
+    struct small_backend sb = {.data = calloc(1, SMALL_BYTES)};
+    struct rshare_block_info info;
+    rshare_block_info_init(&info, sizeof(info));
+    info.block_size = 4096;
+    info.block_count = SMALL_BYTES / 4096;
+    info.max_io_bytes = SMALL_MAX_IO;
+    rshare_block *small;
+    ck_assert_int_eq(rshare_block_create(nodes[0], &ops, &sb, &info, &small), 0);
+    uint64_t small_id = share(small, "small0", RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE);
+    settle(4);
+    rshare_block *m;
+    ck_assert_int_eq(rshare_block_open_resource(nodes[1], small_id, &m), 0);
+    size_t len = 1u << 20;
+    uint8_t *w = malloc(len), *r = calloc(1, len);
+    fill(w, len, 9);
+    ck_assert_int_eq(io(m, RSHARE_BLOCK_WRITE, 8192, w, len), 0);
+    ck_assert_mem_eq(sb.data + 8192, w, len);
+    ck_assert_uint_le(sb.largest, SMALL_MAX_IO);
+    ck_assert_uint_ge(sb.writes, (len + SMALL_MAX_IO - 1) / SMALL_MAX_IO);
+    ck_assert_int_eq(io(m, RSHARE_BLOCK_READ, 8192, r, len), 0);
+    ck_assert_mem_eq(r, w, len);
+    ck_assert_uint_le(sb.largest, SMALL_MAX_IO);
+    /* Past the end, sent raw (the client's handle would refuse it
+     * itself): the host refuses it whole, nothing is written. */
+    uint64_t writes = sb.writes;
+    struct rs_block_req req = {.op = RSHARE_BLOCK_WRITE, .resource = small_id,
+                               .offset = SMALL_BYTES - 65536, .length = 131072, .data = w};
+    size_t cap = 131072 + RS_BLOCK_REQ_OVERHEAD;
+    uint8_t *body = malloc(cap);
+    size_t n = rs_block_req_encode(&req, body, cap);
+    ck_assert_uint_gt(n, 0);
+    struct raw raw;
+    ck_assert_int_eq(raw_call(body, n, &raw), RSHARE_EINVAL);
+    ck_assert_uint_eq(sb.writes, writes);
+    free(body);
+    rshare_block_close(m);
+    free(w);
+    free(r);
+    free(sb.data);
+}
+END_TEST
+
 START_TEST(test_host_destroyed)
 {
     rshare_block *m;
@@ -520,6 +598,7 @@ int main(void)
     tcase_add_test(tc, test_remote_read_write_flush);
     tcase_add_test(tc, test_remote_large_io);
     tcase_add_test(tc, test_remote_refusals);
+    tcase_add_test(tc, test_host_splits_to_backend_limit);
     tcase_add_test(tc, test_host_checks_raw_requests);
     tcase_add_test(tc, test_host_destroyed);
     tcase_add_test(tc, test_close_remote_in_flight);
