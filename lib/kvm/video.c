@@ -70,6 +70,12 @@ struct rshare_video_source {
     uint8_t *cur;  /* the picture to send, packed */
     uint8_t *sent; /* what the sink holds, packed */
     bool pushed;   /* PUSH: a frame arrived since the last frame started */
+    /* Tiles whose `cur` changed since the last frame started (found while
+     * copying the picture in).  A tile not marked holds in `cur` what it
+     * held then, and so what was sent, unless `all_dirty` (a file source,
+     * or a key frame) says to look at every tile. */
+    uint8_t *dirty;
+    bool all_dirty;
 
     /* the stream */
     uint64_t sink_session;
@@ -248,6 +254,7 @@ static void source_free(struct rshare_video_source *src)
     rs_free(node, src->cur);
     rs_free(node, src->sent);
     rs_free(node, src->damage);
+    rs_free(node, src->dirty);
     rs_free(node, src->tile_cur);
     rs_free(node, src->tile_prev);
     rs_free(node, src->scratch);
@@ -356,14 +363,15 @@ RSHARE_API int rshare_video_source_create(rshare_node *node,
     src->cur = rs_calloc(node, 1, frame);
     src->sent = rs_calloc(node, 1, frame);
     src->damage = rs_calloc(node, (size_t)src->tiles_x * src->tiles_y, sizeof(uint32_t));
+    src->dirty = rs_calloc(node, (size_t)src->tiles_x * src->tiles_y, 1);
     src->tile_cur = rs_malloc(node, src->tile_bytes);
     src->tile_prev = rs_malloc(node, src->tile_bytes);
     src->scratch = rs_malloc(node, src->tile_bytes);
     src->arena = rs_malloc(node, src->arena_cap);
     src->body = rs_malloc(node, src->body_cap);
     src->rects = rs_calloc(node, RS_VIDEO_MAX_RECTS, sizeof(*src->rects));
-    if (!src->cur || !src->sent || !src->damage || !src->tile_cur || !src->tile_prev ||
-        !src->scratch || !src->arena || !src->body || !src->rects) {
+    if (!src->cur || !src->sent || !src->damage || !src->dirty || !src->tile_cur ||
+        !src->tile_prev || !src->scratch || !src->arena || !src->body || !src->rects) {
         source_free(src);
         return RSHARE_ENOMEM;
     }
@@ -409,6 +417,26 @@ RSHARE_API void rshare_video_source_destroy(rshare_video_source *src)
     source_free(src);
 }
 
+/* Copy a picture into `cur`, marking the tiles that change.  Comparing
+ * costs what copying would, and it spares the frame's start a comparison of
+ * the whole picture with what was sent: only marked tiles are looked at. */
+static void copy_in(struct rshare_video_source *src, const uint8_t *pixels, size_t stride)
+{
+    size_t seg = (size_t)src->tile_w * src->unit;
+    for (uint32_t y = 0; y < src->height; y++) {
+        const uint8_t *from = pixels + (size_t)y * stride;
+        uint8_t *to = src->cur + (size_t)y * src->line;
+        uint8_t *mark = src->dirty + (size_t)(y / src->tile_h) * src->tiles_x;
+        for (uint32_t t = 0; t < src->tiles_x; t++) {
+            size_t off = (size_t)t * seg, n = src->line - off < seg ? src->line - off : seg;
+            if (memcmp(to + off, from + off, n)) {
+                memcpy(to + off, from + off, n);
+                mark[t] = 1;
+            }
+        }
+    }
+}
+
 RSHARE_API int rshare_video_source_push(rshare_video_source *src, const void *pixels,
                                         size_t stride)
 {
@@ -421,8 +449,7 @@ RSHARE_API int rshare_video_source_push(rshare_video_source *src, const void *pi
     /* Replaced before it was sent: its changes travel with this one. */
     if (src->pushed)
         src->stats.frames_merged++;
-    for (uint32_t y = 0; y < src->height; y++)
-        memcpy(src->cur + y * src->line, (const uint8_t *)pixels + y * stride, src->line);
+    copy_in(src, pixels, stride);
     src->pushed = true;
     source_serve(src);
     return 0;
@@ -432,12 +459,12 @@ RSHARE_API int rshare_video_source_push(rshare_video_source *src, const void *pi
 static void source_grab(struct rshare_video_source *src)
 {
     if (src->input == RSHARE_VIDEO_INPUT_MEMORY) {
-        for (uint32_t y = 0; y < src->height; y++)
-            memcpy(src->cur + y * src->line, src->memory + (size_t)y * src->stride, src->line);
+        copy_in(src, src->memory, src->stride);
         return;
     }
     if (src->input != RSHARE_VIDEO_INPUT_FILE)
         return;
+    src->all_dirty = true;
     for (uint32_t y = 0; y < src->height; y++) {
         /* One pread for the whole picture when lines are packed. */
         bool whole = src->stride == src->line;
@@ -511,15 +538,26 @@ static bool source_start(struct rshare_video_source *src, uint64_t now)
     src->pushed = false;
     src->damage_count = src->damage_pos = 0;
     uint32_t x, y, w, h;
-    for (uint32_t t = 0; t < src->tiles_x * src->tiles_y; t++)
-        if (tile_changed(src, t, &x, &y, &w, &h))
+    bool all = src->all_dirty || src->frame_key;
+    for (uint32_t t = 0; t < src->tiles_x * src->tiles_y; t++) {
+        if ((all || src->dirty[t]) && tile_changed(src, t, &x, &y, &w, &h))
             src->damage[src->damage_count++] = t;
+    }
+    memset(src->dirty, 0, (size_t)src->tiles_x * src->tiles_y);
+    src->all_dirty = false;
     /* A key frame goes out even when the picture is black: the sink must
      * learn the geometry and clear what it shows. */
     if (!src->damage_count && !src->frame_key)
         return false;
     src->in_frame = true;
-    src->last_start_us = now;
+    /* Frame starts keep to a grid of frame_us: a start that came late (a
+     * busy machine, a timer served late) does not push back the next one,
+     * so max_fps is kept on average and never exceeded.  After a pause the
+     * grid starts again from now. */
+    if (src->last_start_us && now - src->last_start_us < 2 * src->frame_us)
+        src->last_start_us += src->frame_us;
+    else
+        src->last_start_us = now;
     src->key_part = src->frame_key;
     if (src->frame_key)
         src->stats.key_frames++;
@@ -870,10 +908,17 @@ static int sink_apply(struct rshare_video_sink *sink, const uint8_t *body, size_
         size_t units = (size_t)d->w * d->h;
         if (units > MAX_RECT_UNITS)
             return RSHARE_EINVAL;
-        gather(sink->tile, sink->image, line, sink->unit, d->x, d->y, d->w, d->h);
-        if ((rc = rs_video_tile_decode(d->data, d->len, units, sink->unit, sink->tile)) < 0)
-            return rc;
-        scatter(sink->image, sink->tile, line, sink->unit, d->x, d->y, d->w, d->h);
+        /* Raw data goes straight into the image; only XOR needs what the
+         * image holds there. */
+        if (d->len == 1 + units * sink->unit && d->data[0] == RS_VIDEO_ENC_RAW) {
+            scatter(sink->image, d->data + 1, line, sink->unit, d->x, d->y, d->w, d->h);
+        } else {
+            if (d->len && d->data[0] == RS_VIDEO_ENC_XOR_RLE)
+                gather(sink->tile, sink->image, line, sink->unit, d->x, d->y, d->w, d->h);
+            if ((rc = rs_video_tile_decode(d->data, d->len, units, sink->unit, sink->tile)) < 0)
+                return rc;
+            scatter(sink->image, sink->tile, line, sink->unit, d->x, d->y, d->w, d->h);
+        }
         if ((rc = damage_add(sink, d)) < 0)
             return rc;
     }

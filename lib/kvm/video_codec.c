@@ -51,6 +51,44 @@ static size_t put_op(uint8_t *out, size_t pos, size_t cap, size_t count, bool re
     return pos + bytes;
 }
 
+/* A unit of 1 to 8 bytes (RS_VIDEO_MAX_UNIT: every format's) as one
+ * integer: comparing with a call to memcmp per pixel costs more than the
+ * rest of the encoder.  Callers handle wider units themselves. */
+static inline uint64_t unit_load(const uint8_t *p, unsigned unit)
+{
+    switch (unit) {
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case 8: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 1:
+        return *p;
+    default: {
+        uint64_t v = 0;
+        memcpy(&v, p, unit < 8 ? unit : 8);
+        return v;
+    }
+    }
+}
+
+static inline bool unit_eq(const uint8_t *a, const uint8_t *b, unsigned unit)
+{
+    if (unit > 8)
+        return !memcmp(a, b, unit);
+    return unit_load(a, unit) == unit_load(b, unit);
+}
+
 size_t rs_video_rle_encode(const uint8_t *src, size_t units, unsigned unit, uint8_t *out,
                            size_t cap)
 {
@@ -61,7 +99,7 @@ size_t rs_video_rle_encode(const uint8_t *src, size_t units, unsigned unit, uint
     size_t i = 0;
     while (i < units) {
         size_t run = 1;
-        while (i + run < units && !memcmp(src + (i + run) * unit, src + i * unit, unit))
+        while (i + run < units && unit_eq(src + (i + run) * unit, src + i * unit, unit))
             run++;
         if (run < min_run) {
             lit += run;
@@ -116,6 +154,28 @@ int rs_video_rle_decode(const uint8_t *in, size_t len, unsigned unit, uint8_t *d
     return pos == len ? 0 : RSHARE_EPROTO;
 }
 
+/* Whether run-length coding can pay: at least one of the sampled pairs of
+ * neighbouring units (up to 256, spread over the tile) is equal; with
+ * `prev`, pairs of cur XOR prev.  Without repeats RLE only adds op bytes,
+ * and noise (photos, video) would cost two full encoding attempts and an
+ * XOR pass per tile to end up raw anyway. */
+static bool runs_likely(const uint8_t *cur, const uint8_t *prev, size_t units, unsigned unit)
+{
+    if (units < 512 || unit > 8)
+        return true;
+    size_t step = units / 256;
+    for (size_t i = 0; i + 1 < units; i += step) {
+        uint64_t a = unit_load(cur + i * unit, unit), b = unit_load(cur + (i + 1) * unit, unit);
+        if (prev) {
+            a ^= unit_load(prev + i * unit, unit);
+            b ^= unit_load(prev + (i + 1) * unit, unit);
+        }
+        if (a == b)
+            return true;
+    }
+    return false;
+}
+
 size_t rs_video_tile_encode(const uint8_t *cur, const uint8_t *prev, size_t units, unsigned unit,
                             uint8_t *scratch, uint8_t *out, size_t cap)
 {
@@ -128,11 +188,12 @@ size_t rs_video_tile_encode(const uint8_t *cur, const uint8_t *prev, size_t unit
      * the best so far. */
     size_t best = raw, n;
     enum rs_video_enc enc = RS_VIDEO_ENC_RAW;
-    if (raw > 1 && (n = rs_video_rle_encode(cur, units, unit, out + 1, raw - 1))) {
+    if (raw > 1 && runs_likely(cur, NULL, units, unit) &&
+        (n = rs_video_rle_encode(cur, units, unit, out + 1, raw - 1))) {
         best = n;
         enc = RS_VIDEO_ENC_RLE;
     }
-    if (prev && best > 1) {
+    if (prev && best > 1 && runs_likely(cur, prev, units, unit)) {
         for (size_t i = 0; i < raw; i++)
             scratch[i] = cur[i] ^ prev[i];
         if ((n = rs_video_rle_encode(scratch, units, unit, out + 1 + raw, best - 1))) {

@@ -21,22 +21,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/input-event-codes.h>
 #include <rshare/rshare.h>
+
+#include "bench_proc.h"
 
 #define BULK_TYPE 0x8001u
 #define BULK_BYTES (8u << 20)
@@ -60,58 +56,6 @@ struct shared {
 };
 
 static struct shared *sh;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench_kvm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-    if (cpu < 0)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) < 0)
-        die("pin to CPU %d: %s", cpu, strerror(errno));
-}
-
-/* Wait until `deadline` (ns) while running `node` (NULL: just sleep). */
-static void run_until(rshare_node *node, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - now_ns();
-        if (left <= 0)
-            return;
-        if (!node) {
-            struct timespec ts = {left / 1000000000, left % 1000000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        int64_t t = rshare_node_timeout_us(node);
-        int64_t wait_ns = t >= 0 && t * 1000 < left ? t * 1000 : left;
-        struct pollfd p = {rshare_node_fd(node), POLLIN, 0};
-        struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};
-        ppoll(&p, 1, &ts, NULL);
-        if (rshare_node_process(node) < 0)
-            die("process: %s", rshare_node_errmsg(node));
-    }
-}
 
 /* --- bare UDP: the anchor ---------------------------------------------------- */
 
@@ -144,15 +88,9 @@ static void bare_case(const struct options *o)
         getsockname(rx, (struct sockaddr *)&sa, &len) < 0)
         die("bare sockets: %s", strerror(errno));
     sh->ready = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->target_cpu);
+    pid_t pid = fork_pinned(o->host_cpu, o->target_cpu);
+    if (pid == 0)
         bare_receiver(rx, o->bare_size);
-    }
-    pin(o->host_cpu);
     while (!sh->ready)
         usleep(1000);
     usleep(20000);
@@ -186,16 +124,7 @@ static rshare_node *make_node(uint32_t id, char *addr, size_t addr_len)
     cfg.max_message_bytes = 2 * BULK_BYTES;
     cfg.max_reassembly_bytes = 4 * BULK_BYTES;
     cfg.log.max_level = RSHARE_LOG_ERROR; /* unprotected on purpose: no AEAD in either case */
-    rshare_node *node;
-    if (rshare_node_create(&cfg, &node) != 0)
-        die("node %u", id);
-    struct rshare_udp_config uc;
-    rshare_udp_config_init(&uc, sizeof(uc));
-    uc.bind_address = "127.0.0.1:0";
-    int t = rshare_node_add_udp(node, &uc);
-    if (t < 0 || rshare_udp_local_address(node, t, addr, addr_len) < 0)
-        die("udp: %s", rshare_node_errmsg(node));
-    return node;
+    return udp_node(&cfg, addr, addr_len);
 }
 
 static void target_sink(void *user_data, uint32_t host, const struct rshare_kvm_event *ev,
@@ -287,15 +216,9 @@ static void rshare_case(const struct options *o, int with_bulk)
     sh->ready = 0;
     sh->done = 0;
     sh->bulk_bytes = 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pin(o->target_cpu);
+    pid_t pid = fork_pinned(o->host_cpu, o->target_cpu);
+    if (pid == 0)
         rshare_target(up[1], down[0]);
-    }
-    pin(o->host_cpu);
     char addr[64], target_addr[64];
     rshare_node *node = make_node(1, addr, sizeof(addr));
     if (read(up[0], target_addr, sizeof(target_addr)) != (ssize_t)sizeof(target_addr) ||
@@ -429,6 +352,7 @@ static void parse(int argc, char **argv, struct options *o)
 int main(int argc, char **argv)
 {
     struct options o;
+    bench_name = "bench_kvm";
     parse(argc, argv, &o);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)

@@ -17,8 +17,23 @@ write_section() {
     fi
 }
 
+# put NAME FILE: write_section into $DOC (scripts that set SRCDIR, DOC, WORK).
+put() {
+    write_section "$1" "$2" "$DOC"
+}
+
 # machine_line: "CPU model (N CPUs), kernel" for the "Measured ..." line.
 machine_line() {
     printf '%s (%s CPUs), %s %s' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
         "$(nproc)" "$(uname -s)" "$(uname -r)"
+}
+
+# measured PINNED COMMAND: the line under a table saying when, where and how
+# it was measured (PINNED: "pinned a:b 0:1, " or empty).
+measured() {
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(machine_line), rshare $(revision), $1load average $(cut -d' ' -f1 /proc/loadavg) at the end; command: $2."
+}
+
+revision() {
+    git -C "$SRCDIR" describe --always --dirty 2>/dev/null || echo unknown
 }

@@ -61,6 +61,8 @@ static int frames_at_least(void *ud)
     return shown.frames >= *(size_t *)ud;
 }
 
+static uint32_t max_message; /* the nodes' message limit; 0 = default */
+
 static void make_loop_nodes(void)
 {
     memset(&shown, 0, sizeof(shown));
@@ -71,6 +73,7 @@ static void make_loop_nodes(void)
         cfg.node_id = i + 1;
         cfg.clock = rshare_loop_net_clock(net);
         cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
+        cfg.max_message_bytes = max_message;
         ck_assert_int_eq(rshare_node_create(&cfg, &nodes[i]), 0);
         ck_assert_int_ge(rshare_node_add_loop(nodes[i], net, i + 1), 0);
         ck_assert_int_eq(rshare_node_add_peer(nodes[i], 2 - i, 0, i ? "1" : "2"), 0);
@@ -224,6 +227,71 @@ START_TEST(test_full_changes_fps)
     struct rshare_video_stats s = vstats(false);
     ck_assert_uint_ge(s.fps_milli, 20000);
     ck_assert_uint_le(s.max_in_flight, 2);
+    teardown();
+}
+END_TEST
+
+static int parts_at_least(void *ud)
+{
+    struct rshare_video_stats s;
+    rshare_video_sink_stats(sink, &s, sizeof(s));
+    return s.parts_received >= *(uint64_t *)ud;
+}
+
+/* A frame in many parts (64 KiB messages: 32 KiB parts, two 16 KiB tiles
+ * each) with a push in the middle: a tile changed after it was sent, one
+ * changed before its turn, and one the frame did not list all arrive with
+ * the next frame (the source looks again only at the tiles a push
+ * changed). */
+START_TEST(test_push_during_parts)
+{
+    max_message = 64 * 1024;
+    make_loop_nodes();
+    max_message = 0;
+    memory_source(RSHARE_VIDEO_INPUT_PUSH);
+    for (size_t i = 0; i < sizeof(fb); i++)
+        fb[i] = (uint8_t)next_rand();
+    ck_assert_int_eq(rshare_video_source_push(src, fb, 0), 0);
+    make_sink(RSHARE_VIDEO_WANT_GRAPHICS, 1, 0);
+    uint64_t parts = 4;
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, 2, parts_at_least, &parts, 5000000u), 0);
+    ck_assert_uint_eq(shown.frames, 0); /* the key frame is still on its way */
+    static uint8_t next[W * H * UNIT];
+    memcpy(next, fb, sizeof(fb));
+    paint(next, W * UNIT, 3, 5, 20, 20);       /* tile 0: already sent */
+    paint(next, W * UNIT, W - 30, H - 30, 20, 20); /* the last tile: not sent yet */
+    ck_assert_int_eq(rshare_video_source_push(src, next, 0), 0);
+    run_us(2000000);
+    ck_assert_uint_ge(shown.frames, 1);
+    ck_assert_mem_eq(shown.image, next, sizeof(next));
+    /* And a tile the last frame did not touch, changed on its own. */
+    paint(next, W * UNIT, 300, 200, 8, 8);
+    ck_assert_int_eq(rshare_video_source_push(src, next, 0), 0);
+    size_t before = shown.frames;
+    run_until_frames(before + 1);
+    ck_assert_mem_eq(shown.image, next, sizeof(next));
+    ck_assert_uint_eq(shown.damage, 1);
+    ck_assert_uint_gt(vstats(true).parts_sent, 40);
+    teardown();
+}
+END_TEST
+
+/* A picture that changes every millisecond: frames start on a 60 fps grid,
+ * never more, and no fewer either. */
+START_TEST(test_fps_cap)
+{
+    make_loop_nodes();
+    memory_source(RSHARE_VIDEO_INPUT_MEMORY);
+    make_sink(RSHARE_VIDEO_WANT_GRAPHICS, 2, 0);
+    run_until_frames(1);
+    size_t first = shown.frames;
+    for (int ms = 0; ms < 2000; ms++) {
+        paint(fb, W * UNIT, (uint32_t)(ms % 600), 100, 8, 8);
+        run_us(1000);
+    }
+    size_t frames = shown.frames - first;
+    ck_assert_uint_le(frames, 121);
+    ck_assert_uint_ge(frames, 115);
     teardown();
 }
 END_TEST
@@ -537,6 +605,8 @@ int main(void)
     tcase_add_test(tc, test_memory_tiles);
     tcase_add_test(tc, test_full_changes_fps);
     tcase_add_test(tc, test_slow_sink_merges);
+    tcase_add_test(tc, test_push_during_parts);
+    tcase_add_test(tc, test_fps_cap);
     tcase_add_test(tc, test_in_flight_bound);
     tcase_add_test(tc, test_file_source);
     tcase_add_test(tc, test_source_restart);

@@ -97,6 +97,25 @@ START_TEST(test_tile_choice)
     ck_assert_uint_eq(out[0], RS_VIDEO_ENC_RLE);
     ck_assert_int_eq(rs_video_tile_decode(out, n, UNITS, UNIT, tile), 0);
     ck_assert_mem_eq(tile, cur, sizeof(cur));
+    /* A photo beside a flat window (rows of 64 pixels: 20 of noise, 44
+     * flat): the sampled pairs find the flat part, RLE is tried and wins. */
+    for (size_t i = 0; i < UNITS; i++) {
+        uint32_t v = i % 64 < 20 ? next_rand() : 0x00404040u;
+        memcpy(cur + i * UNIT, &v, UNIT);
+    }
+    n = rs_video_tile_encode(cur, NULL, UNITS, UNIT, scratch, out, sizeof(out));
+    ck_assert_uint_eq(out[0], RS_VIDEO_ENC_RLE);
+    ck_assert_uint_lt(n, UNITS * UNIT * 2 / 5);
+    ck_assert_int_eq(rs_video_tile_decode(out, n, UNITS, UNIT, tile), 0);
+    ck_assert_mem_eq(tile, cur, sizeof(cur));
+    /* Noise whose neighbours are never equal is not even tried: raw. */
+    for (size_t i = 0; i < UNITS; i++) {
+        uint32_t v = (uint32_t)i * 2654435761u;
+        memcpy(cur + i * UNIT, &v, UNIT);
+    }
+    n = rs_video_tile_encode(cur, prev, UNITS, UNIT, scratch, out, sizeof(out));
+    ck_assert_uint_eq(out[0], RS_VIDEO_ENC_RAW);
+    ck_assert_uint_eq(n, 1 + UNITS * UNIT);
 }
 END_TEST
 
