@@ -82,7 +82,11 @@ static bool ask(struct rs_kvm_console *c, uint32_t index, enum ticket_op op)
     struct rs_kvm_console_ticket *t = rs_calloc(c->node, 1, sizeof(*t));
     if (!t)
         return false;
+    /* Linked and marked before the call, so that a callback coming at once
+     * finds the ticket and its result is not overwritten. */
     *t = (struct rs_kvm_console_ticket){c->tickets, c, c->node, index, op};
+    c->tickets = t;
+    s->asking = op != TICKET_RELEASE;
     uint32_t ms = (uint32_t)(c->lease_us / 1000u);
     int rc;
     if (op == TICKET_ACQUIRE)
@@ -92,11 +96,11 @@ static bool ask(struct rs_kvm_console *c, uint32_t index, enum ticket_op op)
     else
         rc = rshare_access_lease_release(c->node, s->lease, done, t);
     if (rc < 0) {
+        unlink_ticket(t);
         rs_free(c->node, t);
+        s->asking = false;
         return false;
     }
-    c->tickets = t;
-    s->asking = op != TICKET_RELEASE;
     return true;
 }
 
