@@ -55,6 +55,7 @@ struct udp_transport {
     bool dual_stack;  /* IPv6 socket bound to [::] that also carries IPv4 */
     size_t mtu;
     struct rshare_link_addr discovery;
+    bool lane;        /* an urgent lane: urgent packets only, no discovery */
     /* UDP_RX_BATCH receive buffers of mtu + 1 bytes: a datagram longer than
      * the MTU is pushed with mtu + 1 bytes, so the node counts it as
      * oversized instead of processing a silently truncated packet. */
@@ -139,8 +140,9 @@ RSHARE_API int rshare_node_add_udp(rshare_node *node, const struct rshare_udp_co
         return rs_errorf(node, RSHARE_ENOMEM, "no memory for UDP receive buffers");
     }
 
+    u->lane = cfg.urgent_lane != 0;
     rc = open_socket(u, &cfg);
-    if (rc == 0)
+    if (rc == 0 && !u->lane)
         rc = setup_discovery(u, &cfg);
     if (rc < 0) {
         udp_close(u);
@@ -180,6 +182,8 @@ static uint32_t udp_caps(void *impl)
     /* Urgent packets carry a low-delay class (udp_send_urgent), but the
      * transport has no queue of its own to reorder, so it does not claim
      * RSHARE_TRANSPORT_CAP_PRIORITY (nothing reads that bit today). */
+    if (u->lane)
+        return RSHARE_TRANSPORT_CAP_FD | RSHARE_TRANSPORT_CAP_URGENT_LANE;
     return RSHARE_TRANSPORT_CAP_FD | RSHARE_TRANSPORT_CAP_BULK |
            (u->discovery.len ? RSHARE_TRANSPORT_CAP_BROADCAST : 0);
 }

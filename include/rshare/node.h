@@ -125,6 +125,8 @@ struct rshare_node_stats {
     uint64_t requests_stale;        /* late copies of requests nobody waits for */
     uint64_t unhandled;             /* no handler for the message type */
     uint64_t requests_map_stale;    /* refused: the sender's map version differs */
+    /* transports, appended */
+    uint64_t rx_urgent_lane;        /* packets read from an urgent lane */
 };
 
 /* Copy the node's counters into `stats` (the caller's struct_size says

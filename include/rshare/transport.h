@@ -24,6 +24,12 @@ struct rshare_link_addr {
 #define RSHARE_TRANSPORT_CAP_FD 0x0002u        /* ops->fd returns a pollable fd */
 #define RSHARE_TRANSPORT_CAP_BULK 0x0004u      /* fast enough for block data */
 #define RSHARE_TRANSPORT_CAP_PRIORITY 0x0008u  /* honours RSHARE_SEND_URGENT */
+/* An urgent lane: a second instance of a transport kind that carries only
+ * urgent packets (KVM input), polled before every other transport, so that
+ * input never waits in a socket queue behind bulk data.  Peers learn each
+ * other's lane from the source of the urgent packets they receive
+ * (doc/KVM.md, "Urgency"). */
+#define RSHARE_TRANSPORT_CAP_URGENT_LANE 0x0010u
 
 /* Flags for ops->send. */
 #define RSHARE_SEND_URGENT 0x0001u /* small, latency-critical (input events) */

@@ -29,6 +29,13 @@ struct rshare_udp_config {
     /* Socket buffer sizes in bytes (0 = 16 MiB: a volume's replies in flight
      * fit without drops; the kernel allocates only what is used). */
     uint32_t socket_buffer_bytes;
+    /* Nonzero: this socket is the node's urgent lane
+     * (RSHARE_TRANSPORT_CAP_URGENT_LANE): a node with a lane sends its
+     * urgent packets (KVM input and reports) from it, to the peer's lane
+     * once the peer's urgent packets have shown where it is, and reads it
+     * before its other transports.  No discovery on a lane; any port will
+     * do (bind "127.0.0.1:0"), peers learn it. */
+    uint32_t urgent_lane;
 };
 
 /* Zero `config` and set its struct_size (pass sizeof(*config)): every field

@@ -131,6 +131,11 @@ void rs_fd_watch_clear(rshare_node *node, struct rs_fd_watch *watch);
 struct rs_transport *rs_transport_get(rshare_node *node, int index);
 int rs_transport_send(rshare_node *node, int index, const struct rshare_link_addr *dst,
                       const void *packet, size_t len, unsigned flags);
+/* The urgent lane (RSHARE_TRANSPORT_CAP_URGENT_LANE) of the same kind as
+ * transport `index` (by ops name), or -1. */
+int rs_transport_lane_for(rshare_node *node, int index);
+/* Transports `a` and `b` carry the same kind of address (ops name). */
+bool rs_transport_same_kind(rshare_node *node, int a, int b);
 /* The transport sends packets given in pieces (ops->sendv). */
 bool rs_transport_can_sendv(rshare_node *node, int index);
 int rs_transport_sendv(rshare_node *node, int index, const struct rshare_link_addr *dst,

@@ -240,10 +240,14 @@ static void poll_transports(rshare_node *node, const struct epoll_event *events,
             ready[id] = true;
         }
     }
-    for (int i = 0; i < core->transport_count; i++) {
-        struct rs_transport *t = &core->transports[i];
-        if (t->ops.poll && (t->fd < 0 || ready[i]))
-            t->ops.poll(t->impl, node, i);
+    /* Urgent lanes first: input waits for no bulk packet read before it. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < core->transport_count; i++) {
+            struct rs_transport *t = &core->transports[i];
+            bool lane = (t->caps & RSHARE_TRANSPORT_CAP_URGENT_LANE) != 0;
+            if (lane == (pass == 0) && t->ops.poll && (t->fd < 0 || ready[i]))
+                t->ops.poll(t->impl, node, i);
+        }
     }
     /* Extra descriptors last, each looked up again: an earlier callback
      * may have cleared (or freed) another watch. */

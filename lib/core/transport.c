@@ -106,6 +106,23 @@ int rs_transport_sendv(rshare_node *node, int index, const struct rshare_link_ad
     return sent(node, t->ops.sendv(t->impl, dst, pieces, count, flags), len);
 }
 
+bool rs_transport_same_kind(rshare_node *node, int a, int b)
+{
+    const struct rs_transport *ta = rs_transport_get(node, a), *tb = rs_transport_get(node, b);
+    return ta && tb && (a == b || (ta->ops.name && tb->ops.name &&
+                                   strcmp(ta->ops.name, tb->ops.name) == 0));
+}
+
+int rs_transport_lane_for(rshare_node *node, int index)
+{
+    struct rs_core *core = rs_core(node);
+    for (int i = 0; i < core->transport_count; i++)
+        if (core->transports[i].caps & RSHARE_TRANSPORT_CAP_URGENT_LANE &&
+            rs_transport_same_kind(node, i, index))
+            return i;
+    return -1;
+}
+
 RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
                                 const struct rshare_link_addr *src, const void *packet, size_t len)
 {
@@ -117,6 +134,8 @@ RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
     struct rs_core *core = rs_core(node);
     core->stats.rx_packets++;
     core->stats.rx_bytes += len;
+    if (t->caps & RSHARE_TRANSPORT_CAP_URGENT_LANE)
+        core->stats.rx_urgent_lane++;
     if (len > t->mtu) {
         core->stats.rx_oversized++;
         return RSHARE_EMSGSIZE;

@@ -79,6 +79,19 @@ size_t rs_link_max_message(rshare_node *node)
     return rs_core(node)->config.max_message_bytes;
 }
 
+/* An urgent packet of `len` bytes to `peer`: from our urgent lane of the
+ * peer's transport kind when we have one (so that the peer learns it), to
+ * the peer's lane once we know it. */
+static void urgent_route(rshare_node *node, const struct rs_peer *peer, size_t len, int *via,
+                         const struct rshare_link_addr **dst)
+{
+    int lane = rs_transport_lane_for(node, peer->transport);
+    if (lane >= 0 && len <= rs_transport_get(node, lane)->mtu)
+        *via = lane;
+    if (peer->has_urgent && rs_transport_same_kind(node, peer->urgent_transport, *via))
+        *dst = &peer->urgent_addr;
+}
+
 /* Build header + part + payload in the scratch buffer, seal, send. */
 int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, unsigned flags,
                         const uint8_t *part, size_t part_len, const void *payload,
@@ -87,12 +100,16 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     struct rs_core *core = rs_core(node);
     struct rs_link *link = rs_link(node);
     size_t len = RS_PKT_HDR_LEN + part_len + payload_len;
+    int via = peer ? peer->transport : -1;
+    const struct rshare_link_addr *dst = peer ? &peer->addr : NULL;
+    if (peer && flags & RSHARE_SEND_URGENT)
+        urgent_route(node, peer, len + (core->protected_mode ? RS_PKT_TAG_LEN : 0), &via, &dst);
     /* Unprotected packets to one peer over a transport that takes pieces:
      * the header and part are assembled on the stack and the payload (a
      * slice of a message) goes out from where it is, uncopied. */
     uint8_t head[RS_PKT_HDR_LEN + 32];
     bool vectored = peer && !core->protected_mode && part_len <= sizeof(head) - RS_PKT_HDR_LEN &&
-                    rs_transport_can_sendv(node, peer->transport);
+                    rs_transport_can_sendv(node, via);
     uint8_t *pkt = vectored ? head : rs_link_scratch(node, len + RS_PKT_TAG_LEN, false);
     if (!pkt)
         return RSHARE_ENOMEM;
@@ -109,15 +126,14 @@ int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, u
     memcpy(pkt + RS_PKT_HDR_LEN, part, part_len);
     if (vectored) {
         struct rshare_iovec pieces[2] = {{pkt, RS_PKT_HDR_LEN + part_len}, {payload, payload_len}};
-        return rs_transport_sendv(node, peer->transport, &peer->addr, pieces,
-                                  payload_len ? 2 : 1, flags);
+        return rs_transport_sendv(node, via, dst, pieces, payload_len ? 2 : 1, flags);
     }
     if (payload_len)
         memcpy(pkt + RS_PKT_HDR_LEN + part_len, payload, payload_len);
     if (core->protected_mode)
         len = rs_protect_seal(link->tx_key, pkt, RS_PKT_HDR_LEN, part_len + payload_len);
     if (peer)
-        return rs_transport_send(node, peer->transport, &peer->addr, pkt, len, flags);
+        return rs_transport_send(node, via, dst, pkt, len, flags);
     /* Broadcast on every transport that can. */
     int sent = 0, rc = RSHARE_EUNREACH;
     for (int i = 0; i < core->transport_count; i++) {
@@ -188,6 +204,35 @@ bool rs_link_receiving_from(rshare_node *node, uint32_t src)
 {
     struct rs_peer *peer = rs_peer_find(node, src);
     return peer && peer->in;
+}
+
+static bool same_addr(const struct rshare_link_addr *a, const struct rshare_link_addr *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* Where an authenticated packet came from.  Urgent packets from another
+ * address than the peer's (or in on one of our lanes) come from its urgent
+ * lane: they teach us the lane, never move the peer's address, so bulk
+ * keeps going to its main socket.  Everything else updates the address
+ * (a peer that moved, a restart on another port). */
+static void learn_address(rshare_node *node, struct rs_peer *peer, int transport_index,
+                          const struct rshare_link_addr *src, bool urgent)
+{
+    const struct rs_transport *t = rs_transport_get(node, transport_index);
+    bool on_lane = t && (t->caps & RSHARE_TRANSPORT_CAP_URGENT_LANE);
+    if (urgent && peer->has_addr &&
+        (on_lane || transport_index != peer->transport || !same_addr(src, &peer->addr))) {
+        peer->has_urgent = true;
+        peer->urgent_transport = transport_index;
+        peer->urgent_addr = *src;
+        return;
+    }
+    if (on_lane)
+        return; /* only urgent packets belong on a lane */
+    peer->has_addr = true;
+    peer->transport = transport_index;
+    peer->addr = *src;
 }
 
 /* A new boot session from a known peer: a restart, or a replay of an older
@@ -313,9 +358,7 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         }
     }
     rs_replay_mark(&peer->replay, hdr.seq);
-    peer->has_addr = true;
-    peer->transport = transport_index;
-    peer->addr = *src;
+    learn_address(node, peer, transport_index, src, hdr.flags & RS_PKT_F_URGENT);
 
     if (hdr.type == RS_PKT_ACK) {
         rs_transfer_on_ack(node, peer, &ack);

@@ -26,6 +26,11 @@ struct rs_peer {
     bool configured; /* given by rshare_node_add_peer(): a discovery seed */
     int transport;
     struct rshare_link_addr addr;
+    /* Its urgent lane, learned from the source of its urgent packets when
+     * that differs from `addr` (RSHARE_TRANSPORT_CAP_URGENT_LANE). */
+    bool has_urgent;
+    int urgent_transport; /* ours, that the lane's packets came in on */
+    struct rshare_link_addr urgent_addr;
 
     bool has_session;
     uint64_t session;

@@ -3,7 +3,9 @@
  * target's injection callback (the sink) in the other, against bare UDP
  * datagrams of the same size between the same two processes, measured in
  * the same run; with and without a concurrent bulk transfer (8 MiB
- * messages, back to back, on the same two nodes and the same link).
+ * messages, back to back, on the same two nodes and the same link), and
+ * with bulk when both nodes have an urgent lane (a second UDP socket for
+ * urgent packets, RSHARE_TRANSPORT_CAP_URGENT_LANE).
  *
  *   bench_kvm [--events N] [--interval-us U] [--rounds R] [--bare-size B]
  *             [--cpus C:S]
@@ -116,6 +118,9 @@ static void bare_case(const struct options *o)
 
 /* --- rshare KVM ---------------------------------------------------------------- */
 
+/* The case being run has urgent lanes (set before the target forks). */
+static int with_lanes;
+
 static rshare_node *make_node(uint32_t id, char *addr, size_t addr_len)
 {
     struct rshare_node_config cfg;
@@ -124,7 +129,17 @@ static rshare_node *make_node(uint32_t id, char *addr, size_t addr_len)
     cfg.max_message_bytes = 2 * BULK_BYTES;
     cfg.max_reassembly_bytes = 4 * BULK_BYTES;
     cfg.log.max_level = RSHARE_LOG_ERROR; /* unprotected on purpose: no AEAD in either case */
-    return udp_node(&cfg, addr, addr_len);
+    rshare_node *node = udp_node(&cfg, addr, addr_len);
+    if (with_lanes) {
+        /* A second socket for urgent packets (doc/KVM.md, "Urgency"). */
+        struct rshare_udp_config lane;
+        rshare_udp_config_init(&lane, sizeof(lane));
+        lane.bind_address = "127.0.0.1:0";
+        lane.urgent_lane = 1;
+        if (rshare_node_add_udp(node, &lane) < 0)
+            die("urgent lane: %s", rshare_node_errmsg(node));
+    }
+    return node;
 }
 
 static void target_sink(void *user_data, uint32_t host, const struct rshare_kvm_event *ev,
@@ -208,8 +223,9 @@ static void bulk_done(rshare_node *node, const struct rshare_reply *reply, void 
     bulk_send(b);
 }
 
-static void rshare_case(const struct options *o, int with_bulk)
+static void rshare_case(const struct options *o, int with_bulk, int lanes)
 {
+    with_lanes = lanes;
     int up[2], down[2];
     if (pipe(up) < 0 || pipe(down) < 0)
         die("pipe: %s", strerror(errno));
@@ -357,9 +373,10 @@ int main(int argc, char **argv)
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         die("mmap: %s", strerror(errno));
-    enum { BARE, KVM, KVM_BULK, CASES };
-    static const char *names[CASES] = {
-        "bare UDP datagram (the anchor)", "rshare KVM input", "rshare KVM input + 8 MiB bulk"};
+    enum { BARE, KVM, KVM_BULK, KVM_BULK_LANE, CASES };
+    static const char *names[CASES] = {"bare UDP datagram (the anchor)", "rshare KVM input",
+                                       "rshare KVM input + 8 MiB bulk",
+                                       "rshare KVM input + 8 MiB bulk, urgent lanes"};
     struct pool pools[CASES];
     for (int c = 0; c < CASES; c++) {
         memset(&pools[c], 0, sizeof(pools[c]));
@@ -375,7 +392,7 @@ int main(int argc, char **argv)
             if (c == BARE)
                 bare_case(&o);
             else
-                rshare_case(&o, c == KVM_BULK);
+                rshare_case(&o, c == KVM_BULK || c == KVM_BULK_LANE, c == KVM_BULK_LANE);
             collect(&pools[c], o.events);
             if (c == KVM && sh->rx_packets) {
                 pools[c].packet_bytes += (double)sh->rx_bytes / (double)sh->rx_packets;
@@ -383,7 +400,7 @@ int main(int argc, char **argv)
                 if (!o.bare_size)
                     o.bare_size = (size_t)((double)sh->rx_bytes / (double)sh->rx_packets + 0.5);
             }
-            if (c == KVM_BULK && sh->bulk_ns > 0) {
+            if ((c == KVM_BULK || c == KVM_BULK_LANE) && sh->bulk_ns > 0) {
                 pools[c].bulk_mb_s += (double)sh->bulk_bytes / ((double)sh->bulk_ns / 1e3);
                 pools[c].bulk_rounds++;
             }
