@@ -245,6 +245,22 @@ static int start(struct agent *a)
         say(RSHARE_LOG_ERROR, "udp %s: %s", cfg->listen, rshare_node_errmsg(a->node));
         return -1;
     }
+    if (cfg->kvm_roles) {
+        /* KVM: an urgent lane beside the main socket, on the same address
+         * and any port (peers learn it), so that input never waits behind
+         * block data in a socket buffer (doc/KVM.md, "Urgency"). */
+        char lane_addr[sizeof(cfg->listen) + 2];
+        const char *colon = strrchr(cfg->listen, ':');
+        int n = colon ? (int)(colon - cfg->listen) : (int)strlen(cfg->listen);
+        snprintf(lane_addr, sizeof(lane_addr), "%.*s:0", n, cfg->listen);
+        struct rshare_udp_config lane;
+        rshare_udp_config_init(&lane, sizeof(lane));
+        lane.bind_address = lane_addr;
+        lane.urgent_lane = 1;
+        if (rshare_node_add_udp(a->node, &lane) < 0)
+            say(RSHARE_LOG_WARNING, "urgent lane %s: %s (input shares the main socket)",
+                lane_addr, rshare_node_errmsg(a->node));
+    }
     /* The same peer list may be given to every node: this node is skipped. */
     for (uint32_t i = 0; i < cfg->peer_count; i++)
         if (cfg->peers[i].id != cfg->id &&
