@@ -57,6 +57,8 @@ struct rs_core {
     int timer_fd;
     bool in_process;
     bool in_push; /* a pushed packet is being handled */
+    bool has_lanes;      /* a transport is an urgent lane */
+    bool in_lane_poll;   /* reading the lanes between bulk packets */
     bool monotonic_clock; /* default clock: the timerfd can follow it */
     uint64_t timer_armed_us; /* deadline the timerfd is set to, 0 = none */
     struct rs_fd_watch *fd_watches; /* rs_fd_watch_set() */

@@ -53,6 +53,8 @@ RSHARE_API int rshare_node_add_transport(rshare_node *node,
             t.ops.close(impl);
         return rc;
     }
+    if (t.caps & RSHARE_TRANSPORT_CAP_URGENT_LANE)
+        core->has_lanes = true;
     return index;
 }
 
@@ -123,6 +125,10 @@ int rs_transport_lane_for(rshare_node *node, int index)
     return -1;
 }
 
+/* Bulk packets after which the lanes are read (smaller ones cost less than
+ * the look). */
+#define LANE_CHECK_BYTES 4096
+
 RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
                                 const struct rshare_link_addr *src, const void *packet, size_t len)
 {
@@ -150,6 +156,19 @@ RSHARE_API int rshare_node_push(rshare_node *node, int transport_index,
     core->in_push = true;
     int rc = core->on_packet(node, transport_index, src, packet, len, core->on_packet_data);
     core->in_push = false;
+    /* Between the packets of a bulk batch (a transport may push dozens of
+     * 64 KiB fragments from one poll), a look at the urgent lanes: input
+     * that arrived meanwhile is handled now, not after the batch. */
+    if (core->has_lanes && !core->in_lane_poll && len >= LANE_CHECK_BYTES &&
+        !(t->caps & RSHARE_TRANSPORT_CAP_URGENT_LANE)) {
+        core->in_lane_poll = true;
+        for (int i = 0; i < core->transport_count; i++) {
+            struct rs_transport *lane = &core->transports[i];
+            if (lane->caps & RSHARE_TRANSPORT_CAP_URGENT_LANE && lane->ops.poll)
+                lane->ops.poll(lane->impl, node, i);
+        }
+        core->in_lane_poll = false;
+    }
     return rc;
 }
 
