@@ -830,11 +830,13 @@ static PyObject *node_repr(rspy_node *n)
 
 static PyObject *node_add_udp(rspy_node *n, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"bind", "mtu", "discovery", "interface", "socket_buffer", NULL};
+    static char *kwlist[] = {"bind", "mtu", "discovery", "interface", "socket_buffer",
+                             "urgent_lane", NULL};
     const char *bind = "127.0.0.1:0", *discovery = NULL, *iface = NULL;
     unsigned mtu = 0, sockbuf = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s$IzzI", kwlist, &bind, &mtu, &discovery,
-                                     &iface, &sockbuf))
+    int lane = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s$IzzIp", kwlist, &bind, &mtu, &discovery,
+                                     &iface, &sockbuf, &lane))
         return NULL;
     if (rspy_node_check(n) < 0)
         return NULL;
@@ -845,6 +847,7 @@ static PyObject *node_add_udp(rspy_node *n, PyObject *args, PyObject *kw)
     udp.discovery_address = discovery;
     udp.interface = iface;
     udp.socket_buffer_bytes = sockbuf;
+    udp.urgent_lane = (uint32_t)lane;
     int t = rshare_node_add_udp(n->node, &udp);
     if (t < 0)
         return rspy_raise_node(n->node, t);
@@ -1721,6 +1724,7 @@ static PyObject *node_stats(rspy_node *n, PyObject *unused)
         F(transfers_failed), F(reassembly_timeouts), F(reassembly_overflows), F(msgs_sent),
         F(msgs_received), F(msgs_malformed), F(requests_retried), F(requests_timed_out),
         F(duplicates_replayed), F(requests_stale), F(unhandled), F(requests_map_stale),
+        F(rx_urgent_lane),
     };
 #undef F
     PyObject *d = PyDict_New();
@@ -1795,8 +1799,9 @@ static PyMethodDef node_methods[] = {
     {"__exit__", (PyCFunction)node_exit, METH_VARARGS, NULL},
     {"add_udp", (PyCFunction)(void (*)(void))node_add_udp, METH_VARARGS | METH_KEYWORDS,
      "add_udp(bind='127.0.0.1:0', *, mtu=0, discovery=None, interface=None,\n"
-     "        socket_buffer=0) -> transport index\n"
-     "Open a UDP socket ('1.2.3.4:port', '[::1]:port'; port 0: any)."},
+     "        socket_buffer=0, urgent_lane=False) -> transport index\n"
+     "Open a UDP socket ('1.2.3.4:port', '[::1]:port'; port 0: any); urgent_lane:\n"
+     "a second socket for urgent packets (KVM input), learned by peers."},
     {"add_serial", (PyCFunction)(void (*)(void))rspy_node_add_serial,
      METH_VARARGS | METH_KEYWORDS,
      "add_serial(device=None, *, fd=-1, eid, baud=0, rtscts=False, multidrop=False,\n"

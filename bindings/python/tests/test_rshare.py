@@ -566,6 +566,28 @@ class KvmTests(unittest.TestCase):
         b.close()
         self.assertTrue(host.closed and target.closed)
 
+    def test_urgent_lanes(self):
+        a, b = make_pair(log=quiet_log)
+        a.add_udp("127.0.0.1:0", urgent_lane=True)
+        b.add_udp("127.0.0.1:0", urgent_lane=True)
+        frames = []
+        host = rshare.Kvm(a, targets=[2])
+        target = rshare.Kvm(b, host=1, sink=lambda h, ev: frames.append((h, ev)))
+        self.assertTrue(rshare.wait(lambda: host.target_up(2), 5000))
+        for _ in range(3):
+            host.input(rshare.EV_KEY, 30, 1)
+            host.input(rshare.EV_SYN, rshare.SYN_REPORT, 0)
+            host.input(rshare.EV_KEY, 30, 0)
+            host.input(rshare.EV_SYN, rshare.SYN_REPORT, 0)
+            rshare.wait(lambda: False, 50)
+        # The target's reports taught the host its lane, and the host's
+        # input taught the target the host's: both read input on lanes.
+        self.assertTrue(rshare.wait(lambda: b.stats()["rx_urgent_lane"] > 0, 5000))
+        self.assertTrue(rshare.wait(lambda: a.stats()["rx_urgent_lane"] > 0, 5000))
+        self.assertEqual(target.pressed_count, 0)
+        a.close()
+        b.close()
+
     def test_screen_edge(self):
         a, b = make_pair(log=quiet_log)
         frames = []
