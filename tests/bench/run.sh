@@ -2,7 +2,7 @@
 # Round-trip benchmark: rshare request/response over UDP loopback against a
 # plain UDP ping-pong (the floor for the same path), in the same run.
 #
-#   tests/bench/run.sh BUILDDIR        (or: make bench, from a build dir)
+#   tests/bench/run.sh BUILDDIR        (or: make bench-rtt, from a build dir)
 #
 # Every case runs ROUNDS times, the cases interleaved (bare, rshare, rshare
 # with AEAD, ... then again), so that noise on the machine hits all of them;
