@@ -41,7 +41,7 @@
 #define DISK_BYTES (1u << 20)
 #define MAX_IO (32u << 10)
 #define DEPTH 6
-#define STEP_US 100000u
+#define STEP_US 10000u /* I/O batches start on this grid; the rest every 10 steps */
 #define VOLUME_CLIENT 4 /* node ids */
 #define KVM_HOST 5
 #define FIRST_DISK 6
@@ -132,6 +132,7 @@ struct snode {
 
 static struct {
     uint64_t seed;
+    uint8_t cluster_key[32];
     rshare_loop_net *net;
     struct snode n[MAX_NODES + 1]; /* by id */
     uint32_t count;
@@ -248,6 +249,7 @@ static void node_start(struct snode *sn)
     cfg.persist = memory_store_hook(&sn->store);
     cfg.clock = rshare_loop_net_clock(w.net);
     cfg.request_timeout_ms = 2000;
+    cfg.cluster_key = w.cluster_key; /* access management needs one */
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
     must(rshare_node_create(&cfg, &sn->node), "node");
     must(rshare_node_add_loop(sn->node, w.net, sn->id), "loop endpoint");
@@ -664,7 +666,7 @@ static void operator_step(void)
 static void fault_step(uint64_t end_us)
 {
     /* Partitions between two nodes come and go. */
-    if (w.cut_count < 64 && chance(40)) {
+    if (w.cut_count < 64 && chance(100)) {
         uint32_t a = 1 + rnd(w.count), b = 1 + rnd(w.count);
         if (a != b) {
             rshare_loop_net_partition(w.net, a, b, 1);
@@ -673,7 +675,7 @@ static void fault_step(uint64_t end_us)
             fig.partitions++;
         }
     }
-    if (w.cut_count && chance(80)) {
+    if (w.cut_count && chance(150)) {
         size_t k = rnd((uint32_t)w.cut_count);
         rshare_loop_net_partition(w.net, w.cuts[k][0], w.cuts[k][1], 0);
         w.cuts[k][0] = w.cuts[w.cut_count - 1][0];
@@ -687,7 +689,7 @@ static void fault_step(uint64_t end_us)
             node_start(sn);
         down += !sn->node;
     }
-    if (down < 2 && chance(15)) {
+    if (down < 2 && chance(40)) {
         struct snode *sn = &w.n[1 + rnd(w.count)];
         if (crashable(sn)) {
             node_crash(sn);
@@ -738,6 +740,8 @@ static void world_up(uint64_t seed)
     w.seed = seed;
     rng = seed * 0x9E3779B97F4A7C15ull + 1;
     w.count = opt.min_nodes + rnd(opt.max_nodes - opt.min_nodes + 1);
+    for (size_t k = 0; k < sizeof(w.cluster_key); k++)
+        w.cluster_key[k] = (uint8_t)rnd(256);
     w.layout = (uint32_t)(seed % 5);
     static const uint32_t member_counts[] = {3, 3, 2, 4, 4};
     w.members = member_counts[w.layout] + (w.layout == 4 ? rnd(2) : 0);
@@ -775,6 +779,12 @@ static void world_up(uint64_t seed)
     if (run(converged, NULL, 120000000u) != 0) {
         fprintf(stderr, "soak: seed %llu: %u nodes did not form a cluster\n",
                 (unsigned long long)seed, w.count);
+        for (uint32_t i = 1; i <= w.count; i++)
+            fprintf(stderr, "  node %u: manager %u, map version %llu, %zu members, %zu resources\n", i,
+                    rshare_cluster_manager(w.n[i].node),
+                    (unsigned long long)rs_cluster(w.n[i].node)->map.version,
+                    rs_cluster(w.n[i].node)->map.member_count,
+                    rs_cluster(w.n[i].node)->map.resource_count);
         exit(2);
     }
     volume_define();
@@ -811,9 +821,13 @@ static size_t soak_seed(uint64_t seed)
     world_up(seed);
     uint64_t start = now_us();
     uint64_t end = start + opt.sim_seconds * 1000000ull;
+    uint64_t step = 0;
     while (now_us() < end) {
         if (!batch_busy())
             start_batch();
+        run(NULL, NULL, STEP_US);
+        if (++step % 10)
+            continue;
         kvm_step();
         for (uint32_t i = 1; i <= w.count; i++)
             if (w.n[i].contender)
@@ -821,7 +835,6 @@ static size_t soak_seed(uint64_t seed)
         grant_step();
         operator_step();
         fault_step(end);
-        run(NULL, NULL, STEP_US);
     }
 
     /* The faults stop: keys up, partitions healed, every node back. */
