@@ -197,6 +197,10 @@ int rs_sweep_start(rshare_volume *vol, enum rs_sweep_kind kind, uint32_t target,
                    uint8_t *regions, rs_sweep_done_fn done, void *user_data);
 /* Where a rebuild of `target` left off before a restart (0: from the start). */
 uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target);
+/* Member `target` is being brought back after it failed: the writes it
+ * missed lie anywhere, below the stored checkpoint too, so a rebuild of
+ * it must not resume from one stored before. */
+void rs_sweep_forget(rshare_volume *vol, uint32_t target);
 /* Stop the running sweep (its `done` gets RSHARE_ECANCELED once idle). */
 void rs_sweep_stop(rshare_volume *vol);
 /* The volume's foreground load changed: sweeps slow down while it is busy. */

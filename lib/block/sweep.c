@@ -107,6 +107,21 @@ uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target)
     return at <= vol->keys ? at : 0;
 }
 
+void rs_sweep_forget(rshare_volume *vol, uint32_t target)
+{
+    if (rs_sweep_resume_point(vol, target) == 0)
+        return;
+    uint8_t rec[20];
+    char key[40];
+    memcpy(rec, "RSRB", 4);
+    rs_put64(rec + 4, vol->m[target].resource);
+    rs_put64(rec + 12, 0);
+    snprintf(key, sizeof(key), "volume-%u-rebuild", (unsigned)vol->desc.id);
+    if (rs_persist_store(vol->node, key, rec, sizeof(rec)) < 0)
+        rs_log_warn(vol->node, "volume %s: rebuild progress not reset: %s", vol->desc.name,
+                    rshare_node_errmsg(vol->node));
+}
+
 static void sweep_fill(struct rs_sweep *sw);
 
 static void sweep_finish(struct rs_sweep *sw)

@@ -620,6 +620,7 @@ RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index)
     m->readd_wanted = true;
     m->partial = vol->bitmap.durable || vol->bitmap.dirty;
     m->map_state = RSHARE_VOLUME_MEMBER_FAILED; /* until the map says otherwise */
+    rs_sweep_forget(vol, index); /* an earlier rebuild's checkpoint no longer holds */
     int rc = member_attach(vol, index);
     if (rc < 0)
         return rc;
