@@ -179,9 +179,13 @@ static void refresh(rshare_volume *vol)
             m->resource = d->members[i];
         }
         m->map_state = d->member_state[i];
+        /* Re-added before the map recorded its failure: the map's older
+         * view (active) does not make it in sync; it waits for its rebuild. */
+        if (m->readd_wanted && m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
+            m->map_state = RSHARE_VOLUME_MEMBER_FAILED;
         if (m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
             m->rebuilt_here = false;
-        if (m->map_state != RSHARE_VOLUME_MEMBER_FAILED)
+        if (m->map_state == RSHARE_VOLUME_MEMBER_REBUILDING)
             m->readd_wanted = false;
         if (m->map_state != RSHARE_VOLUME_MEMBER_REBUILDING && vol->rebuild_member == i)
             rs_sweep_stop(vol);
@@ -228,7 +232,7 @@ void rs_vol_sync_map(rshare_volume *vol)
         } else if (m->rebuilt_here && d.member_state[i] == RSHARE_VOLUME_MEMBER_REBUILDING) {
             d.member_state[i] = RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
-        } else if (m->readd_wanted && d.member_state[i] == RSHARE_VOLUME_MEMBER_FAILED) {
+        } else if (m->readd_wanted && d.member_state[i] != RSHARE_VOLUME_MEMBER_REBUILDING) {
             d.member_state[i] = RSHARE_VOLUME_MEMBER_REBUILDING;
             change = true;
         }
