@@ -16,11 +16,13 @@
  * right and no key stay pressed.
  *
  *   soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T]
- *        [--nodes MIN-MAX] [--verbose]
+ *        [--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR]]
  *
  * Runs seeds from SEED until N are done or WALL seconds of wall time have
  * passed (environment: SOAK_FIRST, SOAK_SEEDS, SOAK_SECONDS).  A failing
- * seed is printed with the command that runs it alone. */
+ * seed is printed with the command that runs it alone; --trace then shows
+ * the faults, the volume's member states and its engine's log, and
+ * --watch the requests that touch one sector. */
 #include "config.h"
 
 #include <linux/input-event-codes.h>
@@ -159,6 +161,17 @@ static struct {
     bool grant_busy;
 } w;
 
+/* --trace: what the driver does and how the volume's members change. */
+static bool trace;
+#define TRACE(...)                                                                                \
+    do {                                                                                          \
+        if (trace) {                                                                              \
+            printf("%9.3f ", (double)rshare_loop_net_now_us(w.net) / 1e6);                         \
+            printf(__VA_ARGS__);                                                                  \
+            printf("\n");                                                                         \
+        }                                                                                         \
+    } while (0)
+
 static const char *layout_name(uint32_t layout)
 {
     static const char *names[] = {"linear", "raid0", "raid1", "raid10", "raid5"};
@@ -240,6 +253,14 @@ static void must(int rc, const char *what)
     }
 }
 
+static void trace_log(void *ud, enum rshare_log_level level, const char *message)
+{
+    (void)ud;
+    (void)level;
+    if (!strstr(message, "access") && !strstr(message, "lease"))
+        TRACE("log: %s", message);
+}
+
 static void node_start(struct snode *sn)
 {
     struct rshare_node_config cfg;
@@ -251,6 +272,8 @@ static void node_start(struct snode *sn)
     cfg.request_timeout_ms = 2000;
     cfg.cluster_key = w.cluster_key; /* access management needs one */
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
+    if (trace && sn->id == VOLUME_CLIENT) /* the volume engine's log */
+        cfg.log = (struct rshare_log){trace_log, NULL, RSHARE_LOG_INFO};
     must(rshare_node_create(&cfg, &sn->node), "node");
     must(rshare_node_add_loop(sn->node, w.net, sn->id), "loop endpoint");
     static const uint32_t voters[] = {1, 2, 3};
@@ -424,10 +447,17 @@ static void volume_define(void)
     must(rshare_volume_open(w.n[VOLUME_CLIENT].node, "soak", &cfg, &w.vol), "open");
 }
 
+static long long watch = -1; /* --watch: a sector whose requests are traced */
+
 static void io_done(rshare_volume *vol, int status, void *ud)
 {
     (void)vol;
     size_t i = (size_t)(uintptr_t)ud;
+    if (watch >= 0 && (uint64_t)watch * 512 >= w.io[i].off &&
+        (uint64_t)watch * 512 < w.io[i].off + w.io[i].len)
+        TRACE("%s %u at %llu+%zu: %d", w.io[i].write ? "write" : "read",
+              w.io[i].write ? w.io[i].id : 0, (unsigned long long)w.io[i].off, w.io[i].len,
+              status);
     w.io[i].status = status;
     w.io[i].done = true;
     if (w.io[i].write)
@@ -653,13 +683,27 @@ static bool crashable(const struct snode *sn)
 static void operator_step(void)
 {
     struct rshare_volume_status st = volume_status();
+    static char last[256];
+    char now[256];
+    int n = snprintf(now, sizeof(now), "volume state %u:", st.state);
+    for (uint32_t k = 0; k < st.member_count && n < 200; k++)
+        n += snprintf(now + n, sizeof(now) - (size_t)n, " %llu=%u",
+                      (unsigned long long)(st.member[k] >> 32), st.member_state[k]);
+    snprintf(now + n, sizeof(now) - (size_t)n, " rebuild %llu/%llu",
+             (unsigned long long)st.rebuild_done, (unsigned long long)st.rebuild_total);
+    if (strncmp(now, last, (size_t)(strstr(now, " rebuild") - now)) != 0) {
+        TRACE("%s", now);
+        snprintf(last, sizeof(last), "%s", now);
+    }
     for (uint32_t k = 0; k < st.member_count; k++) {
         if (st.member_state[k] != RSHARE_VOLUME_MEMBER_FAILED)
             continue;
         uint32_t host = (uint32_t)(st.member[k] >> 32);
         if (host && host <= w.count && w.n[host].node && w.n[host].disk &&
-            !w.n[host].disk->dead && rshare_volume_readd_member(w.vol, k) == 0)
+            !w.n[host].disk->dead && rshare_volume_readd_member(w.vol, k) == 0) {
+            TRACE("re-add member %u (node %u)", k, host);
             fig.rebuilds++;
+        }
     }
 }
 
@@ -670,6 +714,7 @@ static void fault_step(uint64_t end_us)
         uint32_t a = 1 + rnd(w.count), b = 1 + rnd(w.count);
         if (a != b) {
             rshare_loop_net_partition(w.net, a, b, 1);
+            TRACE("cut %u-%u", a, b);
             w.cuts[w.cut_count][0] = a;
             w.cuts[w.cut_count++][1] = b;
             fig.partitions++;
@@ -678,6 +723,7 @@ static void fault_step(uint64_t end_us)
     if (w.cut_count && chance(150)) {
         size_t k = rnd((uint32_t)w.cut_count);
         rshare_loop_net_partition(w.net, w.cuts[k][0], w.cuts[k][1], 0);
+        TRACE("heal %u-%u", w.cuts[k][0], w.cuts[k][1]);
         w.cuts[k][0] = w.cuts[w.cut_count - 1][0];
         w.cuts[k][1] = w.cuts[--w.cut_count][1];
     }
@@ -685,13 +731,16 @@ static void fault_step(uint64_t end_us)
     uint32_t down = 0;
     for (uint32_t i = 1; i <= w.count; i++) {
         struct snode *sn = &w.n[i];
-        if (!sn->node && now_us() >= sn->restart_at_us)
+        if (!sn->node && now_us() >= sn->restart_at_us) {
+            TRACE("restart %u", sn->id);
             node_start(sn);
+        }
         down += !sn->node;
     }
     if (down < 2 && chance(40)) {
         struct snode *sn = &w.n[1 + rnd(w.count)];
         if (crashable(sn)) {
+            TRACE("crash %u%s", sn->id, sn->disk ? " (a volume disk)" : "");
             node_crash(sn);
             sn->restart_at_us = now_us() + 500000u + rnd(5000000u);
             fig.crashes++;
@@ -700,7 +749,9 @@ static void fault_step(uint64_t end_us)
     /* One member disk dies a third of the way in, if the layout survives it. */
     if (!w.disk_failed && now_us() >= end_us - opt.sim_seconds * 1000000ull * 2 / 3 &&
         w.layout >= 2 && volume_status().state == RSHARE_VOLUME_OPTIMAL && spare_left()) {
-        w.disks[rnd(w.members)].dead = true;
+        uint32_t k = rnd(w.members);
+        w.disks[k].dead = true;
+        TRACE("disk of node %u dies", FIRST_DISK + k);
         w.disk_failed = true;
         fig.disk_failures++;
     }
@@ -899,7 +950,7 @@ static size_t soak_seed(uint64_t seed)
 static void usage(void)
 {
     fprintf(stderr, "usage: soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T] "
-                    "[--nodes MIN-MAX] [--verbose]\n");
+                    "[--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR]]\n");
     exit(2);
 }
 
@@ -921,14 +972,17 @@ int main(int argc, char **argv)
         opt.wall_seconds = strtod(env, NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--verbose") == 0) {
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "--trace") == 0) {
             opt.verbose = true;
+            trace = a[2] == 't';
             continue;
         }
         if (!v)
             usage();
         i++;
-        if (strcmp(a, "--first") == 0)
+        if (strcmp(a, "--watch") == 0)
+            watch = strtoll(v, NULL, 10);
+        else if (strcmp(a, "--first") == 0)
             opt.first = strtoull(v, NULL, 10);
         else if (strcmp(a, "--seeds") == 0)
             opt.seeds = strtoull(v, NULL, 10);
