@@ -42,6 +42,7 @@ struct rs_sweep {
     enum rs_sweep_kind kind;
     uint32_t target;
     uint64_t pos, sub;     /* next key to hand out (and window start in it) */
+    uint64_t failed_key;   /* lowest key of a unit that failed (UINT64_MAX: none) */
     uint8_t *regions;      /* only regions whose bit is set, or NULL: all */
     struct unit *units;    /* in flight, in key order */
     uint32_t unit_count;
@@ -68,10 +69,11 @@ static uint64_t unit_span(const rshare_volume *vol)
     return vol->parity ? (uint64_t)vol->layout.desc.chunk_sectors : 1;
 }
 
-/* Lowest key not completely done. */
+/* Lowest key not completely done: a unit that failed is not done. */
 static uint64_t checkpoint(const struct rs_sweep *sw)
 {
-    return sw->units && sw->units->key < sw->pos ? sw->units->key : sw->pos;
+    uint64_t at = sw->units && sw->units->key < sw->pos ? sw->units->key : sw->pos;
+    return sw->failed_key < at ? sw->failed_key : at;
 }
 
 static void rebuild_store(struct rs_sweep *sw, bool force)
@@ -162,6 +164,8 @@ static void unit_end(struct unit *u)
     rshare_volume *vol = sw->vol;
     if (u->status < 0 && sw->status == 0)
         sw->status = u->status;
+    if (u->status < 0 && u->key < sw->failed_key)
+        sw->failed_key = u->key;
     rs_range_unlock(&vol->locks, &u->lock);
     if (u->prev)
         u->prev->next = u->next;
@@ -536,6 +540,7 @@ int rs_sweep_start(rshare_volume *vol, enum rs_sweep_kind kind, uint32_t target,
     sw->kind = kind;
     sw->target = target;
     sw->pos = from;
+    sw->failed_key = UINT64_MAX;
     sw->regions = regions;
     sw->done = done;
     sw->user_data = user_data;

@@ -737,6 +737,37 @@ START_TEST(raid1_readd_before_the_map_knows)
 }
 END_TEST
 
+/* Both mirrors die and a spare steps in: with nothing to copy from, its
+ * rebuild fails however often it is retried -- a failed step must not move
+ * the stored checkpoint past it, or the retries would creep to the end and
+ * declare an empty spare in sync (found by the soak: tests/soak, seed 62,
+ * reads of a RAID-1 returning zeros). */
+START_TEST(raid1_rebuild_without_a_source_never_completes)
+{
+    define("vol", RSHARE_LAYOUT_RAID1, 2, 0, true);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 19);
+    for (int b = 0; b < 5; b++)
+        run_batch(&w, 100);
+    disks[0].mode = DISK_DEAD;
+    disks[1].mode = DISK_DEAD;
+    uint8_t buf[4096];
+    memset(buf, 0x11, sizeof(buf));
+    ck_assert_int_ne(run_io(vol, true, 0, buf, sizeof(buf)), 0);
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 10000000u); /* many retries */
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.state, RSHARE_VOLUME_FAILED);
+    ck_assert_uint_ne(st.member_state[0], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert_uint_ne(st.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    struct io io = {0};
+    ck_assert_int_eq(rshare_volume_read(vol, 65536, buf, sizeof(buf), io_done, &io),
+                     RSHARE_EIO); /* refused, not zeros */
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 static int resync_finished(void *ud)
 {
     rshare_volume *vol = ud;
@@ -1074,6 +1105,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid1_member_returns_and_resyncs_only_dirty_regions);
     tcase_add_test(tc, raid1_rebuilt_spare_fails_and_returns);
     tcase_add_test(tc, raid1_readd_before_the_map_knows);
+    tcase_add_test(tc, raid1_rebuild_without_a_source_never_completes);
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
