@@ -157,6 +157,7 @@ static struct {
     uint32_t cuts[64][2];
     size_t cut_count;
     bool disk_failed;
+    uint64_t member_fault_us; /* when a member was last taken away */
     uint64_t grant_id;
     bool grant_busy;
 } w;
@@ -668,14 +669,29 @@ static bool spare_left(void)
            v.spare_count > 0;
 }
 
-/* The volume's writer never crashes (its requests would die with it).  A
- * member's host may crash while the volume has redundancy to spare: never
- * for linear and RAID-0, only while every member is in sync otherwise. */
+/* A fault that takes a member away (its host crashing, its disk dying)
+ * only while the volume can lose it: never for linear and RAID-0, and
+ * otherwise only while every member is in sync, every disk's host is up
+ * and the last such fault is 15 s past (the engine may not have noticed
+ * it yet).  More would lose data any RAID loses; the checker would then
+ * only see requests fail. */
+static bool member_fault_ok(void)
+{
+    if (w.layout < 2 || now_us() < w.member_fault_us + 15000000u ||
+        volume_status().state != RSHARE_VOLUME_OPTIMAL)
+        return false;
+    for (uint32_t i = 1; i <= w.count; i++)
+        if (w.n[i].disk && !w.n[i].node)
+            return false;
+    return true;
+}
+
+/* The volume's writer never crashes (its requests would die with it). */
 static bool crashable(const struct snode *sn)
 {
     if (sn->id == VOLUME_CLIENT || !sn->node)
         return false;
-    return !sn->disk || (w.layout >= 2 && volume_status().state == RSHARE_VOLUME_OPTIMAL);
+    return !sn->disk || member_fault_ok();
 }
 
 /* The operator brings back a failed member whose host is up and whose disk
@@ -709,10 +725,12 @@ static void operator_step(void)
 
 static void fault_step(uint64_t end_us)
 {
-    /* Partitions between two nodes come and go. */
+    /* Partitions between two nodes come and go (not between the volume's
+     * writer and a disk's host: that takes a member away, see above). */
     if (w.cut_count < 64 && chance(100)) {
         uint32_t a = 1 + rnd(w.count), b = 1 + rnd(w.count);
-        if (a != b) {
+        bool member_cut = (a == VOLUME_CLIENT && w.n[b].disk) || (b == VOLUME_CLIENT && w.n[a].disk);
+        if (a != b && !member_cut) {
             rshare_loop_net_partition(w.net, a, b, 1);
             TRACE("cut %u-%u", a, b);
             w.cuts[w.cut_count][0] = a;
@@ -741,6 +759,8 @@ static void fault_step(uint64_t end_us)
         struct snode *sn = &w.n[1 + rnd(w.count)];
         if (crashable(sn)) {
             TRACE("crash %u%s", sn->id, sn->disk ? " (a volume disk)" : "");
+            if (sn->disk)
+                w.member_fault_us = now_us();
             node_crash(sn);
             sn->restart_at_us = now_us() + 500000u + rnd(5000000u);
             fig.crashes++;
@@ -748,7 +768,8 @@ static void fault_step(uint64_t end_us)
     }
     /* One member disk dies a third of the way in, if the layout survives it. */
     if (!w.disk_failed && now_us() >= end_us - opt.sim_seconds * 1000000ull * 2 / 3 &&
-        w.layout >= 2 && volume_status().state == RSHARE_VOLUME_OPTIMAL && spare_left()) {
+        member_fault_ok() && spare_left()) {
+        w.member_fault_us = now_us();
         uint32_t k = rnd(w.members);
         w.disks[k].dead = true;
         TRACE("disk of node %u dies", FIRST_DISK + k);
