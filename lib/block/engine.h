@@ -39,6 +39,7 @@ struct rs_vmember {
     bool rebuilt_here;      /* its rebuild finished here; the map is being told */
     bool readd_wanted;      /* operator asked to bring it back */
     bool partial;           /* brought back: rebuild only the regions written meanwhile */
+    bool incomplete;        /* rebuilding (not in sync) since the map last said active */
     struct rs_member_block *mb; /* NULL when it could not be opened */
     uint64_t next_sector;   /* where the last read from it ended (sequential reads) */
 };

@@ -737,6 +737,52 @@ START_TEST(raid1_readd_before_the_map_knows)
 }
 END_TEST
 
+/* Progress callback: the new member's disk dies half way through its
+ * rebuild. */
+static void spare_dies_half_way(rshare_volume *vol, int status, uint64_t done, uint64_t total,
+                                void *ud)
+{
+    (void)vol;
+    (void)ud;
+    if (status == 0 && done >= total / 2 && done < total)
+        disks[NODES - 1].mode = DISK_DEAD;
+}
+
+/* A spare fails half way through its rebuild and is re-added: it was
+ * never in sync, so the write-intent bitmap (which only covers writes
+ * since it failed) does not say what it lacks -- it is rebuilt whole
+ * (found by the soak: tests/soak, seed 8 with --sim-seconds 20 --nodes
+ * 16-40, a RAID-10 read returning zeros). */
+START_TEST(raid1_spare_failed_in_rebuild_is_rebuilt_whole)
+{
+    define("vol", RSHARE_LAYOUT_RAID1, 2, 0, true);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 20);
+    for (int b = 0; b < 10; b++)
+        run_batch(&w, 100);
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 2000000u); /* the bitmap goes clean */
+    ck_assert_uint_eq(status_of(vol).dirty_regions, 0);
+    vol->cfg.progress = spare_dies_half_way;
+    disks[1].mode = DISK_DEAD;
+    uint8_t buf[4096];
+    memset(buf, 0x2D, sizeof(buf));
+    memcpy(w.model, buf, sizeof(buf));
+    ck_assert_int_eq(run_io(vol, true, 0, buf, sizeof(buf)), 0); /* member 1 fails */
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_says_failed, NULL, 30000000u), 0);
+    vol->cfg.progress = NULL;
+    ck_assert_uint_eq(status_of(vol).member[1], res[NODES - 1]);
+    disks[NODES - 1].mode = DISK_OK;
+    ck_assert_int_eq(rshare_volume_readd_member(vol, 1), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 60000000u), 0);
+    ck_assert(memcmp(disks[0].bytes, disks[NODES - 1].bytes, DISK_BYTES) == 0);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    verify_all(&w);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 /* Both mirrors die and a spare steps in: with nothing to copy from, its
  * rebuild fails however often it is retried -- a failed step must not move
  * the stored checkpoint past it, or the retries would creep to the end and
@@ -1106,6 +1152,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid1_rebuilt_spare_fails_and_returns);
     tcase_add_test(tc, raid1_readd_before_the_map_knows);
     tcase_add_test(tc, raid1_rebuild_without_a_source_never_completes);
+    tcase_add_test(tc, raid1_spare_failed_in_rebuild_is_rebuilt_whole);
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
