@@ -343,8 +343,10 @@ static void node_crash(struct snode *sn)
     sn->node = NULL;
     sn->lease = LEASE_IDLE;
     sn->lease_busy = false;
-    if (sn->id == KVM_HOST)
+    if (sn->id == KVM_HOST) {
         memset(w.host_down, 0, sizeof(w.host_down)); /* its keyboard went with it */
+        w.routed = 0; /* its focus starts over */
+    }
     if (sn->target)
         memset(&sn->keys, 0, sizeof(sn->keys));
     isolate(sn->id, 0);
@@ -549,6 +551,8 @@ static void host_key(uint16_t code, int down)
     }
 }
 
+static void kvm_step_route(void);
+
 static void kvm_step(void)
 {
     static const uint16_t keys[] = {KEY_A, KEY_S, KEY_D, KEY_F, KEY_LEFTSHIFT, KEY_LEFTCTRL};
@@ -560,10 +564,51 @@ static void kvm_step(void)
     }
     if (chance(30) && rshare_kvm_focus_next(w.n[KVM_HOST].kvm) == 0)
         fig.focus_moves++;
+    kvm_step_route();
+}
+
+/* The host routes its keyboard in the map to where its focus is (asked
+ * again if the change did not commit). */
+static void routed(rshare_node *node, int status, void *ud)
+{
+    (void)node;
+    (void)ud;
+    if (status < 0)
+        w.routed = 0;
+}
+
+static void kvm_step_route(void)
+{
+    if (!w.n[KVM_HOST].node)
+        return;
     uint32_t focus = rshare_kvm_focus(w.n[KVM_HOST].kvm);
     if (focus && focus != w.routed &&
-        rshare_kvm_route_set(w.n[KVM_HOST].node, w.keyboard, focus, NULL, NULL) == 0)
+        rshare_kvm_route_set(w.n[KVM_HOST].node, w.keyboard, focus, routed, NULL) == 0)
         w.routed = focus;
+}
+
+/* The keyboard's route in node `id`'s map (0: none). */
+static uint32_t route_in_map(uint32_t id)
+{
+    struct rshare_kvm_route r[8];
+    size_t n;
+    if (rshare_kvm_route_list(w.n[id].node, r, 8, sizeof(r[0]), &n) < 0)
+        return 0;
+    for (size_t k = 0; k < n && k < 8; k++)
+        if (r[k].resource == w.keyboard)
+            return r[k].target;
+    return 0;
+}
+
+static int route_is_focus(void *ud)
+{
+    (void)ud;
+    kvm_step_route();
+    uint32_t focus = rshare_kvm_focus(w.n[KVM_HOST].kvm);
+    for (uint32_t i = 1; i <= w.count; i++)
+        if (route_in_map(i) != focus)
+            return 0;
+    return 1;
 }
 
 /* --- leases and grants ------------------------------------------------------------------- */
@@ -926,6 +971,9 @@ static size_t soak_seed(uint64_t seed)
     if (!optimal)
         history_fail(w.h, "the volume was not optimal again within 120 s");
     verify_volume();
+    if (run(route_is_focus, NULL, 30000000u) != 0)
+        history_fail(w.h, "the keyboard's route never reached the host's focus (%u) in every map",
+                     rshare_kvm_focus(w.n[KVM_HOST].kvm));
     if (run(keys_quiet, NULL, 5000000u) != 0)
         for (size_t t = 0; t < 3; t++)
             for (uint16_t c = 0; c < KEY_CNT; c++)
