@@ -272,12 +272,14 @@ static int by_lease(const void *a, const void *b)
 static void sort_leases(struct history *h, enum lease_key key)
 {
     lease_key = key;
-    qsort(h->leases, h->lease_count, sizeof(*h->leases), by_lease);
+    if (h->lease_count > 1)
+        qsort(h->leases, h->lease_count, sizeof(*h->leases), by_lease);
 }
 
 static void check_maps(struct history *h)
 {
-    qsort(h->maps, h->map_count, sizeof(*h->maps), by_version);
+    if (h->map_count > 1)
+        qsort(h->maps, h->map_count, sizeof(*h->maps), by_version);
     for (size_t i = 1; i < h->map_count; i++)
         if (h->maps[i].version == h->maps[i - 1].version &&
             h->maps[i].digest != h->maps[i - 1].digest)
