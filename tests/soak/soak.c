@@ -226,6 +226,16 @@ static void sink(void *user_data, uint32_t host, const struct rshare_kvm_event *
             sn->keys.down[events[i].code] = events[i].value != 0;
 }
 
+/* Set-up that cannot fail unless the driver is wrong. */
+static void must(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "soak: seed %llu: %s: %s\n", (unsigned long long)w.seed, what,
+                rshare_strerror(rc));
+        exit(2);
+    }
+}
+
 static void make_kvm(struct snode *sn)
 {
     struct rshare_kvm_config c;
@@ -241,17 +251,7 @@ static void make_kvm(struct snode *sn)
         c.sink = sink;
         c.sink_data = sn;
     }
-    if (rshare_kvm_create(sn->node, &c, &sn->kvm) < 0)
-        abort();
-}
-
-static void must(int rc, const char *what)
-{
-    if (rc < 0) {
-        fprintf(stderr, "soak: seed %llu: %s: %s\n", (unsigned long long)w.seed, what,
-                rshare_strerror(rc));
-        exit(2);
-    }
+    must(rshare_kvm_create(sn->node, &c, &sn->kvm), "kvm");
 }
 
 static void trace_log(void *ud, enum rshare_log_level level, const char *message)
