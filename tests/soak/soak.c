@@ -414,6 +414,15 @@ static int change_done(void *ud)
     return ((struct change *)ud)->calls > 0;
 }
 
+static void rebuild_progress(rshare_volume *vol, int status, uint64_t done, uint64_t total,
+                             void *ud)
+{
+    (void)vol;
+    (void)ud;
+    TRACE("rebuild %llu/%llu (%d)", (unsigned long long)done, (unsigned long long)total, status);
+
+}
+
 static void volume_define(void)
 {
     struct rshare_volume_desc v;
@@ -447,6 +456,7 @@ static void volume_define(void)
     cfg.rebuild_step_sectors = 256;
     cfg.bitmap_region_sectors = 256;
     cfg.clean_delay_ms = 200;
+    cfg.progress = rebuild_progress;
     must(rshare_volume_open(w.n[VOLUME_CLIENT].node, "soak", &cfg, &w.vol), "open");
 }
 
@@ -465,8 +475,8 @@ static void io_done(rshare_volume *vol, int status, void *ud)
     w.io[i].done = true;
     if (w.io[i].write)
         history_write_end(w.h, w.io[i].id, status);
-    else
-        history_read(w.h, w.io[i].off, w.io[i].buf, w.io[i].len, status);
+    else if (history_read(w.h, w.io[i].off, w.io[i].buf, w.io[i].len, status))
+        TRACE("read at %llu+%zu broke a rule", (unsigned long long)w.io[i].off, w.io[i].len);
 }
 
 static bool batch_busy(void)
