@@ -43,6 +43,7 @@ struct rs_sweep {
     uint32_t target;
     uint64_t pos, sub;     /* next key to hand out (and window start in it) */
     uint64_t failed_key;   /* lowest key of a unit that failed (UINT64_MAX: none) */
+    bool forgotten;        /* its target was re-added: its checkpoint is stored no more */
     uint8_t *regions;      /* only regions whose bit is set, or NULL: all */
     struct unit *units;    /* in flight, in key order */
     uint32_t unit_count;
@@ -79,7 +80,7 @@ static uint64_t checkpoint(const struct rs_sweep *sw)
 static void rebuild_store(struct rs_sweep *sw, bool force)
 {
     rshare_volume *vol = sw->vol;
-    if (sw->kind != RS_SWEEP_REBUILD || !rs_persist_available(vol->node))
+    if (sw->kind != RS_SWEEP_REBUILD || sw->forgotten || !rs_persist_available(vol->node))
         return;
     uint64_t now = rs_now_us(vol->node);
     if (!force && now - sw->last_store_us < SWEEP_STORE_EVERY_US)
@@ -111,6 +112,9 @@ uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target)
 
 void rs_sweep_forget(rshare_volume *vol, uint32_t target)
 {
+    /* A rebuild of it still winding down must not store its place later. */
+    if (vol->sweep && vol->sweep->kind == RS_SWEEP_REBUILD && vol->sweep->target == target)
+        vol->sweep->forgotten = true;
     if (rs_sweep_resume_point(vol, target) == 0)
         return;
     uint8_t rec[20];

@@ -844,6 +844,48 @@ START_TEST(raid1_read_across_the_rebuild_checkpoint)
 }
 END_TEST
 
+/* A spare being rebuilt fails while a step of its rebuild is still in
+ * flight, and is re-added at once: the old rebuild, winding down after the
+ * re-add, must not store its checkpoint again -- the new rebuild would
+ * resume there and miss the write the member lost below it (found by the
+ * soak: tests/soak, seed 243, RAID-10). */
+START_TEST(raid1_readd_while_the_old_rebuild_winds_down)
+{
+    define("vol", RSHARE_LAYOUT_RAID1, 2, 0, true);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 22);
+    for (uint64_t off = 0; off < w.size; off += MAX_IO) {
+        for (size_t k = 0; k < MAX_IO; k++)
+            w.model[off + k] = (uint8_t)(off / 512 + k / 512 + 3);
+        ck_assert_int_eq(run_io(vol, true, off, w.model + off, MAX_IO), 0);
+    }
+    disks[NODES - 1].hold_from = DISK_BYTES / 2; /* the rebuild's upper half waits */
+    disks[1].mode = DISK_DEAD;
+    uint8_t buf[4096];
+    memcpy(buf, w.model, sizeof(buf));
+    ck_assert_int_eq(run_io(vol, true, 0, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, checkpoint_at_half, vol, 30000000u),
+                     0);
+    /* The spare fails on a write below the checkpoint, which it misses. */
+    disks[NODES - 1].mode = DISK_DEAD;
+    memset(buf, 0xC3, sizeof(buf));
+    memcpy(w.model + 8192, buf, sizeof(buf));
+    ck_assert_int_eq(run_io(vol, true, 8192, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_says_failed, NULL, 10000000u), 0);
+    ck_assert_ptr_nonnull(vol->sweep); /* its held step keeps the old rebuild alive */
+    disks[NODES - 1].mode = DISK_OK;
+    ck_assert_int_eq(rshare_volume_readd_member(vol, 1), 0);
+    disk_release(&disks[NODES - 1]);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 60000000u), 0);
+    ck_assert(memcmp(disks[NODES - 1].bytes + 8192, buf, sizeof(buf)) == 0);
+    ck_assert(memcmp(disks[0].bytes, disks[NODES - 1].bytes, DISK_BYTES) == 0);
+    verify_all(&w);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 /* Both mirrors die and a spare steps in: with nothing to copy from, its
  * rebuild fails however often it is retried -- a failed step must not move
  * the stored checkpoint past it, or the retries would creep to the end and
@@ -1215,6 +1257,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid1_rebuild_without_a_source_never_completes);
     tcase_add_test(tc, raid1_spare_failed_in_rebuild_is_rebuilt_whole);
     tcase_add_test(tc, raid1_read_across_the_rebuild_checkpoint);
+    tcase_add_test(tc, raid1_readd_while_the_old_rebuild_winds_down);
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
