@@ -185,11 +185,11 @@ static void refresh(rshare_volume *vol)
             m->incomplete = false;
         /* Re-added before the map recorded its failure: the map's older
          * view (active) does not make it in sync; it waits for its rebuild. */
-        if (m->readd_wanted && m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
+        if (m->readd_wanted && m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE && redundant(vol))
             m->map_state = RSHARE_VOLUME_MEMBER_FAILED;
         if (m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
             m->rebuilt_here = false;
-        if (m->map_state == RSHARE_VOLUME_MEMBER_REBUILDING)
+        if (m->map_state != RSHARE_VOLUME_MEMBER_FAILED)
             m->readd_wanted = false;
         if (m->map_state != RSHARE_VOLUME_MEMBER_REBUILDING && vol->rebuild_member == i)
             rs_sweep_stop(vol);
@@ -237,7 +237,11 @@ void rs_vol_sync_map(rshare_volume *vol)
             d.member_state[i] = RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
         } else if (m->readd_wanted && d.member_state[i] != RSHARE_VOLUME_MEMBER_REBUILDING) {
-            d.member_state[i] = RSHARE_VOLUME_MEMBER_REBUILDING;
+            /* Without redundancy there is nothing to rebuild it from: it
+             * comes back as it is (writes that failed while it was away
+             * were not acknowledged). */
+            d.member_state[i] = redundant(vol) ? RSHARE_VOLUME_MEMBER_REBUILDING
+                                               : RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
         }
     }

@@ -886,6 +886,41 @@ START_TEST(raid1_readd_while_the_old_rebuild_winds_down)
 }
 END_TEST
 
+/* A RAID-0 member is away for a while (the volume fails) and comes back:
+ * re-added, with nothing to rebuild it from, it is simply in use again and
+ * the volume works (found by the soak: tests/soak, seed 186 -- a re-added
+ * member of a volume without redundancy stayed REBUILDING for ever). */
+START_TEST(raid0_member_readded_is_active_again)
+{
+    define("vol", RSHARE_LAYOUT_RAID0, 2, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 23);
+    for (int b = 0; b < 5; b++)
+        run_batch(&w, 100);
+    disks[1].mode = DISK_DEAD;
+    uint8_t buf[16384];
+    memset(buf, 0x44, sizeof(buf));
+    ck_assert_int_ne(run_io(vol, true, 0, buf, sizeof(buf)), 0); /* spans both members */
+    ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_FAILED);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_says_failed, NULL, 10000000u), 0);
+    disks[1].mode = DISK_OK;
+    ck_assert_int_eq(rshare_volume_readd_member(vol, 1), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 10000000u), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, map_in_sync, NULL, 10000000u), 0);
+    /* The failed write may have reached one member: the model takes what
+     * is there, then everything else must match. */
+    ck_assert_int_eq(run_io(vol, false, 0, w.model, sizeof(buf)), 0);
+    for (int b = 0; b < 5; b++)
+        run_batch(&w, 50);
+    ck_assert_uint_eq(w.failures, 0);
+    ck_assert_uint_eq(w.mismatches, 0);
+    verify_all(&w);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 /* Both mirrors die and a spare steps in: with nothing to copy from, its
  * rebuild fails however often it is retried -- a failed step must not move
  * the stored checkpoint past it, or the retries would creep to the end and
@@ -1258,6 +1293,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid1_spare_failed_in_rebuild_is_rebuilt_whole);
     tcase_add_test(tc, raid1_read_across_the_rebuild_checkpoint);
     tcase_add_test(tc, raid1_readd_while_the_old_rebuild_winds_down);
+    tcase_add_test(tc, raid0_member_readded_is_active_again);
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
