@@ -16,13 +16,13 @@
  * right and no key stay pressed.
  *
  *   soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T]
- *        [--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR]]
+ *        [--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR] [--log-node ID]]
  *
  * Runs seeds from SEED until N are done or WALL seconds of wall time have
  * passed (environment: SOAK_FIRST, SOAK_SEEDS, SOAK_SECONDS).  A failing
  * seed is printed with the command that runs it alone; --trace then shows
- * the faults, the volume's member states and its engine's log, and
- * --watch the requests that touch one sector. */
+ * the faults, the volume's member states and its engine's log, --watch
+ * the requests that touch one sector, --log-node one node's debug log. */
 #include "config.h"
 
 #include <linux/input-event-codes.h>
@@ -162,8 +162,10 @@ static struct {
     bool grant_busy;
 } w;
 
-/* --trace: what the driver does and how the volume's members change. */
+/* --trace: what the driver does and how the volume's members change;
+ * --log-node: one node's log at debug level. */
 static bool trace;
+static uint32_t log_node;
 #define TRACE(...)                                                                                \
     do {                                                                                          \
         if (trace) {                                                                              \
@@ -273,7 +275,9 @@ static void node_start(struct snode *sn)
     cfg.request_timeout_ms = 2000;
     cfg.cluster_key = w.cluster_key; /* access management needs one */
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
-    if (trace && sn->id == VOLUME_CLIENT) /* the volume engine's log */
+    if (log_node == sn->id)
+        cfg.log = (struct rshare_log){trace_log, NULL, RSHARE_LOG_DEBUG};
+    else if (trace && sn->id == VOLUME_CLIENT) /* the volume engine's log */
         cfg.log = (struct rshare_log){trace_log, NULL, RSHARE_LOG_INFO};
     must(rshare_node_create(&cfg, &sn->node), "node");
     must(rshare_node_add_loop(sn->node, w.net, sn->id), "loop endpoint");
@@ -969,8 +973,15 @@ static size_t soak_seed(uint64_t seed)
         if (w.host_down[c] && w.n[KVM_HOST].node)
             host_key(c, 0);
     heal_all();
-    if (run(converged, NULL, 120000000u) != 0)
+    if (run(converged, NULL, 120000000u) != 0) {
         history_fail(w.h, "the cluster did not converge within 120 s of the faults stopping");
+        for (uint32_t i = 1; i <= w.count && trace; i++)
+            TRACE("node %u: manager %u, map version %llu, %zu members, %zu resources", i,
+                  rshare_cluster_manager(w.n[i].node),
+                  (unsigned long long)rs_cluster(w.n[i].node)->map.version,
+                  rs_cluster(w.n[i].node)->map.member_count,
+                  rs_cluster(w.n[i].node)->map.resource_count);
+    }
     if (run(batch_done, NULL, 60000000u) != 0)
         history_fail(w.h, "volume requests still pending 60 s after the faults stopped");
     bool optimal = false;
@@ -1029,7 +1040,7 @@ static size_t soak_seed(uint64_t seed)
 static void usage(void)
 {
     fprintf(stderr, "usage: soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T] "
-                    "[--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR]]\n");
+                    "[--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR] [--log-node ID]]\n");
     exit(2);
 }
 
@@ -1061,6 +1072,8 @@ int main(int argc, char **argv)
         i++;
         if (strcmp(a, "--watch") == 0)
             watch = strtoll(v, NULL, 10);
+        else if (strcmp(a, "--log-node") == 0)
+            log_node = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--first") == 0)
             opt.first = strtoull(v, NULL, 10);
         else if (strcmp(a, "--seeds") == 0)
