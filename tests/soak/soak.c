@@ -144,7 +144,9 @@ static struct {
     uint64_t lease_resource, keyboard;
     uint32_t targets[3];
     int host_down[KEY_CNT];
-    uint32_t routed; /* the keyboard's route last asked for */
+    uint32_t routed;      /* the keyboard's route as last committed (0: ask again) */
+    uint32_t route_asked; /* the one in flight */
+    bool route_busy;
     rshare_volume *vol;
     struct {
         bool busy, write, done;
@@ -350,6 +352,7 @@ static void node_crash(struct snode *sn)
     if (sn->id == KVM_HOST) {
         memset(w.host_down, 0, sizeof(w.host_down)); /* its keyboard went with it */
         w.routed = 0; /* its focus starts over */
+        w.route_busy = false;
     }
     if (sn->target)
         memset(&sn->keys, 0, sizeof(sn->keys));
@@ -581,24 +584,27 @@ static void kvm_step(void)
     kvm_step_route();
 }
 
-/* The host routes its keyboard in the map to where its focus is (asked
- * again if the change did not commit). */
+/* The host routes its keyboard in the map to where its focus is, one
+ * change at a time (two in flight may commit in either order), asking
+ * again if one did not commit. */
 static void routed(rshare_node *node, int status, void *ud)
 {
     (void)node;
     (void)ud;
-    if (status < 0)
-        w.routed = 0;
+    w.route_busy = false;
+    w.routed = status < 0 ? 0 : w.route_asked;
 }
 
 static void kvm_step_route(void)
 {
-    if (!w.n[KVM_HOST].node)
+    if (!w.n[KVM_HOST].node || w.route_busy)
         return;
     uint32_t focus = rshare_kvm_focus(w.n[KVM_HOST].kvm);
     if (focus && focus != w.routed &&
-        rshare_kvm_route_set(w.n[KVM_HOST].node, w.keyboard, focus, routed, NULL) == 0)
-        w.routed = focus;
+        rshare_kvm_route_set(w.n[KVM_HOST].node, w.keyboard, focus, routed, NULL) == 0) {
+        w.route_busy = true;
+        w.route_asked = focus;
+    }
 }
 
 /* The keyboard's route in node `id`'s map (0: none). */
@@ -992,9 +998,13 @@ static size_t soak_seed(uint64_t seed)
     if (!optimal)
         history_fail(w.h, "the volume was not optimal again within 120 s");
     verify_volume();
-    if (run(route_is_focus, NULL, 30000000u) != 0)
+    if (run(route_is_focus, NULL, 30000000u) != 0) {
         history_fail(w.h, "the keyboard's route never reached the host's focus (%u) in every map",
                      rshare_kvm_focus(w.n[KVM_HOST].kvm));
+        for (uint32_t i = 1; i <= w.count && trace; i++)
+            TRACE("node %u: route %u, map version %llu", i, route_in_map(i),
+                  (unsigned long long)rs_cluster(w.n[i].node)->map.version);
+    }
     if (run(keys_quiet, NULL, 5000000u) != 0)
         for (size_t t = 0; t < 3; t++)
             for (uint16_t c = 0; c < KEY_CNT; c++)
