@@ -40,6 +40,7 @@ struct rs_vmember {
     bool rebuilt_here;      /* its rebuild finished here; the map is being told */
     bool readd_wanted;      /* operator asked to bring it back */
     bool partial;           /* brought back: rebuild only the regions written meanwhile */
+    bool incomplete;        /* rebuilding (not in sync) since the map last said active */
     struct rs_member_block *mb; /* NULL when it could not be opened */
     uint64_t next_sector;   /* where the last read from it ended (sequential reads) */
 };
@@ -201,6 +202,10 @@ int rs_sweep_start(rshare_volume *vol, enum rs_sweep_kind kind, uint32_t target,
                    uint8_t *regions, rs_sweep_done_fn done, void *user_data);
 /* Where a rebuild of `target` left off before a restart (0: from the start). */
 uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target);
+/* Member `target` is being brought back after it failed: the writes it
+ * missed lie anywhere, below the stored checkpoint too, so a rebuild of
+ * it must not resume from one stored before. */
+void rs_sweep_forget(rshare_volume *vol, uint32_t target);
 /* Stop the running sweep (its `done` gets RSHARE_ECANCELED once idle). */
 void rs_sweep_stop(rshare_volume *vol);
 /* The volume's foreground load changed: sweeps slow down while it is busy. */

@@ -42,6 +42,8 @@ struct rs_sweep {
     enum rs_sweep_kind kind;
     uint32_t target;
     uint64_t pos, sub;     /* next key to hand out (and window start in it) */
+    uint64_t failed_key;   /* lowest key of a unit that failed (UINT64_MAX: none) */
+    bool forgotten;        /* its target was re-added: its checkpoint is stored no more */
     uint8_t *regions;      /* only regions whose bit is set, or NULL: all */
     struct unit *units;    /* in flight, in key order */
     uint32_t unit_count;
@@ -68,16 +70,17 @@ static uint64_t unit_span(const rshare_volume *vol)
     return vol->parity ? (uint64_t)vol->layout.desc.chunk_sectors : 1;
 }
 
-/* Lowest key not completely done. */
+/* Lowest key not completely done: a unit that failed is not done. */
 static uint64_t checkpoint(const struct rs_sweep *sw)
 {
-    return sw->units && sw->units->key < sw->pos ? sw->units->key : sw->pos;
+    uint64_t at = sw->units && sw->units->key < sw->pos ? sw->units->key : sw->pos;
+    return sw->failed_key < at ? sw->failed_key : at;
 }
 
 static void rebuild_store(struct rs_sweep *sw, bool force)
 {
     rshare_volume *vol = sw->vol;
-    if (sw->kind != RS_SWEEP_REBUILD || !rs_persist_available(vol->node))
+    if (sw->kind != RS_SWEEP_REBUILD || sw->forgotten || !rs_persist_available(vol->node))
         return;
     uint64_t now = rs_now_us(vol->node);
     if (!force && now - sw->last_store_us < SWEEP_STORE_EVERY_US)
@@ -105,6 +108,24 @@ uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target)
         return 0;
     uint64_t at = rs_get64(rec + 12);
     return at <= vol->keys ? at : 0;
+}
+
+void rs_sweep_forget(rshare_volume *vol, uint32_t target)
+{
+    /* A rebuild of it still winding down must not store its place later. */
+    if (vol->sweep && vol->sweep->kind == RS_SWEEP_REBUILD && vol->sweep->target == target)
+        vol->sweep->forgotten = true;
+    if (rs_sweep_resume_point(vol, target) == 0)
+        return;
+    uint8_t rec[20];
+    char key[40];
+    memcpy(rec, "RSRB", 4);
+    rs_put64(rec + 4, vol->m[target].resource);
+    rs_put64(rec + 12, 0);
+    snprintf(key, sizeof(key), "volume-%u-rebuild", (unsigned)vol->desc.id);
+    if (rs_persist_store(vol->node, key, rec, sizeof(rec)) < 0)
+        rs_log_warn(vol->node, "volume %s: rebuild progress not reset: %s", vol->desc.name,
+                    rshare_node_errmsg(vol->node));
 }
 
 static void sweep_fill(struct rs_sweep *sw);
@@ -147,6 +168,8 @@ static void unit_end(struct unit *u)
     rshare_volume *vol = sw->vol;
     if (u->status < 0 && sw->status == 0)
         sw->status = u->status;
+    if (u->status < 0 && u->key < sw->failed_key)
+        sw->failed_key = u->key;
     rs_range_unlock(&vol->locks, &u->lock);
     if (u->prev)
         u->prev->next = u->next;
@@ -521,6 +544,7 @@ int rs_sweep_start(rshare_volume *vol, enum rs_sweep_kind kind, uint32_t target,
     sw->kind = kind;
     sw->target = target;
     sw->pos = from;
+    sw->failed_key = UINT64_MAX;
     sw->regions = regions;
     sw->done = done;
     sw->user_data = user_data;

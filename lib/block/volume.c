@@ -183,6 +183,14 @@ static void refresh(rshare_volume *vol)
             m->resource = d->members[i];
         }
         m->map_state = d->member_state[i];
+        if (m->map_state == RSHARE_VOLUME_MEMBER_REBUILDING)
+            m->incomplete = true;
+        else if (m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
+            m->incomplete = false;
+        /* Re-added before the map recorded its failure: the map's older
+         * view (active) does not make it in sync; it waits for its rebuild. */
+        if (m->readd_wanted && m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE && redundant(vol))
+            m->map_state = RSHARE_VOLUME_MEMBER_FAILED;
         if (m->map_state == RSHARE_VOLUME_MEMBER_ACTIVE)
             m->rebuilt_here = false;
         if (m->map_state != RSHARE_VOLUME_MEMBER_FAILED)
@@ -232,8 +240,12 @@ void rs_vol_sync_map(rshare_volume *vol)
         } else if (m->rebuilt_here && d.member_state[i] == RSHARE_VOLUME_MEMBER_REBUILDING) {
             d.member_state[i] = RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
-        } else if (m->readd_wanted && d.member_state[i] == RSHARE_VOLUME_MEMBER_FAILED) {
-            d.member_state[i] = RSHARE_VOLUME_MEMBER_REBUILDING;
+        } else if (m->readd_wanted && d.member_state[i] != RSHARE_VOLUME_MEMBER_REBUILDING) {
+            /* Without redundancy there is nothing to rebuild it from: it
+             * comes back as it is (writes that failed while it was away
+             * were not acknowledged). */
+            d.member_state[i] = redundant(vol) ? RSHARE_VOLUME_MEMBER_REBUILDING
+                                               : RSHARE_VOLUME_MEMBER_ACTIVE;
             change = true;
         }
     }
@@ -622,8 +634,15 @@ RSHARE_API int rshare_volume_readd_member(rshare_volume *volume, uint32_t index)
     member_close(vol, index);
     m->failed_here = false;
     m->readd_wanted = true;
-    m->partial = vol->bitmap.durable || vol->bitmap.dirty;
+    /* Only a member that was in sync when it left can catch up on the
+     * regions written meanwhile; one that failed in the middle of its
+     * rebuild (here, or before a restart: its checkpoint short of the end)
+     * is rebuilt whole. */
+    uint64_t at = rs_sweep_resume_point(vol, index);
+    bool incomplete = m->incomplete || (at > 0 && at < vol->keys);
+    m->partial = !incomplete && (vol->bitmap.durable || vol->bitmap.dirty);
     m->map_state = RSHARE_VOLUME_MEMBER_FAILED; /* until the map says otherwise */
+    rs_sweep_forget(vol, index); /* an earlier rebuild's checkpoint no longer holds */
     int rc = member_attach(vol, index);
     if (rc < 0)
         return rc;

@@ -254,8 +254,10 @@ static void mirror_read_next(struct piece *p)
     for (uint32_t c = 0; c < p->ext.copies; c++) {
         uint64_t sector;
         uint32_t member = copy_member(vol, &p->ext, c, &sector);
+        /* A member being rebuilt serves the piece only if all of it lies
+         * below the checkpoint, not just its first sector. */
         if (member == RS_LAYOUT_NO_MEMBER || (p->tried & (1u << c)) ||
-            !rs_vol_readable(vol, member, key))
+            !rs_vol_readable(vol, member, key + p->ext.sectors - 1))
             continue;
         uint32_t load = vol->m[member].mb->inflight;
         if (vol->m[member].next_sector == sector)

@@ -1029,13 +1029,13 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
                  map->member_count * 16 +
                  map->volume_count * (144 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
                  map->route_count * 24 + 16 + map->grant_count * 64 +
-                 map->lease_count * 64 + map->fence_count * 24;
+                 map->lease_count * 64 + map->fence_count * 24 + 18;
     uint8_t *buf = alloc(cap);
     if (!buf)
         return RSHARE_ENOMEM;
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
-    rs_cbor_put_array(&w, 8);
+    rs_cbor_put_array(&w, 10);
     rs_cbor_put_array(&w, map->member_count);
     for (size_t i = 0; i < map->member_count; i++) {
         const struct rs_map_member *m = &map->members[i];
@@ -1089,6 +1089,11 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
         rs_cbor_put_uint(&w, map->fences[i].resource);
         rs_cbor_put_uint(&w, map->fences[i].fence);
     }
+    /* The map's own version and epoch: a snapshot is taken at the index of
+     * the last entry applied, which may be a configuration entry that did
+     * not change the map. */
+    rs_cbor_put_uint(&w, map->version);
+    rs_cbor_put_uint(&w, map->epoch);
     if (w.overflow)
         return RSHARE_EPROTO; /* the bound above is wrong: a bug, not input */
     *out = buf;
@@ -1147,7 +1152,7 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
     struct rshare_resource_desc *descs = rs_malloc(node, RSHARE_RESOURCES_PER_NODE * sizeof(*descs));
     if (!descs)
         return RSHARE_ENOMEM;
-    if (rs_cbor_get_array(&r, &outer) < 0 || (outer != 5 && outer != 8) ||
+    if (rs_cbor_get_array(&r, &outer) < 0 || (outer != 5 && outer != 8 && outer != 10) ||
         rs_cbor_get_array(&r, &members) < 0 ||
         members > RS_MAP_MAX_MEMBERS)
         goto out;
@@ -1193,12 +1198,15 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
             route_store(node, &fresh, resource, target) < 0)
             goto out;
     }
-    if (outer == 8 && restore_access(node, &fresh, &r) < 0)
-        goto out;
-    if (!rs_cbor_at_end(&r))
+    if (outer >= 8 && restore_access(node, &fresh, &r) < 0)
         goto out;
     fresh.version = map->version;
     fresh.epoch = map->epoch;
+    if (outer == 10 && (rs_cbor_get_uint(&r, &fresh.version) < 0 ||
+                        get_u32(&r, &fresh.epoch) < 0))
+        goto out;
+    if (!rs_cbor_at_end(&r))
+        goto out;
     rs_map_clear(node, map);
     *map = fresh;
     rs_free(node, descs);

@@ -723,13 +723,25 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         raft_free(buf->base); /* the map already holds it */
         return 0;
     }
+    /* The snapshot names the map's version and epoch (those of the last
+     * map change in it); one in the older format has only the snapshot's
+     * index and term, the nearest there is. */
+    uint64_t version = cl->map.version;
+    uint32_t epoch = cl->map.epoch;
+    cl->map.version = 0;
     int rc = rs_map_restore(rr->node, &cl->map, buf->base, buf->len);
     raft_free(buf->base);
-    if (rc < 0)
+    if (rc < 0) {
+        cl->map.version = version;
+        cl->map.epoch = epoch;
         return RAFT_CORRUPT;
-    if (rr->has_snapshot) {
+    }
+    if (cl->map.version == 0 && rr->has_snapshot) {
         cl->map.version = rr->snap_index;
         cl->map.epoch = (uint32_t)rr->snap_term;
+    } else if (cl->map.version == 0) {
+        cl->map.version = version;
+        cl->map.epoch = epoch;
     }
     rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
     rr->in_fsm = true;

@@ -209,13 +209,18 @@ START_TEST(test_commands)
     ck_assert_uint_eq(rs_map_host_resources(&map, 5, &first), 3);
     ck_assert_uint_eq(first, 1);
 
-    /* Snapshot and restore give the same map. */
+    /* Snapshot and restore give the same map, with its version and epoch
+     * (not the index of the entry the snapshot was taken at). */
     uint8_t *snap;
     size_t snap_len;
+    map.version = 41;
+    map.epoch = 3;
     ck_assert_int_eq(rs_map_snapshot(node, &map, malloc, &snap, &snap_len), 0);
     struct rs_map copy;
     rs_map_init(&copy);
     ck_assert_int_eq(rs_map_restore(node, &copy, snap, snap_len), 0);
+    ck_assert_uint_eq(copy.version, 41);
+    ck_assert_uint_eq(copy.epoch, 3);
     ck_assert_uint_eq(copy.member_count, map.member_count);
     ck_assert_uint_eq(copy.resource_count, map.resource_count);
     ck_assert_mem_eq(copy.members, map.members, map.member_count * sizeof(*map.members));
