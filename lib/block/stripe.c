@@ -48,6 +48,7 @@ struct rs_rowop {
     bool locked, dirtied;
     uint32_t outstanding, replans;
     int status;
+    bool refused;                               /* a member host refused access */
     struct rs_mio mio[RS_LAYOUT_MAX_MEMBERS];
 };
 
@@ -126,14 +127,23 @@ static void row_write_put(struct rs_rowop *op)
     if (--op->outstanding)
         return;
     /* The write stands if the volume still holds every row (one missing
-     * member at most). */
-    row_end(op, rs_vol_state(op->vol) == RSHARE_VOLUME_FAILED ? RSHARE_EIO : 0);
+     * member at most) and no member host refused it: a refusal fails no
+     * member, so the row may now be inconsistent and the write must not
+     * be acknowledged (a scrub with repair makes the row whole again). */
+    if (op->refused)
+        row_end(op, RSHARE_EACCES);
+    else
+        row_end(op, rs_vol_state(op->vol) == RSHARE_VOLUME_FAILED ? RSHARE_EIO : 0);
 }
 
 static void row_written(struct rs_mio *mio, int status)
 {
-    (void)status; /* a failed write has failed its member; the row stays consistent */
-    row_write_put(mio->owner);
+    /* A failed write has failed its member, so the row stays consistent;
+     * an access refusal has not. */
+    struct rs_rowop *op = mio->owner;
+    if (status == RSHARE_EACCES)
+        op->refused = true;
+    row_write_put(op);
 }
 
 static void row_write(struct rs_rowop *op)

@@ -156,6 +156,7 @@ struct piece {
     uint32_t written;   /* mirror copies written */
     uint32_t tried;     /* mirror copies tried (bit per copy) */
     uint32_t bad;       /* mirror copies that had a medium error */
+    bool refused;       /* a member host refused access: not acknowledged */
     int status;
     uint32_t nmio;
     struct rs_mio mio[];
@@ -283,8 +284,10 @@ static void mirror_write_done(struct rs_mio *mio, int status)
     struct piece *p = mio->owner;
     if (status == 0)
         p->written++;
+    else if (status == RSHARE_EACCES)
+        p->refused = true; /* the copy is stale but its member is not failed */
     if (--p->outstanding == 0)
-        piece_end(p, p->written ? 0 : (status ? status : RSHARE_EIO));
+        piece_end(p, p->refused ? RSHARE_EACCES : p->written ? 0 : (status ? status : RSHARE_EIO));
 }
 
 static void mirror_write_granted(struct rs_range_lock *lock)

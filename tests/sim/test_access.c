@@ -674,6 +674,15 @@ START_TEST(test_volume_grant_and_lease)
     ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), RSHARE_EACCES);
     run(NULL, NULL, 500000u);
     members_active(0);
+
+    /* One mirror's host opens its disk, the other still refuses: the
+     * write lands on one copy only and must not be acknowledged (the
+     * refused copy is not failed, so it would be read as current). */
+    ck_assert_int_eq(rshare_access_set_policy(nodes[2], mid[1], RSHARE_ACCESS_OPEN), 0);
+    uint8_t other_buf[8192];
+    memset(other_buf, 0x5a, sizeof(other_buf));
+    ck_assert_int_eq(vol_io(vol, true, 4096, other_buf, sizeof(other_buf)), RSHARE_EACCES);
+    members_active(0);
     rshare_volume_close(vol);
 }
 END_TEST
