@@ -827,6 +827,12 @@ static int open_instance(rshare_node *node, bool alone, raft_index replay_until)
      * configured timeout, a silent manager is replaced within about one
      * configured election timeout. */
     raft_set_election_timeout(&rr->raft, cl->config.election_timeout_ms / 2);
+    /* A snapshot whose answer is lost leaves libraft's leader waiting for
+     * it, ignoring the follower's rejections, until this timeout: libraft's
+     * default of 30 s kept a node's map behind for that long (the soak's
+     * seed 2527, doc/RELIABILITY.md).  Ten election timeouts still leave a
+     * slow bus time to carry a large map. */
+    raft_set_install_snapshot_timeout(&rr->raft, 10u * cl->config.election_timeout_ms);
     raft_set_heartbeat_timeout(&rr->raft, cl->config.heartbeat_ms);
     raft_set_snapshot_threshold(&rr->raft, SNAPSHOT_THRESHOLD);
     raft_set_snapshot_trailing(&rr->raft, SNAPSHOT_TRAILING);
