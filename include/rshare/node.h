@@ -44,6 +44,15 @@ struct rshare_node_config {
     struct rshare_allocator allocator;
     struct rshare_log log;
     struct rshare_persist persist;    /* overrides state_dir when set */
+
+    /* Node identity (include/rshare/identity.h), appended.  With
+     * `authority_public_key` set the node runs in identity mode: it speaks
+     * to a peer only after both showed a certificate of that authority,
+     * and protects every unicast packet with a key of that pair alone.
+     * The three are set together and copied. */
+    const uint8_t *identity_secret_key;  /* RSHARE_IDENTITY_SECRET_KEY_BYTES */
+    const uint8_t *identity_cert;        /* RSHARE_IDENTITY_CERT_BYTES */
+    const uint8_t *authority_public_key; /* RSHARE_IDENTITY_PUBLIC_KEY_BYTES */
 };
 
 /* Fill `config` with defaults.  `struct_size` must be sizeof(*config). */
@@ -127,6 +136,13 @@ struct rshare_node_stats {
     uint64_t requests_map_stale;    /* refused: the sender's map version differs */
     /* transports, appended */
     uint64_t rx_urgent_lane;        /* packets read from an urgent lane */
+    /* identities, appended */
+    uint64_t rx_identity_refused;   /* a HELLO with a bad, foreign, revoked or
+                                       another node's certificate, or a unicast
+                                       packet without a pair key */
+    uint64_t rx_no_pair;            /* from a peer without a completed handshake
+                                       (answered with a HELLO) */
+    uint64_t handshakes;            /* HELLOs verified */
 };
 
 /* Copy the node's counters into `stats` (the caller's struct_size says

@@ -9,6 +9,7 @@
 #include <rshare/error.h>
 #include <rshare/transport.h>
 #include <rshare/node.h>
+#include <rshare/identity.h>
 #include <rshare/message.h>
 #include <rshare/udp.h>
 #include <rshare/loop.h>

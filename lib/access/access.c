@@ -21,6 +21,7 @@
 #include "access.h"
 #include "block/blockwire.h"
 #include "cluster/cluster.h"
+#include "link/link.h"
 #include "msg/msg.h"
 
 #define TICK_US 100000u   /* expiry check period on the manager */
@@ -417,6 +418,41 @@ static int sign_cookie(rshare_node *node, uint64_t id, uint32_t requester, uint8
                                 (unsigned long long)id);
 }
 
+/* Revoke a node key: asked on the manager itself or by a manager-eligible
+ * member (a node that could become manager and do it anyway).  Without a
+ * key in the request, the one the manager saw the node use. */
+static int execute_revoke_identity(rshare_node *node, uint32_t requester,
+                                   struct rs_cbor_reader *r, size_t n, struct exec *e)
+{
+    const struct rs_map *map = &rs_cluster(node)->map;
+    uint64_t id;
+    const uint8_t *given;
+    size_t given_len;
+    if (n != 3 || rs_cbor_get_uint(r, &id) < 0 || id == 0 || id >= UINT32_MAX ||
+        rs_cbor_get_bytes(r, &given, &given_len) < 0 || (given_len != 0 && given_len != 32) ||
+        !rs_cbor_at_end(r))
+        return RSHARE_EPROTO;
+    const struct rs_map_member *m = rs_map_member(map, requester);
+    if (requester != rshare_node_id(node) && !(m && m->flags & RS_MAP_MEMBER_ELIGIBLE))
+        return RSHARE_EACCES;
+    uint8_t pk[RSHARE_IDENTITY_PUBLIC_KEY_BYTES];
+    if (given_len)
+        memcpy(pk, given, sizeof(pk));
+    else if (id == rshare_node_id(node) && rs_link(node)->id.enabled)
+        memcpy(pk, rs_link(node)->id.pk, sizeof(pk));
+    else if (!rs_link_peer_identity(node, (uint32_t)id, pk))
+        return RSHARE_ENOENT;
+    uint8_t cmd[64];
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, cmd, sizeof(cmd));
+    rs_map_cmd_identity_revoke(&w, (uint32_t)id, pk);
+    e->id = id;
+    int rc = rs_map_check(node, map, cmd, w.len);
+    if (rc < 0)
+        return rc;
+    return rs_raft_propose(node, cmd, w.len, exec_applied, e);
+}
+
 /* Execute an access request on the manager.  `requester` is the sender a
  * peer's request was authenticated as, or this node for its own API; the
  * manager's own requests act as the manager (grantor and revoker 0). */
@@ -429,8 +465,11 @@ static int execute(rshare_node *node, uint32_t requester, const uint8_t *body, s
     rs_cbor_reader_init(&r, body, len);
     size_t n;
     uint64_t op, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (rs_cbor_get_array(&r, &n) < 0 || n < 2 || n > 5 || rs_cbor_get_uint(&r, &op) < 0 ||
-        rs_cbor_get_uint(&r, &a0) < 0 || (n > 2 && rs_cbor_get_uint(&r, &a1) < 0) ||
+    if (rs_cbor_get_array(&r, &n) < 0 || n < 2 || n > 5 || rs_cbor_get_uint(&r, &op) < 0)
+        return RSHARE_EPROTO;
+    if (op == RS_ACCESS_REVOKE_IDENTITY)
+        return execute_revoke_identity(node, requester, &r, n, e);
+    if (rs_cbor_get_uint(&r, &a0) < 0 || (n > 2 && rs_cbor_get_uint(&r, &a1) < 0) ||
         (n > 3 && rs_cbor_get_uint(&r, &a2) < 0) || (n > 4 && rs_cbor_get_uint(&r, &a3) < 0) ||
         !rs_cbor_at_end(&r))
         return RSHARE_EPROTO;
@@ -550,13 +589,13 @@ static void on_access_request(rshare_node *node, rshare_request *req, void *user
 }
 
 /* Send a request body to the manager, or execute it here on the manager. */
-static int submit(rshare_node *node, const uint8_t *body, size_t len, rshare_access_fn done,
-                  void *user_data)
+static int submit(rshare_node *node, const uint8_t *body, size_t len, bool needs_key,
+                  rshare_access_fn done, void *user_data)
 {
     struct rs_access *a = rs_access(node);
     if (!a || !rs_cluster(node)->joined)
         return rs_errorf(node, RSHARE_EINVAL, "the node has not joined a cluster");
-    if (!a->key.valid)
+    if (needs_key && !a->key.valid)
         return rs_errorf(node, RSHARE_ENOTSUP, "access management needs a cluster key");
     uint32_t manager = rs_raft_leader(node);
     if (!manager)
@@ -602,7 +641,23 @@ static int submit_args(rshare_node *node, uint64_t op, size_t nargs, const uint6
     rs_cbor_put_uint(&w, op);
     for (size_t i = 0; i < nargs; i++)
         rs_cbor_put_uint(&w, args[i]);
-    return submit(node, body, w.len, done, user_data);
+    return submit(node, body, w.len, true, done, user_data);
+}
+
+RSHARE_API int rshare_access_revoke_identity(rshare_node *node, uint32_t node_id,
+                                             const uint8_t *public_key, rshare_access_fn done,
+                                             void *user_data)
+{
+    if (!node || node_id == RSHARE_NODE_ID_NONE || node_id == RSHARE_NODE_ID_BROADCAST)
+        return RSHARE_EINVAL;
+    uint8_t body[64];
+    struct rs_cbor_writer w;
+    rs_cbor_writer_init(&w, body, sizeof(body));
+    rs_cbor_put_array(&w, 3);
+    rs_cbor_put_uint(&w, RS_ACCESS_REVOKE_IDENTITY);
+    rs_cbor_put_uint(&w, node_id);
+    rs_cbor_put_bytes(&w, public_key ? public_key : body, public_key ? RSHARE_IDENTITY_PUBLIC_KEY_BYTES : 0);
+    return submit(node, body, w.len, false, done, user_data);
 }
 
 /* --- expiry, on the manager -------------------------------------------------------- */

@@ -25,7 +25,8 @@ enum rs_access_op {
     RS_ACCESS_COOKIE = 4,   /* [4, grant] */
     RS_ACCESS_LEASE = 5,    /* [5, resource, mode, ttl_ms] */
     RS_ACCESS_RENEW = 6,    /* [6, lease] */
-    RS_ACCESS_RELEASE = 7   /* [7, lease] */
+    RS_ACCESS_RELEASE = 7,  /* [7, lease] */
+    RS_ACCESS_REVOKE_IDENTITY = 8 /* [8, node id, public key (32 bytes, or 0: the one it uses)] */
 };
 
 /* The shortest lease: expiry is checked on a 100 ms tick. */

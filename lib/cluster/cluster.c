@@ -42,11 +42,26 @@ void rs_cluster_kick(rshare_node *node)
         rs_timer_schedule(node, &cl->duty_timer, rs_now_us(node));
 }
 
+/* The link's question in every handshake: is this key revoked? */
+static bool identity_allowed(rshare_node *node, uint32_t id, const uint8_t pk[32])
+{
+    (void)id;
+    return !rs_map_identity_revoked(&rs_cluster(node)->map, pk);
+}
+
+void rs_cluster_identity_sync(rshare_node *node)
+{
+    const struct rs_map *map = &rs_cluster(node)->map;
+    for (size_t i = 0; i < map->revoked_count; i++)
+        rs_link_identity_revoked(node, map->revoked[i].pk);
+}
+
 int rs_cluster_init(rshare_node *node)
 {
     struct rs_cluster *cl = rs_cluster(node);
     memset(cl, 0, sizeof(*cl));
     rs_map_init(&cl->map);
+    rs_link_set_identity_check(node, identity_allowed);
     rs_timer_init(&cl->duty_timer, run_duties);
     return 0;
 }

@@ -80,6 +80,8 @@ int rs_cluster_init(rshare_node *node);
 void rs_cluster_fini(rshare_node *node);
 
 void rs_cluster_emit(rshare_node *node, enum rshare_cluster_event event, uint32_t node_id);
+/* After the map's revoked keys changed: the link forgets their pairs. */
+void rs_cluster_identity_sync(rshare_node *node);
 /* Something changed (members, the map, local resources): run the cluster's
  * duties (bootstrap, manager work, announcing resources) on the next
  * processing step — never from inside a libraft callback, which must not

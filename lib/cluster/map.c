@@ -22,6 +22,7 @@ void rs_map_clear(rshare_node *node, struct rs_map *map)
     rs_free(node, map->grants);
     rs_free(node, map->leases);
     rs_free(node, map->fences);
+    rs_free(node, map->revoked);
     uint64_t version = map->version;
     uint32_t epoch = map->epoch;
     rs_map_init(map);
@@ -756,6 +757,36 @@ static void write_grant(struct rs_cbor_writer *w, const struct rs_map_grant *g)
     rs_cbor_put_uint(w, g->ttl_ms);
 }
 
+bool rs_map_identity_revoked(const struct rs_map *map, const uint8_t pk[32])
+{
+    for (size_t i = 0; i < map->revoked_count; i++)
+        if (memcmp(map->revoked[i].pk, pk, 32) == 0)
+            return true;
+    return false;
+}
+
+/* Revoking a key twice changes nothing; the list is bounded. */
+static int identity_revoke(rshare_node *node, struct rs_map *map, const struct rs_map_revoked *k)
+{
+    if (rs_map_identity_revoked(map, k->pk))
+        return 0;
+    if (map->revoked_count >= RS_MAP_MAX_REVOKED)
+        return RSHARE_EBUSY;
+    return array_insert(node, (void **)&map->revoked, &map->revoked_count, sizeof(*k),
+                        map->revoked_count, k);
+}
+
+static int read_revoked(struct rs_cbor_reader *r, struct rs_map_revoked *k)
+{
+    const uint8_t *pk;
+    size_t len;
+    if (get_u32(r, &k->id) < 0 || k->id == 0 || rs_cbor_get_bytes(r, &pk, &len) < 0 ||
+        len != sizeof(k->pk))
+        return RSHARE_EPROTO;
+    memcpy(k->pk, pk, sizeof(k->pk));
+    return 0;
+}
+
 int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
 {
     rs_map_init(dst);
@@ -767,6 +798,7 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
     dst->grants = NULL;
     dst->leases = NULL;
     dst->fences = NULL;
+    dst->revoked = NULL;
     struct {
         void **to;
         const void *from;
@@ -779,6 +811,7 @@ int rs_map_copy(rshare_node *node, struct rs_map *dst, const struct rs_map *src)
         {(void **)&dst->grants, src->grants, src->grant_count * sizeof(*src->grants)},
         {(void **)&dst->leases, src->leases, src->lease_count * sizeof(*src->leases)},
         {(void **)&dst->fences, src->fences, src->fence_count * sizeof(*src->fences)},
+        {(void **)&dst->revoked, src->revoked, src->revoked_count * sizeof(*src->revoked)},
     };
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
         if (!arrays[i].bytes)
@@ -916,6 +949,13 @@ int rs_map_apply(rshare_node *node, struct rs_map *map, const uint8_t *cmd, size
         *subject = l ? l->holder : 0;
         return lease_drop(map, id, by, seq);
     }
+    case RS_MAP_IDENTITY_REVOKE: {
+        struct rs_map_revoked k;
+        if (n != 3 || read_revoked(&r, &k) < 0 || !rs_cbor_at_end(&r))
+            return RSHARE_EPROTO;
+        *subject = k.id;
+        return identity_revoke(node, map, &k);
+    }
     default:
         return RSHARE_EPROTO;
     }
@@ -1014,13 +1054,23 @@ void rs_map_cmd_lease_drop(struct rs_cbor_writer *w, uint64_t id, uint32_t by, u
     rs_cbor_put_uint(w, seq);
 }
 
+void rs_map_cmd_identity_revoke(struct rs_cbor_writer *w, uint32_t id, const uint8_t pk[32])
+{
+    rs_cbor_put_array(w, 3);
+    rs_cbor_put_uint(w, RS_MAP_IDENTITY_REVOKE);
+    rs_cbor_put_uint(w, id);
+    rs_cbor_put_bytes(w, pk, 32);
+}
+
 /* Snapshot: [[member...], [[host, [descriptor...]]...], [volume...],
  * next_volume_id, [[resource, target]...]] with each member as
  * [id, slot, install_order, flags] and each volume as
  * the volume form of read_volume(); then, since access management,
  * [[grant...], [lease...], [[resource, fence]...]] with each grant as its
  * command's fields and each lease as [id, resource, holder, mode, ttl_ms,
- * seq, fence].  A 5-element snapshot (an older node's) restores with none. */
+ * seq, fence]; then the map's version and epoch; then, since node
+ * identities, [[id, public key]...] of revoked keys.  A 5-, 8- or
+ * 10-element snapshot (an older node's) restores with none of the later parts. */
 int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(size_t),
                     uint8_t **out, size_t *len)
 {
@@ -1029,13 +1079,14 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
                  map->member_count * 16 +
                  map->volume_count * (144 + 9 * (2 * RSHARE_VOLUME_MEMBERS_MAX + RSHARE_VOLUME_SPARES_MAX)) +
                  map->route_count * 24 + 16 + map->grant_count * 64 +
-                 map->lease_count * 64 + map->fence_count * 24 + 18;
+                 map->lease_count * 64 + map->fence_count * 24 + 18 +
+                 map->revoked_count * 48 + 9;
     uint8_t *buf = alloc(cap);
     if (!buf)
         return RSHARE_ENOMEM;
     struct rs_cbor_writer w;
     rs_cbor_writer_init(&w, buf, cap);
-    rs_cbor_put_array(&w, 10);
+    rs_cbor_put_array(&w, 11);
     rs_cbor_put_array(&w, map->member_count);
     for (size_t i = 0; i < map->member_count; i++) {
         const struct rs_map_member *m = &map->members[i];
@@ -1094,6 +1145,12 @@ int rs_map_snapshot(rshare_node *node, const struct rs_map *map, void *(*alloc)(
      * not change the map. */
     rs_cbor_put_uint(&w, map->version);
     rs_cbor_put_uint(&w, map->epoch);
+    rs_cbor_put_array(&w, map->revoked_count);
+    for (size_t i = 0; i < map->revoked_count; i++) {
+        rs_cbor_put_array(&w, 2);
+        rs_cbor_put_uint(&w, map->revoked[i].id);
+        rs_cbor_put_bytes(&w, map->revoked[i].pk, sizeof(map->revoked[i].pk));
+    }
     if (w.overflow)
         return RSHARE_EPROTO; /* the bound above is wrong: a bug, not input */
     *out = buf;
@@ -1152,7 +1209,7 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
     struct rshare_resource_desc *descs = rs_malloc(node, RSHARE_RESOURCES_PER_NODE * sizeof(*descs));
     if (!descs)
         return RSHARE_ENOMEM;
-    if (rs_cbor_get_array(&r, &outer) < 0 || (outer != 5 && outer != 8 && outer != 10) ||
+    if (rs_cbor_get_array(&r, &outer) < 0 || (outer != 5 && outer != 8 && outer != 10 && outer != 11) ||
         rs_cbor_get_array(&r, &members) < 0 ||
         members > RS_MAP_MAX_MEMBERS)
         goto out;
@@ -1202,9 +1259,18 @@ int rs_map_restore(rshare_node *node, struct rs_map *map, const uint8_t *buf, si
         goto out;
     fresh.version = map->version;
     fresh.epoch = map->epoch;
-    if (outer == 10 && (rs_cbor_get_uint(&r, &fresh.version) < 0 ||
+    if (outer >= 10 && (rs_cbor_get_uint(&r, &fresh.version) < 0 ||
                         get_u32(&r, &fresh.epoch) < 0))
         goto out;
+    size_t revoked;
+    if (outer == 11 && (rs_cbor_get_array(&r, &revoked) < 0 || revoked > RS_MAP_MAX_REVOKED))
+        goto out;
+    for (size_t i = 0; outer == 11 && i < revoked; i++) {
+        struct rs_map_revoked k;
+        if (rs_cbor_get_array(&r, &n) < 0 || n != 2 || read_revoked(&r, &k) < 0 ||
+            identity_revoke(node, &fresh, &k) < 0)
+            goto out;
+    }
     if (!rs_cbor_at_end(&r))
         goto out;
     rs_map_clear(node, map);

@@ -30,7 +30,9 @@ enum rs_map_op {
     RS_MAP_GRANT_REVOKE = 8, /* [8, id, by (0: the manager)]: and every delegation below it */
     RS_MAP_LEASE_SET = 9,    /* [9, id, resource, holder, mode, ttl_ms]: fence + 1 */
     RS_MAP_LEASE_RENEW = 10, /* [10, id, holder] */
-    RS_MAP_LEASE_DROP = 11   /* [11, id, by (0: the manager's expiry), seq] */
+    RS_MAP_LEASE_DROP = 11,  /* [11, id, by (0: the manager's expiry), seq] */
+    /* Node identities (lib/link/identity.h). */
+    RS_MAP_IDENTITY_REVOKE = 12 /* [12, node id, public key (32 bytes)] */
 };
 
 #define RS_MAP_MAX_VOLUMES 256
@@ -41,6 +43,7 @@ enum rs_map_op {
 #define RS_MAP_MAX_GRANTS 256
 #define RS_MAP_MAX_LEASES 128
 #define RS_MAP_MAX_FENCES 256
+#define RS_MAP_MAX_REVOKED 256
 /* Links in a delegation chain: a host's grant and up to three delegations. */
 #define RS_MAP_MAX_CHAIN 4
 
@@ -80,6 +83,12 @@ struct rs_map_fence {
     uint64_t fence;
 };
 
+/* A node key the map revokes: refused in every handshake from now on. */
+struct rs_map_revoked {
+    uint32_t id; /* the node it was enrolled for (informative) */
+    uint8_t pk[32];
+};
+
 struct rs_map_member {
     uint32_t id;
     uint16_t slot;
@@ -103,6 +112,8 @@ struct rs_map {
     size_t lease_count;
     struct rs_map_fence *fences; /* sorted by resource */
     size_t fence_count;
+    struct rs_map_revoked *revoked; /* in the order of revocation */
+    size_t revoked_count;
     uint64_t version; /* index of the last change applied */
     uint32_t epoch;   /* consensus term of the last change applied */
 };
@@ -131,6 +142,10 @@ void rs_map_cmd_grant_revoke(struct rs_cbor_writer *w, uint64_t id, uint32_t by)
 void rs_map_cmd_lease_set(struct rs_cbor_writer *w, const struct rs_map_lease *l);
 void rs_map_cmd_lease_renew(struct rs_cbor_writer *w, uint64_t id, uint32_t holder);
 void rs_map_cmd_lease_drop(struct rs_cbor_writer *w, uint64_t id, uint32_t by, uint32_t seq);
+
+void rs_map_cmd_identity_revoke(struct rs_cbor_writer *w, uint32_t id, const uint8_t pk[32]);
+/* True when the map revokes this node key. */
+bool rs_map_identity_revoked(const struct rs_map *map, const uint8_t pk[32]);
 
 const struct rs_map_grant *rs_map_grant(const struct rs_map *map, uint64_t id);
 const struct rs_map_lease *rs_map_lease(const struct rs_map *map, uint64_t id);

@@ -671,7 +671,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         return 0; /* the map already holds it (restarted after a recovery) */
     uint32_t subject = 0;
     rr->in_fsm = true;
+    size_t revoked = cl->map.revoked_count;
     int rc = rs_map_apply(rr->node, &cl->map, buf->base, buf->len, &subject);
+    if (cl->map.revoked_count != revoked)
+        rs_cluster_identity_sync(rr->node);
     /* Version and epoch name the entry itself (its index and the term it was
      * created in), so that every node holding the same map reports the same
      * pair, whenever it applied it. */
@@ -744,6 +747,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         cl->map.epoch = epoch;
     }
     rs_msg_set_map_version(rr->node, cl->map.epoch, cl->map.version);
+    rs_cluster_identity_sync(rr->node);
     rr->in_fsm = true;
     rs_cluster_emit(rr->node, RSHARE_EVENT_MAP, 0);
     rr->in_fsm = false;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/core.h"
+#include "identity.h"
 #include "peer.h"
 #include "protect.h"
 
@@ -31,6 +32,7 @@ struct rs_link {
     size_t reassembly_bytes;
     uint8_t *rx_buf, *tx_buf; /* scratch, sized to the largest MTU */
     size_t rx_len, tx_len;
+    struct rs_identity id; /* identity mode */
 
     rs_link_deliver_fn deliver;
     rs_link_peer_fn peer_reset;
@@ -66,7 +68,19 @@ void rs_link_for_each_seed(rshare_node *node, void (*fn)(rshare_node *node, uint
 /* Largest message the node accepts or sends. */
 size_t rs_link_max_message(rshare_node *node);
 
-/* Packet-building helpers shared by the link files. */
+/* Identity mode: the map's verdict on a peer's key (set by the layer that
+ * holds the map), and forgetting every peer that uses a key the map now
+ * revokes: their packets are refused until a handshake with another key. */
+void rs_link_set_identity_check(rshare_node *node, rs_identity_allowed_fn allowed);
+void rs_link_identity_revoked(rshare_node *node, const uint8_t pk[RSHARE_IDENTITY_PUBLIC_KEY_BYTES]);
+/* The public key a peer showed in its handshake (false: none yet). */
+bool rs_link_peer_identity(rshare_node *node, uint32_t id,
+                           uint8_t pk[RSHARE_IDENTITY_PUBLIC_KEY_BYTES]);
+
+/* Packet-building helpers shared by the link files.  RS_LINK_F_NETWORK
+ * (internal, beside RSHARE_SEND_*): seal with the network key, not the
+ * pair key. */
+#define RS_LINK_F_NETWORK 0x80000000u
 int rs_link_send_packet(rshare_node *node, struct rs_peer *peer, uint8_t type, unsigned flags,
                         const uint8_t *part, size_t part_len, const void *payload,
                         size_t payload_len);

@@ -30,9 +30,10 @@ enum rs_pkt_status rs_pkt_hdr_decode(const uint8_t *buf, size_t len, struct rs_p
     hdr->dst = rs_get32(buf + 6);
     hdr->session = rs_get64(buf + 10);
     hdr->seq = rs_get64(buf + 18);
-    if (hdr->type != RS_PKT_DATA && hdr->type != RS_PKT_ACK)
+    if (hdr->type != RS_PKT_DATA && hdr->type != RS_PKT_ACK && hdr->type != RS_PKT_HELLO)
         return RS_PKT_MALFORMED;
-    if (hdr->flags & ~RS_PKT_F_KNOWN)
+    if (hdr->flags & ~RS_PKT_F_KNOWN ||
+        (hdr->flags & RS_PKT_F_PAIR && hdr->flags & RS_PKT_F_PROTECTED))
         return RS_PKT_MALFORMED;
     if (hdr->src == 0 || hdr->src == UINT32_MAX || hdr->dst == 0)
         return RS_PKT_MALFORMED;

@@ -16,12 +16,14 @@
 
 enum rs_pkt_type {
     RS_PKT_DATA = 1,
-    RS_PKT_ACK = 2
+    RS_PKT_ACK = 2,
+    RS_PKT_HELLO = 3 /* identity mode: a fragment of a HELLO (link/identity.h), data part */
 };
 
 #define RS_PKT_F_PROTECTED 0x01u
 #define RS_PKT_F_URGENT 0x02u
-#define RS_PKT_F_KNOWN (RS_PKT_F_PROTECTED | RS_PKT_F_URGENT)
+#define RS_PKT_F_PAIR 0x04u /* sealed with the pair key of sender and receiver */
+#define RS_PKT_F_KNOWN (RS_PKT_F_PROTECTED | RS_PKT_F_URGENT | RS_PKT_F_PAIR)
 
 struct rs_pkt_hdr {
     uint8_t type;

@@ -54,6 +54,8 @@ void rs_peer_table_clear(rshare_node *node)
             if (link->peer_free)
                 link->peer_free(node, p);
             sodium_memzero(p->session_key, sizeof(p->session_key));
+            sodium_memzero(p->pair_tx, sizeof(p->pair_tx));
+            sodium_memzero(p->pair_rx, sizeof(p->pair_rx));
             rs_free(node, p);
             p = next;
         }

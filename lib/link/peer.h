@@ -39,6 +39,13 @@ struct rs_peer {
     uint64_t old_sessions[RS_PEER_OLD_SESSIONS]; /* superseded: never accepted again */
     unsigned old_next;
 
+    /* Identity mode: its public key, shown in a verified HELLO of
+     * `session`, and the keys of this pair (link/identity.h). */
+    bool has_identity;
+    uint8_t identity_pk[32];
+    uint8_t pair_tx[32], pair_rx[32];
+    uint64_t last_hello_us; /* our last HELLO to it */
+
     struct rs_xfer_out *out;
     struct rs_reassembly *in;
     uint32_t in_count;
