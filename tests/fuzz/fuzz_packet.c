@@ -1,12 +1,15 @@
 /* Fuzz target: arbitrary bytes pushed into a node as received packets, the
  * whole receive path (header, AEAD, replay window, reassembly, message
  * header, CBOR body, dispatch).  The first input byte picks the node:
- * unprotected or with a cluster key.  Timers run between packets so that
+ * unprotected or with a cluster key (bit 0), and in identity mode (bit 1:
+ * HELLO fragments and their reassembly slots, certificate and HELLO
+ * checks, pair-key refusals).  Timers run between packets so that
  * reassembly timeouts and retransmissions are exercised too. */
 #include <stdint.h>
 #include <string.h>
 
 #include <rshare/rshare.h>
+#include <sodium.h>
 
 #include "null_transport.h"
 
@@ -22,11 +25,30 @@ static void echo(rshare_node *node, rshare_request *req, void *u)
         rshare_request_reply(req, rshare_request_data(req), rshare_request_len(req));
 }
 
+/* Fixed identities (from fixed seeds): node 2's, its authority's. */
+static uint8_t auth_pk[32], node_sk[64], node_cert[RSHARE_IDENTITY_CERT_BYTES];
+
+static void make_identity(void)
+{
+    static int done;
+    if (done)
+        return;
+    uint8_t seed[32] = {42}, auth_sk[64], node_pk[32];
+    if (sodium_init() < 0)
+        return;
+    crypto_sign_seed_keypair(auth_pk, auth_sk, seed);
+    seed[0] = 2;
+    crypto_sign_seed_keypair(node_pk, node_sk, seed);
+    rshare_identity_certify(auth_sk, 2, node_pk, node_cert);
+    done = 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8};
     if (size < 1)
         return 0;
+    make_identity();
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = 2;
@@ -34,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.clock = (struct rshare_clock){fuzz_clock, &now};
     cfg.log = (struct rshare_log){null_log, NULL, RSHARE_LOG_ERROR};
     cfg.max_reassembly_bytes = 1u << 20;
+    if (data[0] & 2) {
+        cfg.identity_secret_key = node_sk;
+        cfg.identity_cert = node_cert;
+        cfg.authority_public_key = auth_pk;
+    }
     rshare_node *node;
     if (rshare_node_create(&cfg, &node) != 0)
         return 0;
