@@ -309,6 +309,76 @@ START_TEST(test_commands)
 }
 END_TEST
 
+/* Revoked identity keys: applied once, bounded, malformed commands
+ * refused, carried by snapshots; a snapshot of the older 10-element form
+ * restores with none. */
+START_TEST(test_identity_revoke)
+{
+    struct rs_map map;
+    rs_map_init(&map);
+    uint8_t buf[128], pk[32];
+    struct rs_cbor_writer w;
+    for (unsigned i = 0; i < RS_MAP_MAX_REVOKED + 1; i++) {
+        memset(pk, 0, sizeof(pk));
+        pk[0] = (uint8_t)i;
+        pk[1] = (uint8_t)(i >> 8);
+        rs_cbor_writer_init(&w, buf, sizeof(buf));
+        rs_map_cmd_identity_revoke(&w, 7, pk);
+        ck_assert_int_eq(apply(&map, &w), i < RS_MAP_MAX_REVOKED ? 0 : RSHARE_EBUSY);
+        /* Twice changes nothing. */
+        ck_assert_int_eq(apply(&map, &w), i < RS_MAP_MAX_REVOKED ? 0 : RSHARE_EBUSY);
+    }
+    ck_assert_uint_eq(map.revoked_count, RS_MAP_MAX_REVOKED);
+    memset(pk, 0, sizeof(pk));
+    pk[0] = 5;
+    ck_assert(rs_map_identity_revoked(&map, pk));
+    pk[2] = 1;
+    ck_assert(!rs_map_identity_revoked(&map, pk));
+    /* Malformed: short key, node 0, extra element. */
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_cbor_put_array(&w, 3);
+    rs_cbor_put_uint(&w, RS_MAP_IDENTITY_REVOKE);
+    rs_cbor_put_uint(&w, 7);
+    rs_cbor_put_bytes(&w, pk, 31);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EPROTO);
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_identity_revoke(&w, 0, pk);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EPROTO);
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_cbor_put_array(&w, 4);
+    rs_cbor_put_uint(&w, RS_MAP_IDENTITY_REVOKE);
+    rs_cbor_put_uint(&w, 7);
+    rs_cbor_put_bytes(&w, pk, 32);
+    rs_cbor_put_uint(&w, 1);
+    ck_assert_int_eq(apply(&map, &w), RSHARE_EPROTO);
+    ck_assert_uint_eq(map.revoked_count, RS_MAP_MAX_REVOKED);
+    /* Snapshots carry them; the copy refuses the same keys. */
+    uint8_t *snap;
+    size_t snap_len;
+    ck_assert_int_eq(rs_map_snapshot(node, &map, malloc, &snap, &snap_len), 0);
+    struct rs_map copy;
+    rs_map_init(&copy);
+    ck_assert_int_eq(rs_map_restore(node, &copy, snap, snap_len), 0);
+    ck_assert_uint_eq(copy.revoked_count, RS_MAP_MAX_REVOKED);
+    ck_assert_mem_eq(copy.revoked, map.revoked, map.revoked_count * sizeof(*map.revoked));
+    free(snap);
+    /* The older form: the same map without revocations, 10 elements. */
+    struct rs_map plain;
+    rs_map_init(&plain);
+    plain.version = 9;
+    ck_assert_int_eq(rs_map_snapshot(node, &plain, malloc, &snap, &snap_len), 0);
+    ck_assert_uint_eq(snap[0], 0x80 | 11);
+    ck_assert_uint_eq(snap[snap_len - 1], 0x80); /* the empty revoked list */
+    snap[0] = 0x80 | 10;
+    ck_assert_int_eq(rs_map_restore(node, &copy, snap, snap_len - 1), 0);
+    ck_assert_uint_eq(copy.revoked_count, 0);
+    ck_assert_uint_eq(copy.version, 9);
+    free(snap);
+    rs_map_clear(node, &copy);
+    rs_map_clear(node, &map);
+}
+END_TEST
+
 START_TEST(test_register_api)
 {
     struct rshare_resource_desc d = disk(0, 0);
@@ -344,6 +414,7 @@ int main(void)
     tcase_add_test(tc, test_descriptor_round_trip);
     tcase_add_test(tc, test_descriptor_rejects);
     tcase_add_test(tc, test_commands);
+    tcase_add_test(tc, test_identity_revoke);
     tcase_add_test(tc, test_register_api);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
