@@ -533,6 +533,11 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
             return RSHARE_ENOMEM;
         if (rs_protect_open(session_key, packet, len, RS_PKT_HDR_LEN, plain, &body_len) < 0) {
             RS_STAT_INC(node, rx_auth_failed);
+            /* A pair key that does not open it: the sender may still use our
+             * previous boot's (our answer to its HELLO was lost).  Our HELLO
+             * tells it; at most every HELLO_GAP_US. */
+            if (pair)
+                hello_to_source(node, hdr.src, transport_index, src);
             return RSHARE_EAUTH;
         }
         body = plain;

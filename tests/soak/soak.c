@@ -16,7 +16,12 @@
  * right and no key stay pressed.
  *
  *   soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T]
- *        [--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR] [--log-node ID]]
+ *        [--nodes MIN-MAX] [--identities] [--verbose]
+ *        [--trace [--watch SECTOR] [--log-node ID]]
+ *
+ * --identities runs every node in identity mode (enrolled by one authority,
+ * keys derived from the seed): every message goes over per-pair keys, and
+ * every crash and restart is a new handshake (environment SOAK_IDENTITIES=1).
  *
  * Runs seeds from SEED until N are done or WALL seconds of wall time have
  * passed (environment: SOAK_FIRST, SOAK_SEEDS, SOAK_SECONDS).  A failing
@@ -31,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "cluster/cluster.h"
 #include "cluster/map.h"
@@ -56,12 +63,14 @@ static struct {
     uint32_t sim_seconds;
     uint32_t min_nodes, max_nodes;
     bool verbose;
-} opt = {1, 3, 60, 8, 16, 18, false}; /* make check's short soak */
+    bool identities;
+} opt = {1, 3, 60, 8, 16, 18, false, false}; /* make check's short soak */
 
 static struct {
     uint64_t seeds, failed, nodes, sim_us, map_versions, writes, writes_failed, reads,
         reads_failed, sectors, key_events, focus_moves, lease_ops, grant_ops, partitions,
         crashes, disk_failures, rebuilds, packets, lost, duplicated, reordered, cut;
+    uint64_t handshakes, identity_refused, auth_failed; /* summed over every node's boots */
     uint64_t by_layout[5];
 } fig;
 
@@ -135,6 +144,9 @@ struct snode {
 static struct {
     uint64_t seed;
     uint8_t cluster_key[32];
+    uint8_t authority_pk[32];
+    uint8_t identity_sk[MAX_NODES + 1][64];
+    uint8_t identity_cert[MAX_NODES + 1][RSHARE_IDENTITY_CERT_BYTES];
     rshare_loop_net *net;
     struct snode n[MAX_NODES + 1]; /* by id */
     uint32_t count;
@@ -276,6 +288,11 @@ static void node_start(struct snode *sn)
     cfg.clock = rshare_loop_net_clock(w.net);
     cfg.request_timeout_ms = 2000;
     cfg.cluster_key = w.cluster_key; /* access management needs one */
+    if (opt.identities) {
+        cfg.identity_secret_key = w.identity_sk[sn->id];
+        cfg.identity_cert = w.identity_cert[sn->id];
+        cfg.authority_public_key = w.authority_pk;
+    }
     cfg.log = (struct rshare_log){rs_test_quiet_log, NULL, RSHARE_LOG_ERROR};
     if (log_node == sn->id)
         cfg.log = (struct rshare_log){trace_log, NULL, RSHARE_LOG_DEBUG};
@@ -345,6 +362,12 @@ static void node_crash(struct snode *sn)
     if (sn->kvm)
         rshare_kvm_destroy(sn->kvm);
     sn->kvm = NULL;
+    struct rshare_node_stats st;
+    if (rshare_node_stats(sn->node, &st, sizeof(st)) == 0) {
+        fig.handshakes += st.handshakes;
+        fig.identity_refused += st.rx_identity_refused;
+        fig.auth_failed += st.rx_auth_failed;
+    }
     rshare_node_destroy(sn->node);
     sn->node = NULL;
     sn->lease = LEASE_IDLE;
@@ -871,6 +894,29 @@ static int keys_quiet(void *ud)
     return 1;
 }
 
+/* The authority's and every node's keys, from the seed (crypto_sign's
+ * seeded key pairs: a seed replays exactly), without drawing from the
+ * seed's random stream: a seed runs the same scenario with and without
+ * identities. */
+static void make_identities(void)
+{
+    uint8_t seed[32], auth_sk[64], pk[32];
+    uint64_t x = w.seed * 0xD1B54A32D192ED03ull + 7;
+    for (size_t k = 0; k < sizeof(seed); k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed[k] = (uint8_t)x;
+    }
+    crypto_sign_seed_keypair(w.authority_pk, auth_sk, seed);
+    for (uint32_t id = 1; id <= MAX_NODES; id++) {
+        seed[0] ^= (uint8_t)id;
+        crypto_sign_seed_keypair(pk, w.identity_sk[id], seed);
+        must(rshare_identity_certify(auth_sk, id, pk, w.identity_cert[id]), "certify");
+    }
+    sodium_memzero(auth_sk, sizeof(auth_sk));
+}
+
 static void world_up(uint64_t seed)
 {
     memset(&w, 0, sizeof(w));
@@ -879,6 +925,8 @@ static void world_up(uint64_t seed)
     w.count = opt.min_nodes + rnd(opt.max_nodes - opt.min_nodes + 1);
     for (size_t k = 0; k < sizeof(w.cluster_key); k++)
         w.cluster_key[k] = (uint8_t)rnd(256);
+    if (opt.identities)
+        make_identities();
     w.layout = (uint32_t)(seed % 5);
     static const uint32_t member_counts[] = {3, 3, 2, 4, 4};
     w.members = member_counts[w.layout] + (w.layout == 4 ? rnd(2) : 0);
@@ -1030,9 +1078,10 @@ static size_t soak_seed(uint64_t seed)
         fig.failed++;
         printf("FAIL seed %llu (%u nodes, %s): %zu violation(s), first: %s\n"
                "  reproduce: tests/soak/soak --first %llu --seeds 1 --sim-seconds %u "
-               "--nodes %u-%u\n",
+               "--nodes %u-%u%s\n",
                (unsigned long long)seed, w.count, layout_name(w.layout), bad, first,
-               (unsigned long long)seed, opt.sim_seconds, opt.min_nodes, opt.max_nodes);
+               (unsigned long long)seed, opt.sim_seconds, opt.min_nodes, opt.max_nodes,
+               opt.identities ? " --identities" : "");
     } else if (opt.verbose) {
         printf("seed %llu: %u nodes, %s, map version %llu, %llu writes (%llu failed), "
                "%llu reads\n",
@@ -1050,7 +1099,8 @@ static size_t soak_seed(uint64_t seed)
 static void usage(void)
 {
     fprintf(stderr, "usage: soak [--first SEED] [--seeds N] [--seconds WALL] [--sim-seconds T] "
-                    "[--nodes MIN-MAX] [--verbose] [--trace [--watch SECTOR] [--log-node ID]]\n");
+                    "[--nodes MIN-MAX] [--identities] [--verbose] "
+                    "[--trace [--watch SECTOR] [--log-node ID]]\n");
     exit(2);
 }
 
@@ -1070,11 +1120,17 @@ int main(int argc, char **argv)
         opt.seeds = strtoull(env, NULL, 10);
     if ((env = getenv("SOAK_SECONDS")) && *env)
         opt.wall_seconds = strtod(env, NULL);
+    if ((env = getenv("SOAK_IDENTITIES")) && *env)
+        opt.identities = strcmp(env, "0") != 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--verbose") == 0 || strcmp(a, "--trace") == 0) {
             opt.verbose = true;
             trace = a[2] == 't';
+            continue;
+        }
+        if (strcmp(a, "--identities") == 0) {
+            opt.identities = true;
             continue;
         }
         if (!v)
@@ -1109,10 +1165,16 @@ int main(int argc, char **argv)
     double wall = wall_now() - t0;
 
     printf("soak: seeds %llu-%llu (%llu run, %llu failed), %.1f nodes on average, "
-           "wall %.1f s\n",
+           "wall %.1f s%s\n",
            (unsigned long long)opt.first, (unsigned long long)(seed - 1),
            (unsigned long long)fig.seeds, (unsigned long long)fig.failed,
-           fig.seeds ? (double)fig.nodes / (double)fig.seeds : 0.0, wall);
+           fig.seeds ? (double)fig.nodes / (double)fig.seeds : 0.0, wall,
+           opt.identities ? ", identity mode" : "");
+    if (opt.identities)
+        printf("  identities: %llu handshakes, %llu packets refused without a pair key or "
+               "with a bad HELLO, %llu failed authentication\n",
+               (unsigned long long)fig.handshakes, (unsigned long long)fig.identity_refused,
+               (unsigned long long)fig.auth_failed);
     printf("  simulated %.1f s of faults (%.0f s with set-up and recovery); layouts: linear %llu, "
            "raid0 %llu, raid1 %llu, raid10 %llu, raid5 %llu\n",
            (double)fig.seeds * opt.sim_seconds, (double)fig.sim_us / 1e6,

@@ -12,5 +12,12 @@ for seed in 2527; do
         echo "seed $seed: FAILED"; cat soak-regression.out; status=1
     fi
 done
+# Identity mode on a few short seeds: handshakes through crashes, restarts
+# and partitions, every message over per-pair keys.
+if "$soak" --identities --first 1 --seeds 4 > soak-regression.out 2>&1; then
+    echo "identity mode: passed"
+else
+    echo "identity mode: FAILED"; cat soak-regression.out; status=1
+fi
 rm -f soak-regression.out
 exit $status
