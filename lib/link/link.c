@@ -360,6 +360,7 @@ static void adopt_session(rshare_node *node, struct rs_peer *peer, uint64_t sess
     if (session_key)
         memcpy(peer->session_key, session_key, sizeof(peer->session_key));
     rs_replay_reset(&peer->replay);
+    rs_replay_reset(&peer->broadcast_replay);
     rs_reassembly_drop_all(node, peer);
     memset(peer->completed, 0, sizeof(peer->completed));
     if (restarted) {
@@ -565,8 +566,10 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         RS_STAT_INC(node, rx_replayed);
         return RSHARE_EREPLAY;
     }
+    /* In identity mode broadcasts keep a window of their own (peer.h). */
+    bool own_window = identity && !pair;
     if (peer && peer->has_session && peer->session == hdr.session &&
-        !rs_replay_check(&peer->replay, hdr.seq)) {
+        !rs_replay_check(own_window ? &peer->broadcast_replay : &peer->replay, hdr.seq)) {
         RS_STAT_INC(node, rx_replayed);
         return RSHARE_EREPLAY;
     }
@@ -574,7 +577,7 @@ static int on_packet(rshare_node *node, int transport_index, const struct rshare
         return RSHARE_EBUSY;
     if (!peer->has_session || peer->session != hdr.session)
         adopt_session(node, peer, hdr.session, session_key);
-    rs_replay_mark(&peer->replay, hdr.seq);
+    rs_replay_mark(own_window ? &peer->broadcast_replay : &peer->replay, hdr.seq);
     /* In identity mode only what the pair key proves moves an address. */
     if (!identity || pair)
         learn_address(node, peer, transport_index, src, hdr.flags & RS_PKT_F_URGENT);

@@ -45,6 +45,9 @@ struct rs_peer {
     uint8_t identity_pk[32];
     uint8_t pair_tx[32], pair_rx[32];
     uint64_t last_hello_us; /* our last HELLO to it */
+    /* Its broadcasts, which only the network key protects: a window of
+     * their own, so that a forged one cannot push the pair window ahead. */
+    struct rs_replay broadcast_replay;
 
     struct rs_xfer_out *out;
     struct rs_reassembly *in;

@@ -24,6 +24,9 @@
 #include <sodium.h>
 
 #include "cluster/cluster.h"
+#include "core/endian.h"
+#include "link/link.h"
+#include "link/packet.h"
 #include "memory_store.h"
 #include "rshare/rshare.h"
 
@@ -277,6 +280,36 @@ START_TEST(test_rogue_refused)
 }
 END_TEST
 
+/* A cluster-key holder forges a broadcast in node 2's name, in node 2's
+ * current session, with a sequence number far ahead.  Broadcasts keep
+ * their own replay window: node 2's pair-keyed packets still pass. */
+START_TEST(test_forged_broadcast)
+{
+    ck_assert_int_eq(call(1, 1, "genuine"), 0);
+    uint8_t pkt[RS_PKT_HDR_LEN + RS_PKT_DATA_LEN + 8 + RS_PKT_TAG_LEN];
+    struct rs_pkt_hdr h = {.type = RS_PKT_DATA, .flags = RS_PKT_F_PROTECTED, .src = 2,
+                           .dst = RSHARE_NODE_ID_BROADCAST,
+                           .session = rs_core(nodes[1])->session, .seq = UINT64_C(1) << 40};
+    rs_pkt_hdr_encode(&h, pkt);
+    struct rs_pkt_data d = {.xfer = 1, .total = 8, .index = 0, .count = 1};
+    rs_pkt_data_encode(&d, pkt + RS_PKT_HDR_LEN);
+    memset(pkt + RS_PKT_HDR_LEN + RS_PKT_DATA_LEN, 0, 8);
+    uint8_t packet_key[32], key[32];
+    rs_protect_derive(packet_key, cluster_key);
+    rs_protect_session_key(key, packet_key, 2, h.session);
+    size_t len = rs_protect_seal(key, pkt, RS_PKT_HDR_LEN, RS_PKT_DATA_LEN + 8);
+    struct rshare_link_addr from = {.len = 4};
+    rs_put32(from.bytes, 9);
+    uint64_t rejected = stats_of(0).rx_auth_failed + stats_of(0).rx_replayed;
+    rshare_node_push(nodes[0], 0, &from, pkt, len); /* accepted: the network key is right */
+    ck_assert_uint_eq(stats_of(0).rx_auth_failed + stats_of(0).rx_replayed, rejected);
+    unsigned before = genuine_delivered;
+    ck_assert_int_eq(call(1, 1, "genuine"), 0);
+    ck_assert_int_eq(call(0, 2, "genuine"), 0);
+    ck_assert_uint_eq(genuine_delivered, before + 2);
+}
+END_TEST
+
 /* The control: the same rogue in a cluster without identities. */
 START_TEST(test_rogue_believed_without_identities)
 {
@@ -410,6 +443,7 @@ int main(void)
     tcase_add_test(tc, test_pairs_talk);
     tcase_add_test(tc, test_rogue_refused);
     tcase_add_test(tc, test_rogue_believed_without_identities);
+    tcase_add_test(tc, test_forged_broadcast);
     tcase_add_test(tc, test_foreign_authority);
     tcase_add_test(tc, test_revoke);
     tcase_add_test(tc, test_restart);
