@@ -773,6 +773,19 @@ static void on_raft_message(rshare_node *node, rshare_request *req, void *user_d
     rs_member_heard_raft(node, (uint32_t)m.server_id);
     snprintf(rr->peer_address, sizeof(rr->peer_address), "%u", (unsigned)m.server_id);
     m.server_address = rr->peer_address;
+    /* A follower whose own snapshot is newer than the one a manager offers
+     * (a manager that restarted from an older snapshot): libraft takes the
+     * offer as a no-op and answers that it holds the log up to the offer's
+     * index, so the manager sends entries from there on -- below this
+     * node's log, each refused, for ever (soak seed 304).  Everything up to
+     * this node's snapshot is committed, so the manager holds the same
+     * entries: present our snapshot's index and term instead, and the
+     * answer moves the manager up to where our log starts. */
+    if (m.type == RAFT_IO_INSTALL_SNAPSHOT && rr->has_snapshot &&
+        rr->snap_index > m.install_snapshot.last_index) {
+        m.install_snapshot.last_index = rr->snap_index;
+        m.install_snapshot.last_term = rr->snap_term;
+    }
     rr->recv(&rr->io, &m); /* libraft owns the message's buffers from here */
 }
 

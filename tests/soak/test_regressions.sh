@@ -2,10 +2,13 @@
 # Seeds of the soak that once failed, run again one by one (doc/RELIABILITY.md).
 # 2527: a lost answer to a snapshot left the leader waiting 30 s, and one
 # node's map behind, during the set-up (fixed: install_snapshot_timeout).
+# 304: a voter whose snapshot was newer than the one a restarted manager
+# offered was sent entries below its log for ever (fixed: raft.c presents
+# the follower's own snapshot in place of the older offer).
 set -u
 soak=${SOAK:-./tests/soak/soak}
 status=0
-for seed in 2527; do
+for seed in 2527 304; do
     if "$soak" --first "$seed" --seeds 1 --sim-seconds 30 --nodes 16-64 > soak-regression.out 2>&1; then
         echo "seed $seed: passed"
     else
