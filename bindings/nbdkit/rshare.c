@@ -1106,12 +1106,15 @@ static int rshare_can_trim(void *handle)
     return 0;
 }
 
-/* Connections share one volume through one node, serialised; but a client
- * must not assume one connection's flush covers another's writes. */
+/* Every connection uses the one volume of this process, through the one
+ * loop thread: a write completed on any connection is seen by reads on all
+ * of them, and rshare_volume_flush() makes every write completed before it
+ * durable, whichever connection wrote it -- what multi-conn promises, so
+ * clients may open several connections (nbdcopy opens four). */
 static int rshare_can_multi_conn(void *handle)
 {
     (void)handle;
-    return 0;
+    return 1;
 }
 
 static int rshare_is_rotational(void *handle)
