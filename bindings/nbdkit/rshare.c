@@ -180,13 +180,15 @@ static uint32_t block_size;  /* the volume's logical block size */
 static uint32_t preferred;   /* block size hint: a power of two */
 static uint8_t *bounce;      /* one block, for unaligned heads and tails */
 static char description[160];
+/* Linear and RAID-0 volumes pass discards to their members (trim). */
+static bool can_discard;
 
 static pthread_t keeper; /* the loop thread */
 static bool keeper_started;
 static atomic_bool stopping;
 static int wake_fd = -1; /* eventfd: wakes the loop thread (a request, or stop) */
 
-enum op { OP_READ, OP_WRITE, OP_FLUSH };
+enum op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD };
 
 /* One volume call an nbdkit thread hands to the loop thread and waits for. */
 struct request {
@@ -641,11 +643,21 @@ static bool start_queued(void)
         if (++inflight > inflight_peak)
             inflight_peak = inflight;
         requests_started++;
-        int rc = r->op == OP_READ    ? rshare_volume_read(volume, r->offset, r->buf, r->len,
-                                                          request_done, r)
-                 : r->op == OP_WRITE ? rshare_volume_write(volume, r->offset, r->buf, r->len,
-                                                           request_done, r)
-                                     : rshare_volume_flush(volume, request_done, r);
+        int rc;
+        switch (r->op) {
+        case OP_READ:
+            rc = rshare_volume_read(volume, r->offset, r->buf, r->len, request_done, r);
+            break;
+        case OP_WRITE:
+            rc = rshare_volume_write(volume, r->offset, r->buf, r->len, request_done, r);
+            break;
+        case OP_DISCARD:
+            rc = rshare_volume_discard(volume, r->offset, r->len, request_done, r);
+            break;
+        default:
+            rc = rshare_volume_flush(volume, request_done, r);
+            break;
+        }
         if (rc < 0)
             request_done(volume, rc, r);
     }
@@ -989,6 +1001,7 @@ static int rshare_get_ready(void)
         return -1;
     }
     preferred = preferred_size(&desc);
+    can_discard = desc.layout == RSHARE_LAYOUT_LINEAR || desc.layout == RSHARE_LAYOUT_RAID0;
     snprintf(description, sizeof(description), "rshare volume %s (%s, %" PRIu32 " members)",
              cfg.volume, layout_name(desc.layout), desc.member_count);
     nbdkit_debug("rshare: serving %s: %" PRIu64 " bytes, blocks of %" PRIu32, description,
@@ -1098,12 +1111,13 @@ static int rshare_can_fua(void *handle)
     return NBDKIT_FUA_EMULATE;
 }
 
-/* The volume API has no discard yet (no layout passes trims to its
- * members), so trim is refused and nbdkit does not advertise it. */
+/* Trim where the layout allows it: linear and RAID-0 volumes pass
+ * discards to their members (rshare_volume_discard); volumes with copies
+ * or parity do not, so nbdkit does not advertise trim for them. */
 static int rshare_can_trim(void *handle)
 {
     (void)handle;
-    return 0;
+    return can_discard;
 }
 
 /* Every connection uses the one volume of this process, through the one
@@ -1206,6 +1220,26 @@ static int rshare_pwrite(void *handle, const void *buf, uint32_t count, uint64_t
     return do_io(OP_WRITE, (uint8_t *)(uintptr_t)buf, count, offset);
 }
 
+/* Trim is advisory: the whole blocks inside the range are discarded, in
+ * pieces of at most PIECE_BYTES; the partial blocks at its ends keep their
+ * data. */
+static int rshare_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+    (void)handle;
+    (void)flags; /* FUA is emulated by nbdkit with .flush */
+    uint64_t start = (offset + block_size - 1) / block_size * block_size;
+    uint64_t end = (offset + count) / block_size * block_size;
+    pthread_rwlock_rdlock(&rmw);
+    int rc = 0;
+    while (rc == 0 && start < end) {
+        size_t n = end - start < PIECE_BYTES ? (size_t)(end - start) : PIECE_BYTES;
+        rc = call_volume(OP_DISCARD, NULL, start, n);
+        start += n;
+    }
+    pthread_rwlock_unlock(&rmw);
+    return rc < 0 ? fail_io("trim", offset, count, rc) : 0;
+}
+
 static int rshare_flush(void *handle, uint32_t flags)
 {
     (void)handle;
@@ -1254,6 +1288,7 @@ static struct nbdkit_plugin plugin = {
     .pread = rshare_pread,
     .pwrite = rshare_pwrite,
     .flush = rshare_flush,
+    .trim = rshare_trim,
     .errno_is_preserved = 0,
 };
 

@@ -104,13 +104,25 @@ RSHARE_API int rshare_volume_write(rshare_volume *volume, uint64_t offset, const
 RSHARE_API int rshare_volume_flush(rshare_volume *volume, rshare_volume_done_fn done,
                                    void *user_data);
 
-/* rshare_volume_read(), _write() and _flush() that run the node's loop
- * until the request completes and return its status. */
+/* The range's contents are no longer needed: passed to the members as
+ * discards (hole punching, BLKDISCARD, UNMAP), so thin storage can free
+ * it; reads of it afterwards return zeroes or the old data, as the
+ * member's storage does.  Offered for linear and RAID-0 volumes, whose
+ * members hold no copies or parity that a discard could make disagree:
+ * other layouts refuse with RSHARE_ENOTSUP.  A member that cannot discard
+ * keeps its data and the request still succeeds; a discard never fails a
+ * member.  Same range rules as a write. */
+RSHARE_API int rshare_volume_discard(rshare_volume *volume, uint64_t offset, size_t length,
+                                     rshare_volume_done_fn done, void *user_data);
+
+/* rshare_volume_read(), _write(), _flush() and _discard() that run the
+ * node's loop until the request completes and return its status. */
 RSHARE_API int rshare_volume_read_sync(rshare_volume *volume, uint64_t offset, void *buf,
                                        size_t length);
 RSHARE_API int rshare_volume_write_sync(rshare_volume *volume, uint64_t offset,
                                         const void *buf, size_t length);
 RSHARE_API int rshare_volume_flush_sync(rshare_volume *volume);
+RSHARE_API int rshare_volume_discard_sync(rshare_volume *volume, uint64_t offset, size_t length);
 
 enum rshare_volume_state {
     RSHARE_VOLUME_OPTIMAL = 0,  /* every member in sync */
@@ -134,6 +146,7 @@ struct rshare_volume_status {
     uint64_t read_repairs;          /* read errors fixed by rewriting */
     uint64_t member_retries;        /* member I/Os tried again */
     uint64_t full_stripe_writes, rmw_writes, rcw_writes; /* RAID-5 write strategies */
+    uint64_t discards;              /* appended */
 };
 
 /* The volume's state, members and counters (`status->struct_size` set by

@@ -145,7 +145,7 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
 
 /* --- requests (volume_io.c, stripe.c) ------------------------------------- */
 
-enum rs_vreq_op { RS_VREQ_READ = 1, RS_VREQ_WRITE = 2, RS_VREQ_FLUSH = 3 };
+enum rs_vreq_op { RS_VREQ_READ = 1, RS_VREQ_WRITE = 2, RS_VREQ_FLUSH = 3, RS_VREQ_DISCARD = 4 };
 
 struct rs_vreq {
     rshare_volume *vol;

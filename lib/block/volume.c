@@ -438,11 +438,15 @@ void rs_vol_request_done(struct rs_vreq *req)
 static int submit(rshare_volume *vol, enum rs_vreq_op op, uint64_t offset, void *buf,
                   size_t length, rshare_volume_done_fn done, void *user_data)
 {
-    if (!vol || !done || (op != RS_VREQ_FLUSH && !buf))
+    if (!vol || !done || ((op == RS_VREQ_READ || op == RS_VREQ_WRITE) && !buf))
         return RSHARE_EINVAL;
     rshare_node *node = vol->node;
     if (vol->closing)
         return rs_errorf(node, RSHARE_ESHUTDOWN, "volume %s is closing", vol->desc.name);
+    if (op == RS_VREQ_DISCARD && (vol->mirrored || vol->parity))
+        return rs_errorf(node, RSHARE_ENOTSUP,
+                         "volume %s: discard is offered for linear and RAID-0 volumes only",
+                         vol->desc.name);
     if (op != RS_VREQ_FLUSH) {
         uint64_t size = vol->sectors * 512u;
         if (length == 0 || length > RS_VOLUME_MAX_REQUEST)
@@ -477,6 +481,8 @@ static int submit(rshare_volume *vol, enum rs_vreq_op op, uint64_t offset, void 
         vol->stats.reads++;
     else if (op == RS_VREQ_WRITE)
         vol->stats.writes++;
+    else if (op == RS_VREQ_DISCARD)
+        vol->stats.discards++;
     else
         vol->stats.flushes++;
     if (vol->queue_tail)
@@ -508,6 +514,12 @@ RSHARE_API int rshare_volume_flush(rshare_volume *volume, rshare_volume_done_fn 
                                    void *user_data)
 {
     return submit(volume, RS_VREQ_FLUSH, 0, NULL, 0, done, user_data);
+}
+
+RSHARE_API int rshare_volume_discard(rshare_volume *volume, uint64_t offset, size_t length,
+                                     rshare_volume_done_fn done, void *user_data)
+{
+    return submit(volume, RS_VREQ_DISCARD, offset, NULL, length, done, user_data);
 }
 
 /* --- synchronous helpers --------------------------------------------------------------- */
@@ -551,6 +563,13 @@ RSHARE_API int rshare_volume_flush_sync(rshare_volume *volume)
 {
     struct sync_wait w = {0};
     return sync_run(volume, &w, rshare_volume_flush(volume, sync_done, &w));
+}
+
+RSHARE_API int rshare_volume_discard_sync(rshare_volume *volume, uint64_t offset, size_t length)
+{
+    struct sync_wait w = {0};
+    return sync_run(volume, &w,
+                    rshare_volume_discard(volume, offset, length, sync_done, &w));
 }
 
 /* --- scrub ------------------------------------------------------------------------------ */

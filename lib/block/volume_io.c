@@ -1,4 +1,4 @@
-/* rshare block — volume requests: a read, write or flush is split at chunk
+/* rshare block — volume requests: a read, write, flush or discard is split at chunk
  * and member boundaries (layout.c) and each piece goes to its member(s):
  * one member for linear and RAID-0, the mirrors for RAID-1 and RAID-10,
  * the row's data member for RAID-5 reads (rows being written are stripe.c's
@@ -66,6 +66,8 @@ static void mio_io_done(struct rshare_block_io *io, int status)
 {
     struct rs_mio *mio = (struct rs_mio *)io; /* io is the first field */
     rshare_volume *vol = mio->vol;
+    if (io->op == RSHARE_BLOCK_DISCARD && status == RSHARE_ENOTSUP)
+        status = 0; /* advisory: a member that cannot discard keeps its data */
     if (status == 0 && mio->moved + io->length < mio->total) {
         /* The next piece of an I/O above the backend's limit. */
         mio->moved += io->length;
@@ -98,7 +100,7 @@ static void mio_io_done(struct rshare_block_io *io, int status)
      * about its disk: the request fails, the member stays. */
     if (status != RSHARE_ECANCELED && status != RSHARE_EACCES &&
         (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO) &&
-        mio->mb == vol->m[mio->member].mb)
+        mio->io.op != RSHARE_BLOCK_DISCARD && mio->mb == vol->m[mio->member].mb)
         rs_vol_member_failed(vol, mio->member, status);
     mio_finish(mio, status);
 }
@@ -170,7 +172,7 @@ static struct piece *piece_new(struct rs_vreq *req, const struct rs_extent *ext,
     p->req = req;
     if (ext) {
         p->ext = *ext;
-        p->buf = req->buf + (ext->logical - req->sector) * 512u;
+        p->buf = req->buf ? req->buf + (ext->logical - req->sector) * 512u : NULL;
     }
     p->nmio = nmio;
     return p;
@@ -373,9 +375,11 @@ static void start_piece(struct rs_vreq *req, const struct rs_extent *ext)
         rs_stripe_reconstruct_read(req, ext, false);
         return;
     }
-    rs_mio_start(vol, &p->mio[0], ext->member,
-                 req->op == RS_VREQ_READ ? RSHARE_BLOCK_READ : RSHARE_BLOCK_WRITE,
-                 ext->member_sector, ext->sectors, p->buf, single_done, p);
+    static const uint32_t member_op[] = {[RS_VREQ_READ] = RSHARE_BLOCK_READ,
+                                         [RS_VREQ_WRITE] = RSHARE_BLOCK_WRITE,
+                                         [RS_VREQ_DISCARD] = RSHARE_BLOCK_DISCARD};
+    rs_mio_start(vol, &p->mio[0], ext->member, member_op[req->op], ext->member_sector,
+                 ext->sectors, p->buf, single_done, p);
 }
 
 static void start_flush(struct rs_vreq *req)

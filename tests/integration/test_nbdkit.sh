@@ -15,8 +15,11 @@
 #      and the read-back and the comparison are still identical, and a new
 #      image written while degraded reads back identical too;
 #   5. nbdkit stops cleanly on SIGTERM, having had several requests (at
-#      most inflight=8) on the volume at once.
-# Skips (77) only when nbdkit, nbdinfo, nbdcopy or qemu-img is missing.
+#      most inflight=8) on the volume at once;
+#   6. a second nbdkit exports a linear volume on a fifth node's disk: trim
+#      is offered, and qemu-io's discard reads back as zeroes and punches a
+#      hole in the member's file.
+# Skips (77) only when nbdkit, nbdinfo, nbdcopy, qemu-img or qemu-io is missing.
 # Every child is killed on exit, whatever happens.
 # shellcheck disable=SC2086 # lists of options are split on purpose
 set -u
@@ -24,7 +27,7 @@ set -u
 b=${top_builddir:-.}
 NODE="$b/examples/cluster_node"
 PLUGIN="$b/bindings/nbdkit/.libs/nbdkit-rshare-plugin.so"
-for tool in nbdkit nbdinfo nbdcopy qemu-img; do
+for tool in nbdkit nbdinfo nbdcopy qemu-img qemu-io; do
     command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 [ -x "$NODE" ] || { echo "$NODE is not built"; exit 1; }
@@ -77,7 +80,7 @@ pick_ports() {
     low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     [ "$low" -gt 11000 ] || low=32768
     PORTS=
-    while [ "$(echo $PORTS | wc -w)" -lt 4 ]; do
+    while [ "$(echo $PORTS | wc -w)" -lt 6 ]; do
         r=$(od -An -tu2 -N2 /dev/urandom | tr -d ' ')
         p=$((10000 + r % (low - 10000)))
         case " $PORTS " in *" $p "*) continue ;; esac
@@ -304,5 +307,48 @@ cmp "$WORK/src2.img" "$WORK/back.img" || fail "after nbdkit's restart, read back
 stop_nbdkit
 ok "nbdkit restarted from its state directory: the degraded volume reopens and reads back" \
     "identical (total $(($(now_ms) - T0)) ms)"
+# --- 6. trim on a linear volume --------------------------------------------------------
+# Node 5 shares a fifth disk; a second nbdkit (node 6) defines a linear
+# volume on it and exports it: trim is offered (doc/NBDKIT.md) and a
+# client's discard punches a hole in the member's file.
+truncate -s ${DISK_MIB}M "$WORK/disk5.img" || fail "truncate"
+"$NODE" --id 5 --slot 4 --listen "127.0.0.1:$(port_of 5)" --state "$WORK/state5" \
+    --peer "1@127.0.0.1:$(port_of 1)" --peer "2@127.0.0.1:$(port_of 2)" \
+    --peer "6@127.0.0.1:$(port_of 6)" --share "$WORK/disk5.img" $TIMING \
+    >"$WORK/n5.out" 2>"$WORK/n5.err" &
+echo $! >"$WORK/n5.pid"
+LIVE="n1 n2 n5"
+wait_until 5 "node 5 serving its disk" node_up 5
+SOCK2=$WORK/nbd2.sock
+URI2="nbd+unix:///?socket=$SOCK2"
+env $NBDKIT_ENV nbdkit -f -v -U "$SOCK2" -P "$WORK/nbdkit2.pid.tmp" "$PLUGIN" vol1 id=6 \
+    listen="127.0.0.1:$(port_of 6)" peer="1@127.0.0.1:$(port_of 1)" \
+    peer="2@127.0.0.1:$(port_of 2)" peer="5@127.0.0.1:$(port_of 5)" state="$WORK/state6" \
+    define=linear::5.1 timeout=$START_S request-timeout-ms=1000 retry-budget=2 \
+    $PTIMING >"$WORK/nbdkit2.out" 2>"$WORK/nbdkit2.err" &
+echo $! >"$WORK/nbdkit2.pid"
+LIVE="n1 n2 n5 nbdkit2"
+wait_until "$START_S" "nbdkit serving the linear volume" test -s "$WORK/nbdkit2.pid.tmp"
+nbdinfo "$URI2" >"$WORK/info2.out" 2>&1 || fail "nbdinfo (linear)"
+grep -q "can_trim: true" "$WORK/info2.out" || fail "trim not offered: $(cat "$WORK/info2.out")"
+head -c $((DISK_MIB * 1024 * 1024)) /dev/urandom >"$WORK/src5.img"
+nbdcopy --flush "$WORK/src5.img" "$URI2" || fail "nbdcopy into the linear volume"
+used_before=$(du -k "$WORK/disk5.img" | cut -f1)
+qemu-io -f raw -c "discard 1M 2M" "$URI2" >"$WORK/qemu-io.out" 2>&1 ||
+    fail "qemu-io discard: $(cat "$WORK/qemu-io.out")"
+rm -f "$WORK/back5.img"
+nbdcopy "$URI2" "$WORK/back5.img" || fail "nbdcopy out of the linear volume"
+cmp -n 1048576 "$WORK/src5.img" "$WORK/back5.img" || fail "data before the trimmed range differs"
+cmp -i 3145728 "$WORK/src5.img" "$WORK/back5.img" || fail "data after the trimmed range differs"
+cmp -i 1048576:0 -n 2097152 "$WORK/back5.img" /dev/zero || fail "the trimmed range is not zero"
+used_after=$(du -k "$WORK/disk5.img" | cut -f1)
+[ "$used_after" -le $((used_before - 2048)) ] ||
+    fail "the member's file did not shrink by 2 MiB ($used_before KiB -> $used_after KiB)"
+kill -TERM "$(cat "$WORK/nbdkit2.pid")"
+wait "$(cat "$WORK/nbdkit2.pid")" 2>/dev/null
+rm -f "$WORK/nbdkit2.pid"
+ok "linear volume: trim offered; a 2 MiB discard reads back as zeroes, the rest is intact," \
+    "and the member's file gave back $((used_before - used_after)) KiB"
+
 FAILED=0
 echo "$PASSED passed, 0 failed"

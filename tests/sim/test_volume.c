@@ -35,6 +35,7 @@ struct disk {
     enum disk_mode mode;
     uint64_t bad_start, bad_end; /* DISK_BAD_RANGE: reads fail here until written */
     uint64_t bytes_written;
+    uint64_t bytes_discarded;
     uint64_t writes_in_bad;
     /* Writes from hold_from on wait (not applied, not completed) until
      * disk_release(): a slow region of the disk. */
@@ -71,6 +72,9 @@ static int disk_submit(void *backend, struct rshare_block_io *io)
             status = RSHARE_EIO;
         else
             memcpy(io->buf, d->bytes + io->offset, io->length);
+    } else if (io->op == RSHARE_BLOCK_DISCARD) {
+        memset(d->bytes + io->offset, 0, io->length);
+        d->bytes_discarded += io->length;
     } else if (io->op == RSHARE_BLOCK_WRITE) {
         memcpy(d->bytes + io->offset, io->buf, io->length);
         d->bytes_written += io->length;
@@ -180,6 +184,8 @@ static void node_start(size_t i, bool fresh_disk)
     /* Node 1's own disk takes at most 32 KiB at a time (below MAX_IO): the
      * engine on node 1 must cut its member I/O. */
     info.max_io_bytes = i == 0 ? 32768 : 0;
+    /* Every disk but the third can discard (it zeroes what it discards). */
+    info.caps = i == 2 ? 0 : RSHARE_BLOCK_CAP_DISCARD;
     ck_assert_int_eq(rshare_block_create(nodes[i], &disk_ops, d, &info, &blocks[i]), 0);
     struct rshare_resource_desc desc;
     rshare_resource_desc_init(&desc, sizeof(desc));
@@ -415,15 +421,16 @@ static void verify_all(struct workload *w)
     }
 }
 
-/* One request, run to completion. */
+/* One request, run to completion (a NULL buffer: a discard). */
 static int run_io(rshare_volume *vol, bool write, uint64_t off, void *buf, size_t len)
 {
     struct workload w1;
     memset(&w1, 0, sizeof(w1));
     struct io *io = &w1.io[0];
     io->busy = true;
-    int rc = write ? rshare_volume_write(vol, off, buf, len, io_done, io)
-                   : rshare_volume_read(vol, off, buf, len, io_done, io);
+    int rc = !buf   ? rshare_volume_discard(vol, off, len, io_done, io)
+             : write ? rshare_volume_write(vol, off, buf, len, io_done, io)
+                     : rshare_volume_read(vol, off, buf, len, io_done, io);
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 60000000u), 0);
     return io->status;
@@ -1237,6 +1244,98 @@ START_TEST(seeds_of_lossy_failures)
 }
 END_TEST
 
+/* Discard on the layouts that offer it: passed to the members under the
+ * range (across member and chunk boundaries), zeroes where the member can
+ * discard, the old data where it cannot (disk 3), nothing else touched;
+ * refused with a clear error on layouts with copies or parity. */
+static void discard_test(uint32_t layout, uint32_t members, uint32_t chunk)
+{
+    define("d", layout, members, chunk, false);
+    rshare_volume *vol = open_volume("d");
+    uint64_t size = rshare_volume_size(vol);
+    uint8_t *data = malloc(size), *back = malloc(size);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(back);
+    for (uint64_t i = 0; i < size; i++)
+        data[i] = (uint8_t)(i * 131 + 7) | 1; /* never zero */
+    const uint64_t step = 1u << 20;
+    for (uint64_t off = 0; off < size; off += step)
+        ck_assert_int_eq(run_io(vol, true, off, data + off, size - off < step ? size - off : step),
+                         0);
+    /* Across the first member boundary, and inside the third member. */
+    const uint64_t ranges[][2] = {{DISK_BYTES - 65536, 131072}, {2ull * DISK_BYTES + 4096, 8192}};
+    for (size_t r = 0; r < 2; r++)
+        ck_assert_int_eq(run_io(vol, true, ranges[r][0], NULL, ranges[r][1]), 0);
+    ck_assert_uint_eq(status_of(vol).discards, 2);
+    for (uint64_t off = 0; off < size; off += step)
+        ck_assert_int_eq(run_io(vol, false, off, back + off, size - off < step ? size - off : step),
+                         0);
+    uint64_t zeroed = 0;
+    for (uint64_t i = 0; i < size; i++) {
+        bool inside = false;
+        for (size_t r = 0; r < 2; r++)
+            inside |= i >= ranges[r][0] && i < ranges[r][0] + ranges[r][1];
+        if (!inside) {
+            ck_assert_msg(back[i] == data[i], "byte %llu changed", (unsigned long long)i);
+            continue;
+        }
+        ck_assert_msg(back[i] == 0 || back[i] == data[i], "byte %llu neither",
+                      (unsigned long long)i);
+        zeroed += back[i] == 0;
+    }
+    /* Disk 3 cannot discard: what lies on it kept its data. */
+    for (uint64_t i = 0; i < DISK_BYTES; i++)
+        ck_assert_msg(disks[2].bytes[i] != 0, "disk 3 byte %llu zeroed", (unsigned long long)i);
+    ck_assert_uint_eq(disks[2].bytes_discarded, 0);
+    ck_assert_uint_eq(zeroed, disks[0].bytes_discarded + disks[1].bytes_discarded);
+    ck_assert_uint_gt(zeroed, 0);
+    /* Bad ranges, as for writes. */
+    struct io io = {0};
+    ck_assert_int_eq(rshare_volume_discard(vol, 100, 512, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_discard(vol, 0, 0, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_discard(vol, size, 512, io_done, &io), RSHARE_EINVAL);
+    ck_assert_int_eq(rshare_volume_discard(vol, 0, 512, NULL, NULL), RSHARE_EINVAL);
+    ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_OPTIMAL); /* no member failed */
+    free(data);
+    free(back);
+    rshare_volume_close(vol);
+}
+
+START_TEST(linear_discard)
+{
+    discard_test(RSHARE_LAYOUT_LINEAR, 3, 0);
+}
+END_TEST
+
+START_TEST(raid0_discard)
+{
+    discard_test(RSHARE_LAYOUT_RAID0, 3, 16);
+}
+END_TEST
+
+static void discard_refused(uint32_t layout, uint32_t members, uint32_t chunk)
+{
+    define("r", layout, members, chunk, false);
+    rshare_volume *vol = open_volume("r");
+    struct io io = {0};
+    ck_assert_int_eq(rshare_volume_discard(vol, 0, 4096, io_done, &io), RSHARE_ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(nodes[0]), "linear and RAID-0"));
+    ck_assert_uint_eq(status_of(vol).discards, 0);
+    rshare_volume_close(vol);
+}
+
+START_TEST(discard_refused_raid1)
+{
+    discard_refused(RSHARE_LAYOUT_RAID1, 2, 0);
+}
+END_TEST
+
+START_TEST(discard_refused_raid5)
+{
+    discard_refused(RSHARE_LAYOUT_RAID5, 3, 16);
+}
+END_TEST
+
 START_TEST(bad_requests_get_clear_errors)
 {
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
@@ -1278,6 +1377,10 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, linear_matches_model);
     tcase_add_test(tc, raid0_matches_model);
+    tcase_add_test(tc, linear_discard);
+    tcase_add_test(tc, raid0_discard);
+    tcase_add_test(tc, discard_refused_raid1);
+    tcase_add_test(tc, discard_refused_raid5);
     tcase_add_test(tc, raid1_matches_model);
     tcase_add_test(tc, raid10_matches_model);
     tcase_add_test(tc, raid5_matches_model);
