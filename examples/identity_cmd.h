@@ -28,7 +28,8 @@ int identity_run(int argc, char **argv, bool json, const char *prog);
 /* `identity revoke NODE_ID [--public NODE.pub]` as the agent's request
  * words ("identity revoke ID [HEX]") in `words` (at least 4 entries, the
  * texts in `hex`, 65 bytes).  Returns the word count, or -1 with a message
- * on stderr (the caller exits with IDENTITY_EXIT_USAGE or _FILE as `*exit`). */
+ * on stderr and the exit code (IDENTITY_EXIT_USAGE or _FILE) in
+ * `*exit_code`. */
 int identity_revoke_request(int argc, char **argv, const char *prog, char **words, char *hex,
                             int *exit_code);
 

@@ -94,7 +94,7 @@ static const char *refusal(struct agent *a, int status, uint32_t id, char *why, 
                            "give --public NODE.pub",
                  id);
     else
-        snprintf(why, len, "the manager refused the revocation: %s", rshare_strerror(status));
+        snprintf(why, len, "revoking node %u's key failed: %s", id, rshare_strerror(status));
     return why;
 }
 
