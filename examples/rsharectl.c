@@ -2,7 +2,9 @@
  * agent (rshared) over its Unix socket (ctl.c); the offline image commands
  * (`rsharectl image ...`) need no cluster: they read and write the member
  * images of a volume directly, a user's recovery tool when the cluster is
- * gone. */
+ * gone.  `rsharectl identity keygen|certify|show` (identity_cmd.c) make and
+ * check node keys and enrolment certificates offline too; `identity
+ * revoke` asks the agent. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -11,8 +13,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "identity_cmd.h"
 #include "image.h"
 #include "image_options.h"
+#include "rshare/identity.h"
 #include "rshare/version.h"
 
 static void usage(FILE *out)
@@ -27,11 +31,14 @@ static void usage(FILE *out)
                  "  volume rebuild NAME        (waits, with a progress bar)\n"
                  "  volume scrub NAME [repair]\n"
                  "  kvm focus [NODE] | kvm next | kvm lock on|off\n"
+                 "  identity revoke NODE_ID [--public NODE.pub]\n"
                  "  LAYOUT: linear raid0 raid1 raid5 raid10; resources as HOST.N or 16 hex digits\n"
                  "\n"
                  "offline:\n"
                  "  image write|read|check|map ...   member images of a volume, no cluster\n"
                  "                                   (rsharectl image --help for details)\n"
+                 "  identity keygen|certify|show ... node keys and enrolment certificates\n"
+                 "                                   (rsharectl identity --help for details)\n"
                  "  --version                        print the version\n"
                  "  --help                           this text\n"
                  "\n"
@@ -67,6 +74,22 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return CTL_EXIT_USAGE;
             }
+        }
+        if (i + 1 < argc && !strcmp(argv[i], "identity")) {
+            if (identity_is_offline(argv[i + 1]))
+                return identity_run(argc - i - 1, argv + i + 1, json, prog);
+            if (!strcmp(argv[i + 1], "revoke")) {
+                char *words[4], hex[2 * RSHARE_IDENTITY_PUBLIC_KEY_BYTES + 1];
+                int code, n = identity_revoke_request(argc - i - 1, argv + i + 1, prog, words,
+                                                      hex, &code);
+                if (n < 0)
+                    return code;
+                return ctl_run(n, words, socket_path ? socket_path : CTL_DEFAULT_SOCKET, json);
+            }
+        }
+        if (i < argc && !strcmp(argv[i], "identity")) {
+            fputs(identity_usage(), stderr);
+            return CTL_EXIT_USAGE;
         }
         static const char *const commands[] = {"status", "nodes", "resources", "volumes",
                                                "map",    "volume", "kvm"};

@@ -49,6 +49,9 @@ static const struct class_spec specs[] = {
      "RSHARE_EREMOTE: the peer answered with an error; `remote_code` is the peer's code\n"
      "and the message its text."},
     {RSHARE_ENOHANDLER, "NoHandler", NULL, "RSHARE_ENOHANDLER: no handler for this type."},
+    {RSHARE_EACCES, "AccessDenied", &PyExc_PermissionError,
+     "RSHARE_EACCES: access denied (no valid grant, lease or fencing token; a revocation\n"
+     "asked by a node that may not manage)."},
 };
 
 static int set_class_attrs(PyObject *cls, int code)

@@ -664,19 +664,53 @@ static PyObject *node_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return (PyObject *)n;
 }
 
+/* Node(identity_key=, identity_cert=, authority_public_key=): copied into
+ * `out` one after the other, each checked for its size.  0, or -1 with an
+ * exception set and `out` wiped. */
+#define IDENTITY_BYTES                                                                  \
+    (RSHARE_IDENTITY_SECRET_KEY_BYTES + RSHARE_IDENTITY_CERT_BYTES +                    \
+     RSHARE_IDENTITY_PUBLIC_KEY_BYTES)
+static int read_identity(PyObject *const ident[3], uint8_t out[IDENTITY_BYTES])
+{
+    static const char *const names[3] = {"identity_key", "identity_cert",
+                                         "authority_public_key"};
+    static const Py_ssize_t sizes[3] = {RSHARE_IDENTITY_SECRET_KEY_BYTES,
+                                        RSHARE_IDENTITY_CERT_BYTES,
+                                        RSHARE_IDENTITY_PUBLIC_KEY_BYTES};
+    for (int i = 0, off = 0; i < 3; off += (int)sizes[i++]) {
+        Py_buffer b;
+        if (PyObject_GetBuffer(ident[i], &b, PyBUF_SIMPLE) < 0) {
+            memset(out, 0, IDENTITY_BYTES);
+            return -1;
+        }
+        bool right = b.len == sizes[i];
+        if (right)
+            memcpy(out + off, b.buf, (size_t)b.len);
+        PyBuffer_Release(&b);
+        if (!right) {
+            memset(out, 0, IDENTITY_BYTES);
+            PyErr_Format(PyExc_ValueError, "%s must be %zd bytes", names[i], sizes[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int node_init(rspy_node *n, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"id", "state_dir", "cluster_key", "slot", "install_order",
                              "request_timeout_ms", "max_message_bytes", "log", "log_level",
-                             NULL};
+                             "identity_key", "identity_cert", "authority_public_key", NULL};
     unsigned long id;
     PyObject *state_dir = Py_None, *key = Py_None, *log = Py_None;
+    PyObject *ident[3] = {Py_None, Py_None, Py_None};
     unsigned short slot = 0, install_order = 0;
     unsigned request_timeout_ms = 0, max_message_bytes = 0;
     int log_level = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "k|$OOHHIIOi", kwlist, &id, &state_dir, &key,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "k|$OOHHIIOiOOO", kwlist, &id, &state_dir, &key,
                                      &slot, &install_order, &request_timeout_ms,
-                                     &max_message_bytes, &log, &log_level))
+                                     &max_message_bytes, &log, &log_level, &ident[0], &ident[1],
+                                     &ident[2]))
         return -1;
     if (n->node) {
         PyErr_SetString(PyExc_RuntimeError, "Node.__init__ called twice");
@@ -692,6 +726,13 @@ static int node_init(rspy_node *n, PyObject *args, PyObject *kw)
     }
     if (log_level < 0 || log_level > RSHARE_LOG_DEBUG) {
         PyErr_SetString(PyExc_ValueError, "log_level must be 0 .. 4 (LOG_DEBUG)");
+        return -1;
+    }
+    /* Identity mode: the three together. */
+    int ident_given = (ident[0] != Py_None) + (ident[1] != Py_None) + (ident[2] != Py_None);
+    if (ident_given != 0 && ident_given != 3) {
+        PyErr_SetString(PyExc_ValueError,
+                        "identity_key, identity_cert and authority_public_key go together");
         return -1;
     }
     Py_buffer keybuf = {0};
@@ -716,12 +757,24 @@ static int node_init(rspy_node *n, PyObject *args, PyObject *kw)
         PyBuffer_Release(&keybuf);
         return -1;
     }
+    uint8_t ident_bytes[IDENTITY_BYTES];
+    if (ident_given && read_identity(ident, ident_bytes) < 0) {
+        Py_XDECREF(dir);
+        PyBuffer_Release(&keybuf);
+        return -1;
+    }
     struct rshare_node_config cfg;
     rshare_node_config_init(&cfg, sizeof(cfg));
     cfg.node_id = (uint32_t)id;
     cfg.slot = slot;
     cfg.install_order = install_order;
     cfg.cluster_key = keybuf.buf;
+    if (ident_given) {
+        cfg.identity_secret_key = ident_bytes;
+        cfg.identity_cert = ident_bytes + RSHARE_IDENTITY_SECRET_KEY_BYTES;
+        cfg.authority_public_key =
+            ident_bytes + RSHARE_IDENTITY_SECRET_KEY_BYTES + RSHARE_IDENTITY_CERT_BYTES;
+    }
     cfg.state_dir = dir ? PyBytes_AS_STRING(dir) : NULL;
     cfg.request_timeout_ms = request_timeout_ms;
     cfg.max_message_bytes = max_message_bytes;
@@ -741,6 +794,7 @@ static int node_init(rspy_node *n, PyObject *args, PyObject *kw)
     n->depth--;
     Py_XDECREF(dir);
     PyBuffer_Release(&keybuf);
+    memset(ident_bytes, 0, sizeof(ident_bytes)); /* the node keeps its own copy */
     if (rc < 0) {
         rspy_raise(rc, "creating the node");
         return -1;
@@ -1724,7 +1778,7 @@ static PyObject *node_stats(rspy_node *n, PyObject *unused)
         F(transfers_failed), F(reassembly_timeouts), F(reassembly_overflows), F(msgs_sent),
         F(msgs_received), F(msgs_malformed), F(requests_retried), F(requests_timed_out),
         F(duplicates_replayed), F(requests_stale), F(unhandled), F(requests_map_stale),
-        F(rx_urgent_lane),
+        F(rx_urgent_lane), F(rx_identity_refused), F(rx_no_pair), F(handshakes),
     };
 #undef F
     PyObject *d = PyDict_New();
@@ -1918,9 +1972,12 @@ PyTypeObject rspy_NodeType = {
     .tp_repr = (reprfunc)node_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Node(id, *, state_dir=None, cluster_key=None, slot=0, install_order=0,\n"
-              "     request_timeout_ms=0, max_message_bytes=0, log=None, log_level=0)\n\n"
-              "One rshare node.  cluster_key: 32 bytes (None: unprotected); state_dir is\n"
-              "created if missing; log: callable(level, message) replacing the default\n"
+              "     request_timeout_ms=0, max_message_bytes=0, log=None, log_level=0,\n"
+              "     identity_key=None, identity_cert=None, authority_public_key=None)\n\n"
+              "One rshare node.  cluster_key: 32 bytes (None: unprotected); identity_key\n"
+              "(64 bytes), identity_cert (104) and authority_public_key (32) together put\n"
+              "the node in identity mode (rshare.identity_keygen, identity_certify);\n"
+              "state_dir is created if missing; log: callable(level, message) replacing the default\n"
               "stderr sink; log_level: the most detailed level passed on (LOG_*).  0\n"
               "means the library's default everywhere.  Use it from one thread at a time;\n"
               "see doc/PYTHON.md for the threading rule.",

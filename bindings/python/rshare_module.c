@@ -115,8 +115,10 @@ static const struct constant constants[] = {
     {"OK", RSHARE_OK}, C(EINVAL), C(ENOMEM), C(EVERSION), C(EAGAIN), C(ETIMEDOUT), C(EMSGSIZE),
     C(EPROTO), C(EAUTH), C(EREPLAY), C(ENOENT), C(EEXIST), C(EIO), C(ESYS), C(ENOTSUP),
     C(EBUSY), C(EUNREACH), C(ECANCELED), C(ESTALE), C(ESHUTDOWN), C(EREMOTE), C(ENOHANDLER),
+    C(EACCES),
     /* nodes and messages */
-    C(CLUSTER_KEY_BYTES), C(MSG_TYPE_APP_FIRST), C(MSG_TYPE_APP_LAST), C(UDP_DEFAULT_PORT),
+    C(CLUSTER_KEY_BYTES), C(IDENTITY_PUBLIC_KEY_BYTES), C(IDENTITY_SECRET_KEY_BYTES),
+    C(IDENTITY_CERT_BYTES), C(MSG_TYPE_APP_FIRST), C(MSG_TYPE_APP_LAST), C(UDP_DEFAULT_PORT),
     C(UDP_DEFAULT_MTU), C(LOG_ERROR), C(LOG_WARNING), C(LOG_INFO), C(LOG_DEBUG),
     /* the cluster */
     C(CAP_BLOCK), C(CAP_KVM_INPUT), C(CAP_KVM_DISPLAY), C(CAP_VOLUMES), C(CAP_APP_FIRST),
@@ -152,6 +154,7 @@ PyMODINIT_FUNC PyInit_rshare(void)
         if (PyModule_AddIntConstant(m, constants[i].name, (long)constants[i].value) < 0)
             goto fail;
     if (PyModule_AddStringConstant(m, "__version__", RSHARE_VERSION_STRING) < 0 ||
+        PyModule_AddFunctions(m, rspy_identity_methods) < 0 ||
         rspy_errors_init(m) < 0 || rspy_node_init_types(m) < 0 ||
         rspy_storage_init_types(m) < 0 || rspy_kvm_init_types(m) < 0)
         goto fail;

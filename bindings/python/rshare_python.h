@@ -4,7 +4,8 @@
  * module-level functions), errors.c (exceptions carrying rshare's codes),
  * node.c (Node, messages, cluster, the loop that drives nodes), transports.c
  * (the serial and SMBus transports of a Node), storage.c
- * (Block, Volume) and kvm.c (Kvm).  It is compiled against the public
+ * (Block, Volume), kvm.c (Kvm) and identity.c (node keys and
+ * certificates).  It is compiled against the public
  * headers only.
  *
  * Rules every file follows (doc/PYTHON.md explains them to users):
@@ -200,6 +201,10 @@ void rspy_op_complete(struct rspy_op *op, int status);
  * set) the op has been orphaned or freed. */
 int rspy_op_wait(rspy_node *n, struct rspy_op *op, int timeout_ms);
 void rspy_op_free(struct rspy_op *op);
+
+/* --- identities (identity.c): module functions, added by rshare_module.c ----- */
+
+extern PyMethodDef rspy_identity_methods[];
 
 /* --- blocks and volumes (storage.c), KVM (kvm.c) ---------------------------- */
 

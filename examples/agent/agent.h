@@ -34,9 +34,18 @@ struct client {
     struct client *next;
 };
 
+/* The files of identity mode, loaded (identity.c). */
+struct agent_identity {
+    bool on;
+    uint8_t secret_key[RSHARE_IDENTITY_SECRET_KEY_BYTES];
+    uint8_t cert[RSHARE_IDENTITY_CERT_BYTES];
+    uint8_t authority[RSHARE_IDENTITY_PUBLIC_KEY_BYTES];
+};
+
 struct agent {
     struct agent_config cfg;
     rshare_node *node;
+    bool identity;                          /* the node runs in identity mode */
     rshare_kvm *kvm;                        /* [kvm] role, or NULL */
     rshare_kvm_evdev *capture[AGENT_MAX_CAPTURE];
     uint32_t capture_count;
@@ -62,5 +71,15 @@ void client_send_line(struct client *c, const char *line);
 void command_run(struct client *c, char *line);
 /* Watching clients: report progress, finish when done. */
 void command_watch(struct client *c);
+
+/* identity.c: read and cross-check the identity files of the
+ * configuration (none configured: 0 with id->on false); -1 with a message
+ * naming the file.  Wipe the secret key once the node has copied it. */
+int identity_load(const struct agent_config *cfg, struct agent_identity *id, char *err,
+                  size_t err_len);
+void identity_wipe(struct agent_identity *id);
+/* "identity revoke NODE [HEX]": 0 when started (the reply comes later),
+ * else an error code with `*why` set or NULL (the node's message). */
+int identity_command(struct client *c, char **w, int n, const char **why);
 
 #endif

@@ -135,6 +135,15 @@ static void cmd_status(struct client *c, struct reply *r)
     reply_line(r, "map: version %u/%" PRIu64 ", %zu members (%zu alive), %zu resources, "
                   "%zu volumes",
                epoch, version, members, alive, resources, volumes);
+    struct rshare_node_stats st;
+    memset(&st, 0, sizeof(st));
+    rshare_node_stats(a->node, &st, sizeof(st));
+    if (a->identity)
+        reply_line(r, "identity: on, %" PRIu64 " handshakes, %" PRIu64 " refused, %" PRIu64
+                      " packets before a handshake",
+                   st.handshakes, st.rx_identity_refused, st.rx_no_pair);
+    else
+        reply_line(r, "identity: off");
     reply_open(r, NULL, '{');
     reply_u64(r, "node", rshare_node_id(a->node));
     reply_str(r, "version", rshare_version_string());
@@ -145,6 +154,10 @@ static void cmd_status(struct client *c, struct reply *r)
     reply_u64(r, "alive", alive);
     reply_u64(r, "resources", resources);
     reply_u64(r, "volumes", volumes);
+    reply_bool(r, "identity", a->identity);
+    reply_u64(r, "handshakes", st.handshakes);
+    reply_u64(r, "rx_identity_refused", st.rx_identity_refused);
+    reply_u64(r, "rx_no_pair", st.rx_no_pair);
     reply_close(r, '{');
 }
 
@@ -555,7 +568,8 @@ static const char *usage_text =
     "  volume create NAME LAYOUT MEMBERS [chunk=64K] [spares=R,..] [algorithm=A] |\n"
     "  volume destroy NAME | volume status NAME | volume add-spare NAME RESOURCE |\n"
     "  volume fail NAME INDEX | volume readd NAME INDEX | volume rebuild NAME |\n"
-    "  volume scrub NAME [repair] | kvm focus [NODE] | kvm next | kvm lock on|off";
+    "  volume scrub NAME [repair] | kvm focus [NODE] | kvm next | kvm lock on|off |\n"
+    "  identity revoke NODE_ID [PUBLIC_KEY_HEX]";
 
 void command_run(struct client *c, char *line)
 {
@@ -616,6 +630,9 @@ void command_run(struct client *c, char *line)
         }
     } else if (!strcmp(w[0], "kvm") && n >= 2) {
         rc = cmd_kvm(c, w, n, &r);
+    } else if (!strcmp(w[0], "identity")) {
+        rc = identity_command(c, w, n, &why);
+        later = rc == 0;
     } else {
         rc = RSHARE_EINVAL;
         why = usage_text;

@@ -230,8 +230,22 @@ static int start(struct agent *a)
             return -1;
         nc.cluster_key = key;
     }
+    static struct agent_identity identity;
+    char why[512];
+    if (identity_load(cfg, &identity, why, sizeof(why)) < 0) {
+        say(RSHARE_LOG_ERROR, "%s", why);
+        memset(key, 0, sizeof(key));
+        return -1;
+    }
+    if (identity.on) {
+        nc.identity_secret_key = identity.secret_key;
+        nc.identity_cert = identity.cert;
+        nc.authority_public_key = identity.authority;
+    }
     int rc = rshare_node_create(&nc, &a->node);
     memset(key, 0, sizeof(key));
+    identity_wipe(&identity);
+    a->identity = identity.on;
     if (rc < 0) {
         say(RSHARE_LOG_ERROR, "node: %s", rshare_strerror(rc));
         return -1;
@@ -293,7 +307,8 @@ static int start(struct agent *a)
         say(RSHARE_LOG_ERROR, "control socket: %s", err);
         return -1;
     }
-    say(RSHARE_LOG_INFO, "node %u on %s, control socket %s", cfg->id, cfg->listen, cfg->socket);
+    say(RSHARE_LOG_INFO, "node %u on %s, control socket %s%s", cfg->id, cfg->listen, cfg->socket,
+        a->identity ? ", identity mode" : "");
     return 0;
 }
 

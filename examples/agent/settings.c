@@ -78,6 +78,15 @@ static int node_key(struct parse *p, const char *name, const char *value)
     } else if (!strcmp(name, "key_file")) {
         if (!copy_text(c->key_file, sizeof(c->key_file), value))
             return refuse(p, "node", name, "empty or too long");
+    } else if (!strcmp(name, "identity_key_file")) {
+        if (!copy_text(c->identity_key_file, AGENT_TEXT, value))
+            return refuse(p, "node", name, "empty or too long");
+    } else if (!strcmp(name, "identity_cert_file")) {
+        if (!copy_text(c->identity_cert_file, AGENT_TEXT, value))
+            return refuse(p, "node", name, "empty or too long");
+    } else if (!strcmp(name, "authority_public_key_file")) {
+        if (!copy_text(c->authority_public_key_file, AGENT_TEXT, value))
+            return refuse(p, "node", name, "empty or too long");
     } else if (!strcmp(name, "log")) {
         if (strcmp(value, "stderr") && strcmp(value, "syslog"))
             return refuse(p, "node", name, "'%s': say stderr or syslog", value);
@@ -402,6 +411,15 @@ static int finish(const char *name, int line, const struct parse *p, char *err, 
     }
     if (!cfg->state_dir[0]) {
         snprintf(err, err_len, "%s: [node] state_dir is required", name);
+        return -1;
+    }
+    int identity_files = !!cfg->identity_key_file[0] + !!cfg->identity_cert_file[0] +
+                         !!cfg->authority_public_key_file[0];
+    if (identity_files != 0 && identity_files != 3) {
+        snprintf(err, err_len,
+                 "%s: [node] identity_key_file, identity_cert_file and "
+                 "authority_public_key_file go together (identity mode needs all three)",
+                 name);
         return -1;
     }
     for (uint32_t i = 0; i < cfg->share_count; i++)

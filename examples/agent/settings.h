@@ -33,6 +33,10 @@ struct agent_config {
     uint32_t slot;
     char state_dir[AGENT_TEXT];
     char key_file[AGENT_TEXT];
+    /* identity mode: all three or none (doc/AGENT.md, "Identities") */
+    char identity_key_file[AGENT_TEXT];
+    char identity_cert_file[AGENT_TEXT];
+    char authority_public_key_file[AGENT_TEXT];
     bool syslog;
     int log_level; /* enum rshare_log_level, 0: the library's default */
     /* [udp] */

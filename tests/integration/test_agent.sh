@@ -119,6 +119,7 @@ for _ in $(seq 1 150); do
 done
 check "three agents form a cluster with four disks" [ "$ready" = yes ]
 $CTL1 status
+check "status: identity mode off (a cluster key only)" sh -c "$CTL1 status | grep -qx 'identity: off'"
 check "nodes lists three members" sh -c "[ \$($CTL1 nodes | grep -c alive) = 3 ]"
 check "resources lists the four disks" sh -c "[ \$($CTL1 resources | grep -c ' block ') = 4 ]"
 check "--json resources parses" sh -c "$CTL1 --json resources | $PY -c 'import json,sys; r=json.load(sys.stdin); assert len(r)==4, r'"

@@ -639,6 +639,97 @@ class KvmTests(unittest.TestCase):
         b.close()
 
 
+class IdentityTests(unittest.TestCase):
+    """Node keys, enrolment certificates and identity mode from Python."""
+
+    def setUp(self):
+        self.auth_pk, self.auth_sk = rshare.identity_keygen()
+        self.nodes = []
+
+    def tearDown(self):
+        for node in self.nodes:
+            node.close()
+
+    def enrol(self, node_id, authority_sk=None):
+        pk, sk = rshare.identity_keygen()
+        cert = rshare.identity_certify(authority_sk or self.auth_sk, node_id, pk)
+        return sk, cert
+
+    def node(self, node_id, sk, cert, **kwargs):
+        node = rshare.Node(node_id, identity_key=sk, identity_cert=cert,
+                           authority_public_key=self.auth_pk, log=quiet_log, **kwargs)
+        node.add_udp("127.0.0.1:0", mtu=65000)
+        self.nodes.append(node)
+        return node
+
+    def test_keys_and_certificates(self):
+        pk, sk = rshare.identity_keygen()
+        self.assertEqual((len(pk), len(sk)), (rshare.IDENTITY_PUBLIC_KEY_BYTES,
+                                              rshare.IDENTITY_SECRET_KEY_BYTES))
+        self.assertEqual(rshare.identity_public_key(sk), pk)
+        self.assertNotEqual(rshare.identity_keygen()[0], pk)
+        cert = rshare.identity_certify(self.auth_sk, 42, pk)
+        self.assertEqual(len(cert), rshare.IDENTITY_CERT_BYTES)
+        self.assertEqual(rshare.identity_cert_verify(cert, self.auth_pk), (42, pk))
+        # Another node id written into the certificate: the signature fails.
+        tampered = cert[:7] + bytes([cert[7] ^ 1]) + cert[8:]
+        with self.assertRaises(rshare.AuthenticationFailed) as cm:
+            rshare.identity_cert_verify(tampered, self.auth_pk)
+        self.assertEqual(cm.exception.code, rshare.EAUTH)
+        other_pk, _ = rshare.identity_keygen()
+        self.assertRaises(rshare.AuthenticationFailed, rshare.identity_cert_verify, cert,
+                          other_pk)
+        self.assertRaises(rshare.ProtocolError, rshare.identity_cert_verify,
+                          b"XXXX" + cert[4:], self.auth_pk)
+        self.assertRaises(ValueError, rshare.identity_cert_verify, cert[:-1], self.auth_pk)
+        self.assertRaises(ValueError, rshare.identity_certify, self.auth_sk, 0, pk)
+        self.assertRaises(ValueError, rshare.identity_certify, pk, 1, pk)
+
+    def test_node_arguments(self):
+        sk, cert = self.enrol(5)
+        self.assertRaises(ValueError, rshare.Node, 5, identity_key=sk, identity_cert=cert)
+        self.assertRaises(ValueError, rshare.Node, 5, identity_key=sk[:32], identity_cert=cert,
+                          authority_public_key=self.auth_pk)
+        # A certificate for another node, or of another authority.
+        with self.assertRaises(rshare.InvalidArgument):
+            rshare.Node(6, identity_key=sk, identity_cert=cert,
+                        authority_public_key=self.auth_pk, log=quiet_log)
+        stranger_pk, _ = rshare.identity_keygen()
+        with self.assertRaises(rshare.InvalidArgument):
+            rshare.Node(5, identity_key=sk, identity_cert=cert,
+                        authority_public_key=stranger_pk, log=quiet_log)
+
+    def test_identity_mode(self):
+        a = self.node(1, *self.enrol(1))
+        b = self.node(2, *self.enrol(2))
+        _, other_sk = rshare.identity_keygen()
+        # Node 3 holds a certificate of another authority (its own check
+        # of the certificate uses that authority too).
+        sk3, cert3 = self.enrol(3, other_sk)
+        c = rshare.Node(3, identity_key=sk3, identity_cert=cert3,
+                        authority_public_key=rshare.identity_public_key(other_sk),
+                        request_timeout_ms=500, log=quiet_log)
+        c.add_udp("127.0.0.1:0", mtu=65000)
+        self.nodes.append(c)
+        for x, y in ((a, b), (b, a), (c, b), (b, c)):
+            x.add_peer(y.id, 0, y.local_address(0))
+        seen = []
+
+        def echo(request):
+            seen.append(request.peer)
+            return request.data.upper()
+
+        b.set_handler(APP, echo)
+        self.assertEqual(a.call(2, APP, b"enrolled"), b"ENROLLED")
+        self.assertGreater(b.stats()["handshakes"], 0)
+        refused = b.stats()["rx_identity_refused"]
+        with self.assertRaises((rshare.TimedOut, rshare.Unreachable)):
+            c.call(2, APP, b"stranger")
+        self.assertEqual(seen, [1])
+        self.assertGreater(b.stats()["rx_identity_refused"], refused)
+        self.assertEqual(c.stats()["handshakes"], 0)
+
+
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
