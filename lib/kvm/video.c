@@ -146,7 +146,8 @@ struct rshare_video_sink {
     bool frame_key;
     struct rshare_video_rect *damage;
     size_t damage_count, damage_cap;
-    uint8_t *tile;
+    uint8_t *tile; /* decoded rectangle, grown to the largest seen */
+    size_t tile_cap;
     struct rs_video_rect_data *rects;
 
     struct rshare_video_stats stats;
@@ -358,6 +359,11 @@ RSHARE_API int rshare_video_source_create(rshare_node *node,
         return rs_errorf(node, RSHARE_EINVAL, "a video tile of %zu bytes does not fit the "
                          "node's message limit", src->tile_bytes);
     }
+    /* No part need hold more than the whole frame sent raw, tile by tile:
+     * a small source (a text console) keeps small buffers. */
+    size_t whole = (size_t)src->tiles_x * src->tiles_y * (1 + src->tile_bytes);
+    if (src->part_budget > whole)
+        src->part_budget = whole;
     src->arena_cap = src->part_budget + 1 + 2 * src->tile_bytes;
     src->body_cap = rs_video_part_bound(RS_VIDEO_MAX_RECTS, src->arena_cap);
     src->cur = rs_calloc(node, 1, frame);
@@ -913,6 +919,14 @@ static int sink_apply(struct rshare_video_sink *sink, const uint8_t *body, size_
         if (d->len == 1 + units * sink->unit && d->data[0] == RS_VIDEO_ENC_RAW) {
             scatter(sink->image, d->data + 1, line, sink->unit, d->x, d->y, d->w, d->h);
         } else {
+            size_t need = units * sink->unit;
+            if (need > sink->tile_cap) {
+                uint8_t *grown = rs_realloc(sink->node, sink->tile, need);
+                if (!grown)
+                    return RSHARE_ENOMEM;
+                sink->tile = grown;
+                sink->tile_cap = need;
+            }
             if (d->len && d->data[0] == RS_VIDEO_ENC_XOR_RLE)
                 gather(sink->tile, sink->image, line, sink->unit, d->x, d->y, d->w, d->h);
             if ((rc = rs_video_tile_decode(d->data, d->len, units, sink->unit, sink->tile)) < 0)
@@ -1080,10 +1094,8 @@ RSHARE_API int rshare_video_sink_create(rshare_node *node,
     sink->epoch = 1;
     sink->next_seq = 1;
     rs_timer_init(&sink->timer, sink_timer);
-    sink->tile = rs_malloc(node, (size_t)MAX_RECT_UNITS * RS_VIDEO_MAX_UNIT);
     sink->rects = rs_calloc(node, RS_VIDEO_MAX_RECTS, sizeof(*sink->rects));
-    if (!sink->tile || !sink->rects) {
-        rs_free(node, sink->tile);
+    if (!sink->rects) {
         rs_free(node, sink->rects);
         rs_free(node, sink);
         return RSHARE_ENOMEM;
