@@ -38,6 +38,11 @@ void rs_blocks_fini(rshare_node *node);
  * negative code means it never runs.  For the volume engine: member I/O
  * goes through this whatever the member's backend (file, memory, remote). */
 int rs_block_submit(rshare_block *block, struct rshare_block_io *io);
+/* The range part of that check: `length` bytes at `offset` are whole
+ * blocks, not none, and within the block; else RSHARE_EINVAL with the
+ * detail in the node's error message.  For a request split into parts
+ * (serve.c), so that no part runs when a later one would be refused. */
+int rs_block_check_range(const rshare_block *block, uint64_t offset, uint64_t length);
 /* The node the block is bound to. */
 rshare_node *rs_block_node(const rshare_block *block);
 /* The backend behind `block` when it was created with `ops` (a built-in
