@@ -152,11 +152,6 @@ uint64_t rs_kvm_console_tick(struct rs_kvm_console *c, uint64_t now)
     return next;
 }
 
-bool rs_kvm_console_held(const struct rs_kvm_console *c, uint32_t index)
-{
-    return index < c->count && (!c->slot[index].resource || c->slot[index].lease);
-}
-
 void rs_kvm_console_fini(struct rs_kvm_console *c)
 {
     for (uint32_t i = 0; i < c->count; i++)
