@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "core/core.h"
+#include "rshare/access.h"
 #include "rshare/block.h"
 
 /* One block resource this node serves (rshare_resource_register_block). */
@@ -63,6 +64,11 @@ int rs_block_create(rshare_node *node, const struct rshare_block_ops *ops, void 
 /* backend_file.c, backend_memory.c, remote.c: the built-in backends. */
 int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
                          rshare_block **out);
+/* Credentials a caller gives (rshare_block_set_credentials, the volume's
+ * copy of its own): RSHARE_EVERSION when struct_size lacks `fence`,
+ * RSHARE_EINVAL for a cookie above RSHARE_ACCESS_COOKIE_MAX bytes or a
+ * length without one; nothing is changed then. */
+int rs_block_check_credentials(rshare_node *node, const struct rshare_access_credentials *cred);
 
 /* serve.c: the host side of block requests. */
 int rs_block_serve_init(rshare_node *node);
