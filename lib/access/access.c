@@ -162,21 +162,13 @@ enum rs_access_verdict rs_access_check_fence(const struct rs_map *map, uint64_t 
     /* The exclusive lease on the block itself decides; without one, an
      * exclusive lease on a volume the block is in (whose token the volume
      * engine sends with every member write). */
-    const struct rs_map_lease *via_volume = NULL;
-    for (size_t i = 0; i < map->lease_count; i++) {
-        const struct rs_map_lease *l = &map->leases[i];
-        if (l->mode != RS_LEASE_EXCLUSIVE)
-            continue;
-        if (l->resource == resource)
-            return l->fence == fence && l->holder == sender ? RS_ACCESS_OK : RS_ACCESS_FENCED;
-        if (!via_volume && rs_map_covers(map, l->resource, resource))
-            via_volume = l;
-    }
+    const struct rs_map_lease *l = rs_map_exclusive_lease(map, resource);
+    for (size_t i = 0; !l && i < map->volume_count; i++)
+        if (rs_map_volume_has(&map->volumes[i], resource))
+            l = rs_map_exclusive_lease(map, map->volumes[i].id);
     /* An older token is refused whoever sends it; the current one only
      * from its holder; nobody holding one (expired, released): refused. */
-    if (via_volume && via_volume->fence == fence && via_volume->holder == sender)
-        return RS_ACCESS_OK;
-    return RS_ACCESS_FENCED;
+    return l && l->fence == fence && l->holder == sender ? RS_ACCESS_OK : RS_ACCESS_FENCED;
 }
 
 /* --- the host ------------------------------------------------------------------ */

@@ -381,6 +381,26 @@ RSHARE_API int rshare_block_get_info(const rshare_block *block, struct rshare_bl
 
 /* --- submitting --------------------------------------------------------------- */
 
+int rs_block_check_range(const rshare_block *block, uint64_t offset, uint64_t length)
+{
+    const struct rshare_block_info *info = &block->info;
+    if (length == 0)
+        return rs_errorf(block->node, RSHARE_EINVAL,
+                         "block I/O of length 0 (only a flush has none)");
+    if (offset % info->block_size || length % info->block_size)
+        return rs_errorf(block->node, RSHARE_EINVAL,
+                         "block I/O at %llu for %llu bytes: not aligned to %u-byte blocks",
+                         (unsigned long long)offset, (unsigned long long)length,
+                         info->block_size);
+    uint64_t size = info->block_count * info->block_size;
+    if (offset > size || length > size - offset)
+        return rs_errorf(block->node, RSHARE_EINVAL,
+                         "block I/O at %llu for %llu bytes: past the end (%llu bytes)",
+                         (unsigned long long)offset, (unsigned long long)length,
+                         (unsigned long long)size);
+    return 0;
+}
+
 static int check_io(rshare_block *b, const struct rshare_block_io *io)
 {
     rshare_node *node = b->node;
@@ -410,19 +430,9 @@ static int check_io(rshare_block *b, const struct rshare_block_io *io)
     if ((io->op == RSHARE_BLOCK_WRITE || io->op == RSHARE_BLOCK_DISCARD) &&
         (info->caps & RSHARE_BLOCK_CAP_READONLY))
         return rs_errorf(node, RSHARE_ENOTSUP, "the block is read-only");
-    if (io->length == 0)
-        return rs_errorf(node, RSHARE_EINVAL, "block I/O of length 0 (only a flush has none)");
-    if (io->offset % info->block_size || io->length % info->block_size)
-        return rs_errorf(node, RSHARE_EINVAL,
-                         "block I/O at %llu for %llu bytes: not aligned to %u-byte blocks",
-                         (unsigned long long)io->offset, (unsigned long long)io->length,
-                         info->block_size);
-    uint64_t size = info->block_count * info->block_size;
-    if (io->offset > size || io->length > size - io->offset)
-        return rs_errorf(node, RSHARE_EINVAL,
-                         "block I/O at %llu for %llu bytes: past the end (%llu bytes)",
-                         (unsigned long long)io->offset, (unsigned long long)io->length,
-                         (unsigned long long)size);
+    int rc = rs_block_check_range(b, io->offset, io->length);
+    if (rc < 0)
+        return rc;
     if (info->max_io_bytes && io->length > info->max_io_bytes && io->op != RSHARE_BLOCK_DISCARD)
         return rs_errorf(node, RSHARE_EINVAL, "block I/O of %llu bytes above the backend's %u",
                          (unsigned long long)io->length, info->max_io_bytes);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "core/core.h"
+#include "rshare/access.h"
 #include "rshare/block.h"
 
 /* One block resource this node serves (rshare_resource_register_block). */
@@ -38,6 +39,11 @@ void rs_blocks_fini(rshare_node *node);
  * negative code means it never runs.  For the volume engine: member I/O
  * goes through this whatever the member's backend (file, memory, remote). */
 int rs_block_submit(rshare_block *block, struct rshare_block_io *io);
+/* The range part of that check: `length` bytes at `offset` are whole
+ * blocks, not none, and within the block; else RSHARE_EINVAL with the
+ * detail in the node's error message.  For a request split into parts
+ * (serve.c), so that no part runs when a later one would be refused. */
+int rs_block_check_range(const rshare_block *block, uint64_t offset, uint64_t length);
 /* The node the block is bound to. */
 rshare_node *rs_block_node(const rshare_block *block);
 /* The backend behind `block` when it was created with `ops` (a built-in
@@ -58,6 +64,11 @@ int rs_block_create(rshare_node *node, const struct rshare_block_ops *ops, void 
 /* backend_file.c, backend_memory.c, remote.c: the built-in backends. */
 int rs_block_open_remote(rshare_node *node, const struct rshare_resource_desc *desc,
                          rshare_block **out);
+/* Credentials a caller gives (rshare_block_set_credentials, the volume's
+ * copy of its own): RSHARE_EVERSION when struct_size lacks `fence`,
+ * RSHARE_EINVAL for a cookie above RSHARE_ACCESS_COOKIE_MAX bytes or a
+ * length without one; nothing is changed then. */
+int rs_block_check_credentials(rshare_node *node, const struct rshare_access_credentials *cred);
 
 /* serve.c: the host side of block requests. */
 int rs_block_serve_init(rshare_node *node);

@@ -207,7 +207,7 @@ static const struct rshare_block_ops remote_ops = {.struct_size = sizeof(remote_
                                                    .submit = remote_submit,
                                                    .close = remote_close};
 
-static int check_cred(rshare_node *node, const struct rshare_access_credentials *cred)
+int rs_block_check_credentials(rshare_node *node, const struct rshare_access_credentials *cred)
 {
     if (cred->struct_size < offsetof(struct rshare_access_credentials, fence) + sizeof(cred->fence))
         return rs_errorf(node, RSHARE_EVERSION, "credentials: struct_size %u", cred->struct_size);
@@ -234,7 +234,7 @@ RSHARE_API int rshare_block_set_credentials(rshare_block *block,
     if (!block)
         return RSHARE_EINVAL;
     rshare_node *node = rs_block_node(block);
-    int rc = cred ? check_cred(node, cred) : 0;
+    int rc = cred ? rs_block_check_credentials(node, cred) : 0;
     if (rc < 0)
         return rc;
     struct remote_backend *rb = rs_block_backend_of(block, &remote_ops);
@@ -280,7 +280,7 @@ RSHARE_API int rshare_block_open_resource_granted(rshare_node *node, uint64_t re
     if (!node || !out || !cred)
         return RSHARE_EINVAL;
     *out = NULL;
-    int rc = check_cred(node, cred);
+    int rc = rs_block_check_credentials(node, cred);
     if (rc < 0)
         return rc;
     /* On the host itself: the shortcut, which needs no credentials. */

@@ -211,10 +211,9 @@ static void on_block_request(rshare_node *node, rshare_request *req, void *user_
         r.length > info->max_io_bytes) {
         step = info->max_io_bytes - info->max_io_bytes % info->block_size;
         count = (r.length + step - 1) / step; /* r.length <= RS_BLOCK_PIECE_MAX: small */
-        uint64_t size = info->block_count * info->block_size;
-        if (r.offset % info->block_size || r.length % info->block_size || r.offset > size ||
-            r.length > size - r.offset) {
-            rshare_request_fail(req, RSHARE_EINVAL, "block I/O misaligned or past the end");
+        rc = rs_block_check_range(reg->block, r.offset, r.length);
+        if (rc < 0) {
+            rshare_request_fail(req, rc, rshare_node_errmsg(node));
             return;
         }
     }

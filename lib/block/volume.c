@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "backend.h"
 #include "cluster/cluster.h"
 #include "engine.h"
 
@@ -727,10 +728,9 @@ RSHARE_API void rshare_volume_config_init(struct rshare_volume_config *config,
 /* Keep a copy of the credentials member requests carry (NULL: none). */
 static int take_cred(rshare_volume *vol, const struct rshare_access_credentials *cred)
 {
-    if (cred && (cred->struct_size < offsetof(struct rshare_access_credentials, fence) +
-                                         sizeof(cred->fence) ||
-                 cred->cookie_len > sizeof(vol->cookie) || (cred->cookie_len && !cred->cookie)))
-        return rs_errorf(vol->node, RSHARE_EINVAL, "volume credentials: bad size or cookie");
+    int rc = cred ? rs_block_check_credentials(vol->node, cred) : 0;
+    if (rc < 0)
+        return rc;
     sodium_memzero(vol->cookie, sizeof(vol->cookie));
     memset(&vol->cred, 0, sizeof(vol->cred));
     vol->has_cred = cred != NULL;

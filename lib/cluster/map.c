@@ -537,6 +537,14 @@ const struct rs_map_lease *rs_map_lease(const struct rs_map *map, uint64_t id)
     return found && id ? &map->leases[pos] : NULL;
 }
 
+const struct rs_map_lease *rs_map_exclusive_lease(const struct rs_map *map, uint64_t resource)
+{
+    for (size_t i = 0; i < map->lease_count; i++)
+        if (map->leases[i].resource == resource && map->leases[i].mode == RS_LEASE_EXCLUSIVE)
+            return &map->leases[i];
+    return NULL;
+}
+
 static size_t fence_pos(const struct rs_map *map, uint64_t resource, bool *found)
 {
     size_t pos = 0;

@@ -149,6 +149,9 @@ bool rs_map_identity_revoked(const struct rs_map *map, const uint8_t pk[32]);
 
 const struct rs_map_grant *rs_map_grant(const struct rs_map *map, uint64_t id);
 const struct rs_map_lease *rs_map_lease(const struct rs_map *map, uint64_t id);
+/* The exclusive lease naming `resource` (a block, a display or a volume),
+ * NULL when nobody holds one; there is at most one. */
+const struct rs_map_lease *rs_map_exclusive_lease(const struct rs_map *map, uint64_t resource);
 /* The resource's fencing counter (0: no lease was ever granted on it). */
 uint64_t rs_map_fence(const struct rs_map *map, uint64_t resource);
 

@@ -98,8 +98,11 @@ int rs_transport_sendv(rshare_node *node, int index, const struct rshare_link_ad
                        const struct rshare_iovec *pieces, size_t count, unsigned flags)
 {
     struct rs_transport *t = rs_transport_get(node, index);
-    if (!t || !t->ops.sendv || count > RSHARE_SENDV_MAX)
+    if (!t || !t->ops.sendv)
         return rs_errorf(node, RSHARE_EINVAL, "no vectored send on transport %d", index);
+    if (count > RSHARE_SENDV_MAX)
+        return rs_errorf(node, RSHARE_EINVAL, "a packet in %zu pieces (at most %d)", count,
+                         RSHARE_SENDV_MAX);
     size_t len = 0;
     for (size_t i = 0; i < count; i++)
         len += pieces[i].len;

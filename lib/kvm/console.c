@@ -152,11 +152,6 @@ uint64_t rs_kvm_console_tick(struct rs_kvm_console *c, uint64_t now)
     return next;
 }
 
-bool rs_kvm_console_held(const struct rs_kvm_console *c, uint32_t index)
-{
-    return index < c->count && (!c->slot[index].resource || c->slot[index].lease);
-}
-
 void rs_kvm_console_fini(struct rs_kvm_console *c)
 {
     for (uint32_t i = 0; i < c->count; i++)
@@ -169,9 +164,6 @@ void rs_kvm_console_fini(struct rs_kvm_console *c)
 
 uint32_t rs_kvm_console_holder(rshare_node *node, uint64_t resource)
 {
-    const struct rs_map *map = &rs_cluster(node)->map;
-    for (size_t i = 0; i < map->lease_count; i++)
-        if (map->leases[i].resource == resource && map->leases[i].mode == RS_LEASE_EXCLUSIVE)
-            return map->leases[i].holder;
-    return 0;
+    const struct rs_map_lease *l = rs_map_exclusive_lease(&rs_cluster(node)->map, resource);
+    return l ? l->holder : 0;
 }

@@ -42,7 +42,6 @@ void rs_kvm_console_init(struct rs_kvm_console *c, rshare_node *node, const uint
 void rs_kvm_console_focus(struct rs_kvm_console *c, uint32_t index);
 /* Renewals and retries due at `now`; the next deadline (UINT64_MAX: none). */
 uint64_t rs_kvm_console_tick(struct rs_kvm_console *c, uint64_t now);
-bool rs_kvm_console_held(const struct rs_kvm_console *c, uint32_t index);
 /* Give back what is held; requests in flight finish without it. */
 void rs_kvm_console_fini(struct rs_kvm_console *c);
 

@@ -238,15 +238,6 @@ static void reg_put(struct video_reg *reg)
 
 /* --- source ------------------------------------------------------------------ */
 
-RSHARE_API void rshare_video_source_config_init(struct rshare_video_source_config *config,
-                                                size_t struct_size)
-{
-    if (!config || struct_size < sizeof(uint32_t))
-        return;
-    memset(config, 0, struct_size);
-    config->struct_size = (uint32_t)struct_size;
-}
-
 static void source_free(struct rshare_video_source *src)
 {
     rshare_node *node = src->node;
@@ -771,15 +762,6 @@ RSHARE_API int rshare_video_source_stats(const rshare_video_source *src,
 }
 
 /* --- sink --------------------------------------------------------------------- */
-
-RSHARE_API void rshare_video_sink_config_init(struct rshare_video_sink_config *config,
-                                              size_t struct_size)
-{
-    if (!config || struct_size < sizeof(uint32_t))
-        return;
-    memset(config, 0, struct_size);
-    config->struct_size = (uint32_t)struct_size;
-}
 
 static void parts_clear(struct rshare_video_sink *sink)
 {

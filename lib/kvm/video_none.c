@@ -1,31 +1,12 @@
 /* rshare kvm — KVM video left out of the build (configure --disable-video,
  * a firmware-style build): the same exported functions, which refuse with
  * RSHARE_ENOTSUP, so that applications and bindings link unchanged and
- * learn at run time that this library shows no screens. */
+ * learn at run time that this library shows no screens.  The two
+ * configuration initialisers are in video_config.c, built either way. */
 #include "config.h"
-
-#include <string.h>
 
 #include "core/core.h"
 #include "rshare/kvm.h"
-
-RSHARE_API void rshare_video_source_config_init(struct rshare_video_source_config *config,
-                                                size_t struct_size)
-{
-    if (!config || struct_size < sizeof(uint32_t))
-        return;
-    memset(config, 0, struct_size);
-    config->struct_size = (uint32_t)struct_size;
-}
-
-RSHARE_API void rshare_video_sink_config_init(struct rshare_video_sink_config *config,
-                                              size_t struct_size)
-{
-    if (!config || struct_size < sizeof(uint32_t))
-        return;
-    memset(config, 0, struct_size);
-    config->struct_size = (uint32_t)struct_size;
-}
 
 RSHARE_API int rshare_video_source_create(rshare_node *node,
                                           const struct rshare_video_source_config *config,

@@ -66,6 +66,7 @@ election timeout (ET, the anchor of the failover figures) is the configured
 non-voting copy. The header of `tests/bench/bench_cluster.c` defines each
 column; `tests/bench/run_cluster.sh BUILDDIR` rewrites the tables below.
 
+<!-- bench:cluster:label-columns 2 -->
 <!-- bench:cluster:begin -->
 <!-- bench:cluster:end -->
 EOF

@@ -2,8 +2,11 @@
 # summary.sh DOC — the one-table summary of doc/PERFORMANCE.md: every row
 # of every benchmark section (between <!-- bench:NAME:begin/end --> markers)
 # with its ratio columns (rshare against the anchor measured in the same
-# run) and its target where the section states one.  Written between the
-# bench:summary markers of DOC; `make bench` runs it after the benchmarks.
+# run) and its target where the section states one.  A row is named by its
+# first column, or by its first N columns where the section carries
+# <!-- bench:NAME:label-columns N --> (before its begin marker, outside what
+# the benchmark rewrites).  Written between the bench:summary markers of
+# DOC; `make bench` runs it after the benchmarks.
 set -eu
 doc=${1:?usage: summary.sh DOC}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,12 +16,12 @@ work=$(mktemp -d /tmp/rshare-summary.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 awk '
-BEGIN {
-    # Columns that name a row, where one is not enough.
-    labels["xor"] = 3      # operation, buffer size, alignment
-    labels["cluster"] = 2  # nodes, where the change was registered
-}
 function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+/^<!-- bench:[a-z0-9-]+:label-columns [1-9][0-9]* -->$/ {
+    split($0, part, /[: ]/)   # "<!--", "bench", NAME, "label-columns", N, "-->"
+    labels[part[3]] = part[5] + 0
+    next
+}
 /^<!-- bench:[a-z0-9-]+:begin -->$/ {
     name = $0; sub(/^<!-- bench:/, "", name); sub(/:begin -->$/, "", name)
     if (name == "summary") { name = ""; next }

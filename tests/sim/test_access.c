@@ -13,6 +13,7 @@
 #include "testutil.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,15 @@ static rshare_block *open_with(size_t who, uint64_t resource, const struct resul
     ck_assert_int_eq(rshare_block_open_resource_granted(nodes[who], resource, &cred, &b), 0);
     return b;
 }
+
+/* Credentials every setter refuses: too short to hold their fence
+ * (RSHARE_EVERSION), a cookie above the limit (RSHARE_EINVAL).  Neither
+ * carries a token: applied, the holder's next write would be fenced. */
+static uint8_t long_cookie[RSHARE_ACCESS_COOKIE_MAX + 1];
+static const struct rshare_access_credentials cred_too_short = {
+    offsetof(struct rshare_access_credentials, fence), 0, NULL, 0, 0};
+static const struct rshare_access_credentials cred_too_long = {
+    sizeof(struct rshare_access_credentials), 0, long_cookie, sizeof(long_cookie), 0};
 
 struct waiter {
     struct rshare_block_io io;
@@ -405,6 +415,10 @@ START_TEST(test_two_writers_fencing)
     memset(a_late, 0xA2, sizeof(a_late));
     memset(b_data, 0xBB, sizeof(b_data));
     rshare_block *a = open_with(3, disk_id, &ca, la.fence);
+    ck_assert_int_eq(io(a, RSHARE_BLOCK_WRITE, 0, a_data, sizeof(a_data)), 0);
+    /* Bad credentials are refused and A's stay in effect. */
+    ck_assert_int_eq(rshare_block_set_credentials(a, &cred_too_short), RSHARE_EVERSION);
+    ck_assert_int_eq(rshare_block_set_credentials(a, &cred_too_long), RSHARE_EINVAL);
     ck_assert_int_eq(io(a, RSHARE_BLOCK_WRITE, 0, a_data, sizeof(a_data)), 0);
     /* B writes without the lease, or with A's token: refused. */
     rshare_block *b_bare = open_with(4, disk_id, &cb, 0);
@@ -651,6 +665,10 @@ START_TEST(test_volume_grant_and_lease)
     ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), RSHARE_EACCES);
     cred.fence = lease.fence;
     ck_assert_int_eq(rshare_volume_set_credentials(vol, &cred), 0);
+    ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), 0);
+    /* Bad credentials are refused and the volume keeps its own. */
+    ck_assert_int_eq(rshare_volume_set_credentials(vol, &cred_too_short), RSHARE_EVERSION);
+    ck_assert_int_eq(rshare_volume_set_credentials(vol, &cred_too_long), RSHARE_EINVAL);
     ck_assert_int_eq(vol_io(vol, true, 4096, wbuf, sizeof(wbuf)), 0);
     memset(rbuf, 0, sizeof(rbuf));
     ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), 0);

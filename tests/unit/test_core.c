@@ -284,6 +284,16 @@ START_TEST(test_persistent_boot_counter)
 }
 END_TEST
 
+static rshare_node *new_node(void)
+{
+    struct rshare_node_config cfg;
+    rshare_node_config_init(&cfg, sizeof(cfg));
+    cfg.node_id = 3;
+    rshare_node *node;
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    return node;
+}
+
 /* A fake transport to exercise the attach checks. */
 static int closed;
 static size_t fake_mtu_value = 512;
@@ -298,11 +308,7 @@ static void fake_close(void *impl) { (void)impl; closed++; }
 
 START_TEST(test_transport_attach)
 {
-    struct rshare_node_config cfg;
-    rshare_node_config_init(&cfg, sizeof(cfg));
-    cfg.node_id = 3;
-    rshare_node *node;
-    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    rshare_node *node = new_node();
     struct rshare_transport_ops ops = {.struct_size = sizeof(ops), .version = 1, .name = "fake",
                                        .mtu = fake_mtu, .send = fake_send, .close = fake_close};
     closed = 0;
@@ -341,11 +347,7 @@ END_TEST
 
 START_TEST(test_stats_struct_size)
 {
-    struct rshare_node_config cfg;
-    rshare_node_config_init(&cfg, sizeof(cfg));
-    cfg.node_id = 3;
-    rshare_node *node;
-    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    rshare_node *node = new_node();
     struct rshare_node_stats st;
     memset(&st, 0xAB, sizeof(st));
     ck_assert_int_eq(rshare_node_stats(node, &st, sizeof(st)), 0);
@@ -358,6 +360,49 @@ START_TEST(test_stats_struct_size)
     for (size_t i = 16; i < sizeof(small); i++)
         ck_assert_uint_eq(small[i], 0xCD);
     ck_assert_int_eq(rshare_node_stats(node, &st, 4), RSHARE_EINVAL);
+    rshare_node_destroy(node);
+}
+END_TEST
+
+/* Vectored sends: more than RSHARE_SENDV_MAX pieces are refused with a
+ * clear error before the transport sees them; at most that many reach it. */
+static int sendv_calls;
+static size_t sendv_bytes;
+static int fake_sendv(void *impl, const struct rshare_link_addr *dst,
+                      const struct rshare_iovec *pieces, size_t count, unsigned flags)
+{
+    (void)impl; (void)dst; (void)flags;
+    sendv_calls++;
+    for (size_t i = 0; i < count; i++)
+        sendv_bytes += pieces[i].len;
+    return 0;
+}
+
+START_TEST(test_sendv_pieces)
+{
+    rshare_node *node = new_node();
+    struct rshare_transport_ops ops = {.struct_size = sizeof(ops), .version = 2, .name = "fake",
+                                       .mtu = fake_mtu, .send = fake_send, .sendv = fake_sendv};
+    int t = rshare_node_add_transport(node, &ops, NULL);
+    ck_assert_int_ge(t, 0);
+    ck_assert(rs_transport_can_sendv(node, t));
+    static uint8_t data[RSHARE_SENDV_MAX + 1][8];
+    struct rshare_iovec pieces[RSHARE_SENDV_MAX + 1];
+    for (size_t i = 0; i <= RSHARE_SENDV_MAX; i++)
+        pieces[i] = (struct rshare_iovec){data[i], sizeof(data[i])};
+    struct rshare_link_addr dst = {.len = 1};
+    sendv_calls = 0;
+    sendv_bytes = 0;
+    ck_assert_int_eq(rs_transport_sendv(node, t, &dst, pieces, RSHARE_SENDV_MAX + 1, 0),
+                     RSHARE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(rshare_node_errmsg(node), "pieces"));
+    ck_assert_int_eq(sendv_calls, 0);
+    struct rshare_node_stats st;
+    ck_assert_int_eq(rshare_node_stats(node, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.tx_packets, 0);
+    ck_assert_int_eq(rs_transport_sendv(node, t, &dst, pieces, RSHARE_SENDV_MAX, 0), 0);
+    ck_assert_int_eq(sendv_calls, 1);
+    ck_assert_uint_eq(sendv_bytes, RSHARE_SENDV_MAX * sizeof(data[0]));
     rshare_node_destroy(node);
 }
 END_TEST
@@ -376,6 +421,7 @@ int main(void)
     tcase_add_test(tc, test_persistent_boot_counter);
     tcase_add_test(tc, test_transport_attach);
     tcase_add_test(tc, test_stats_struct_size);
+    tcase_add_test(tc, test_sendv_pieces);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }

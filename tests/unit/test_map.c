@@ -406,6 +406,52 @@ START_TEST(test_register_api)
 }
 END_TEST
 
+/* The exclusive lease of a resource: none while only shared leases name
+ * it, the one granted, none again once dropped; leases on other
+ * resources do not count. */
+START_TEST(test_exclusive_lease)
+{
+    struct rs_map map;
+    rs_map_init(&map);
+    uint8_t buf[2048];
+    struct rs_cbor_writer w;
+    struct rs_map_member m = {5, 0, 0, RS_MAP_MEMBER_ELIGIBLE};
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_member_set(&w, &m);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    struct rshare_resource_desc d[2] = {disk(5, 1), disk(5, 2)};
+    d[0].rights = d[1].rights = RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE;
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_resources_set(&w, 5, d, 2);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    ck_assert_ptr_null(rs_map_exclusive_lease(&map, d[0].id));
+
+    struct rs_map_lease shared = {.id = 1, .resource = d[0].id, .holder = 5,
+                                  .mode = RS_LEASE_SHARED, .ttl_ms = 1000};
+    struct rs_map_lease excl = {.id = 2, .resource = d[1].id, .holder = 5,
+                                .mode = RS_LEASE_EXCLUSIVE, .ttl_ms = 1000};
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_lease_set(&w, &shared);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_lease_set(&w, &excl);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    ck_assert_ptr_null(rs_map_exclusive_lease(&map, d[0].id));
+    const struct rs_map_lease *l = rs_map_exclusive_lease(&map, d[1].id);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_uint_eq(l->id, 2);
+    ck_assert_uint_eq(l->holder, 5);
+    ck_assert_uint_eq(l->fence, 1);
+    ck_assert_ptr_null(rs_map_exclusive_lease(&map, (uint64_t)5 << 32 | 3));
+
+    rs_cbor_writer_init(&w, buf, sizeof(buf));
+    rs_map_cmd_lease_drop(&w, 2, 5, 0);
+    ck_assert_int_eq(apply(&map, &w), 0);
+    ck_assert_ptr_null(rs_map_exclusive_lease(&map, d[1].id));
+    rs_map_clear(node, &map);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("map");
@@ -416,6 +462,7 @@ int main(void)
     tcase_add_test(tc, test_commands);
     tcase_add_test(tc, test_identity_revoke);
     tcase_add_test(tc, test_register_api);
+    tcase_add_test(tc, test_exclusive_lease);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }

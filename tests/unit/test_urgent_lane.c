@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "core/core.h"
 #include "msg/msg.h"
 #include "rshare/rshare.h"
 
@@ -135,6 +136,59 @@ START_TEST(test_lane_and_no_lane)
 }
 END_TEST
 
+/* A lane serves transports of its own kind only: a node whose main
+ * transport is UDP and whose only lane is of another kind (a custom
+ * transport) has no lane for UDP, and its urgent messages leave from the
+ * UDP socket; the lane is found again once a UDP lane is added. */
+static int other_sends;
+static size_t other_mtu(void *impl)
+{
+    (void)impl;
+    return 1500;
+}
+static uint32_t other_caps(void *impl)
+{
+    (void)impl;
+    return RSHARE_TRANSPORT_CAP_URGENT_LANE;
+}
+static int other_send(void *impl, const struct rshare_link_addr *dst, const void *p, size_t n,
+                      unsigned flags)
+{
+    (void)impl; (void)dst; (void)p; (void)n; (void)flags;
+    other_sends++;
+    return 0;
+}
+
+START_TEST(test_lane_of_another_kind)
+{
+    memset(received, 0, sizeof(received));
+    other_sends = 0;
+    char a_addr[64], b_addr[64];
+    rshare_node *a = make(1, false, a_addr, sizeof(a_addr));
+    rshare_node *b = make(2, false, b_addr, sizeof(b_addr));
+    static const struct rshare_transport_ops other = {
+        .struct_size = sizeof(other), .version = RSHARE_TRANSPORT_OPS_VERSION, .name = "other",
+        .caps = other_caps, .mtu = other_mtu, .send = other_send};
+    int lane = rshare_node_add_transport(a, &other, NULL);
+    ck_assert_int_eq(lane, 1);
+    ck_assert_int_eq(rs_transport_lane_for(a, 0), -1);
+    ck_assert_int_eq(rs_transport_lane_for(a, lane), lane); /* its own kind */
+    ck_assert_int_eq(rshare_node_add_peer(a, 2, 0, b_addr), 0);
+    ck_assert_int_eq(rshare_node_add_peer(b, 1, 0, a_addr), 0);
+    for (int i = 0; i < 3; i++) {
+        deliver(a, b, "key", 3, true);
+        deliver(b, a, "report", 6, true);
+    }
+    ck_assert_int_eq(other_sends, 0);
+    ck_assert_uint_eq(on_lane(a), 0);
+    /* A UDP lane is of the main transport's kind. */
+    int udp_lane = add_udp(a, 1, NULL, 0);
+    ck_assert_int_eq(rs_transport_lane_for(a, 0), udp_lane);
+    rshare_node_destroy(a);
+    rshare_node_destroy(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("urgent_lane");
@@ -142,6 +196,7 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_lanes_learned);
     tcase_add_test(tc, test_lane_and_no_lane);
+    tcase_add_test(tc, test_lane_of_another_kind);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
