@@ -1120,15 +1120,15 @@ static int rshare_can_trim(void *handle)
     return can_discard;
 }
 
-/* Every connection uses the one volume of this process, through the one
- * loop thread: a write completed on any connection is seen by reads on all
- * of them, and rshare_volume_flush() makes every write completed before it
- * durable, whichever connection wrote it -- what multi-conn promises, so
- * clients may open several connections (nbdcopy opens four). */
+/* Connections share one volume on one node, and a volume flush covers
+ * every write completed before it, so multi-conn would be correct; it is
+ * not offered because it measured slower (doc/PERFORMANCE.md, "nbdcopy
+ * through the nbdkit plugin"): nbdcopy's four connections add thread
+ * hand-offs to the one loop thread and no parallelism it can use. */
 static int rshare_can_multi_conn(void *handle)
 {
     (void)handle;
-    return 1;
+    return 0;
 }
 
 static int rshare_is_rotational(void *handle)

@@ -157,10 +157,10 @@ nbdinfo "$URI" >"$WORK/info.out" 2>&1 || fail "nbdinfo"
 grep -q "block_size_minimum: 512" "$WORK/info.out" ||
     fail "no minimum block size 512: $(cat "$WORK/info.out")"
 grep -q "can_trim: false" "$WORK/info.out" || fail "trim offered: $(cat "$WORK/info.out")"
-grep -q "can_multi_conn: true" "$WORK/info.out" || fail "multi-conn not offered"
+grep -q "can_multi_conn: false" "$WORK/info.out" || fail "multi-conn offered"
 grep -q "description: rshare volume vol0 (raid5, 3 members)" "$WORK/info.out" ||
     fail "no description: $(cat "$WORK/info.out")"
-ok "nbdinfo: $size bytes, minimum block 512, flush, no trim, multi-conn"
+ok "nbdinfo: $size bytes, minimum block 512, flush, no trim, no multi-conn"
 
 # --- 2. nbdcopy in and out ------------------------------------------------------------
 head -c "$VOLUME_BYTES" /dev/urandom >"$WORK/src.img"
