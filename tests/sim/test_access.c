@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "access/token.h"
+#include "log_capture.h"
 #include "memory_store.h"
 #include "rshare/rshare.h"
 
@@ -33,25 +34,6 @@ static struct memory_store stores[NODES];
 static rshare_block *disk, *open_disk; /* on node 1 */
 static uint64_t disk_id, open_id;
 static uint8_t cluster_key[32];
-
-/* Every log line of every node, to be searched for secrets. */
-static char *logbuf;
-static size_t log_len, log_cap;
-
-static void capture_log(void *user_data, enum rshare_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    size_t n = strlen(message);
-    if (log_len + n + 2 > log_cap) {
-        log_cap = (log_len + n + 2) * 2;
-        logbuf = realloc(logbuf, log_cap);
-    }
-    memcpy(logbuf + log_len, message, n);
-    log_len += n;
-    logbuf[log_len++] = '\n';
-    logbuf[log_len] = '\0';
-}
 
 static void node_up(size_t i)
 {

@@ -27,6 +27,7 @@
 #include "core/endian.h"
 #include "link/link.h"
 #include "link/packet.h"
+#include "log_capture.h"
 #include "memory_store.h"
 #include "rshare/rshare.h"
 
@@ -43,24 +44,6 @@ static uint8_t pk[NODES + 2][32], sk[NODES + 2][64], cert[NODES + 2][RSHARE_IDEN
 
 /* What node 1's handler received from whom. */
 static unsigned rogue_delivered, genuine_delivered;
-
-static char *logbuf;
-static size_t log_len, log_cap;
-
-static void capture_log(void *user_data, enum rshare_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    size_t n = strlen(message);
-    if (log_len + n + 2 > log_cap) {
-        log_cap = (log_len + n + 2) * 2;
-        logbuf = realloc(logbuf, log_cap);
-    }
-    memcpy(logbuf + log_len, message, n);
-    log_len += n;
-    logbuf[log_len++] = '\n';
-    logbuf[log_len] = '\0';
-}
 
 static void echo(rshare_node *node, rshare_request *req, void *user_data)
 {
