@@ -719,6 +719,29 @@ static PyObject *volume_flush(rspy_volume *v, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *volume_discard(rspy_volume *v, PyObject *args)
+{
+    unsigned long long offset, length;
+    if (!PyArg_ParseTuple(args, "KK", &offset, &length))
+        return NULL;
+    if (length > SIZE_MAX) {
+        PyErr_SetString(PyExc_ValueError, "length too large");
+        return NULL;
+    }
+    if (volume_ready(v) < 0)
+        return NULL;
+    struct rspy_op *op = rspy_op_new();
+    if (!op)
+        return NULL;
+    rspy_enter(v->owner);
+    int rc = rshare_volume_discard(v->child.handle, offset, (size_t)length, vol_done_cb, op);
+    rspy_leave(v->owner);
+    if (volume_wait(v, op, rc) < 0)
+        return NULL;
+    rspy_op_free(op);
+    Py_RETURN_NONE;
+}
+
 static PyObject *volume_scrub(rspy_volume *v, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"repair", NULL};
@@ -805,7 +828,7 @@ static PyObject *volume_status(rspy_volume *v, PyObject *unused)
     static const struct rspy_field fields[] = {
         F(rebuild_done), F(rebuild_total), F(dirty_regions), F(reads), F(writes), F(flushes),
         F(degraded_reads), F(read_repairs), F(member_retries), F(full_stripe_writes),
-        F(rmw_writes), F(rcw_writes),
+        F(rmw_writes), F(rcw_writes), F(discards),
     };
 #undef F
     if (d && rspy_dict_set_fields(d, &s, fields, sizeof(fields) / sizeof(fields[0])) < 0)
@@ -913,6 +936,9 @@ static PyMethodDef volume_methods[] = {
      "write(offset, data)\nWrite a bytes-like object (a multiple of block_size)."},
     {"flush", (PyCFunction)volume_flush, METH_NOARGS,
      "flush()\nEvery completed write is durable on every member."},
+    {"discard", (PyCFunction)volume_discard, METH_VARARGS,
+     "discard(offset, length)\nThe range is no longer needed (linear and RAID-0 volumes;\n"
+     "others raise NotSupported)."},
     {"status", (PyCFunction)volume_status, METH_NOARGS,
      "status() -> dict\nState ('state_name': optimal, degraded, failed), members and\n"
      "their states, rebuild progress, counters."},

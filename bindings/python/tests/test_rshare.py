@@ -428,6 +428,10 @@ class ClusterTests(unittest.TestCase):
                 self.assertEqual(member.read(0, 4096), data[:4096])
 
         self.assertEqual(vol.scrub(), 0)
+        # Mirrors take no discards (their copies could disagree after one).
+        with self.assertRaises(rshare.NotSupported):
+            vol.discard(0, 4096)
+        self.assertEqual(vol.read(0, 4096), data[:4096])
 
         # Fail the remote member: the volume goes on from the other.
         vol.fail_member(1)
