@@ -4,9 +4,11 @@
  * cases and turns them into the table in doc/PERFORMANCE.md.
  *
  *   bench_rtt bare   [--size BYTES] [--chunk BYTES] [common options]
- *   bench_rtt rshare [--key] [--mtu BYTES] [--size BYTES] [common options]
+ *   bench_rtt rshare [--key] [--identity] [--mtu BYTES] [--size BYTES] [common options]
  *   common options:  [--iterations N] [--warmup N] [--samples FILE] [--cpus C:S]
  *
+ * --identity runs both nodes in identity mode (keys from fixed seeds, one
+ * authority): a handshake, then every packet under the pair's key.
  * bare sends the message as one datagram, or with --chunk as datagrams of
  * that size (a floor for rshare's fragmented path); the server echoes each
  * datagram as it comes.  --cpus pins the client to CPU C and the server
@@ -41,7 +43,7 @@
 #define SOCKET_BUFFER (4 << 20) /* what rshare's UDP transport asks for */
 
 struct options {
-    int rshare, key;
+    int rshare, key, identity;
     size_t size, chunk;
     uint32_t mtu;
     long iterations, warmup;
@@ -282,6 +284,17 @@ static rshare_node *make_node(const struct options *o, uint32_t id, int *transpo
     rshare_node_config_init(&config, sizeof(config));
     config.node_id = id;
     config.cluster_key = o->key ? bench_key : NULL;
+    uint8_t auth_pk[32], auth_sk[64], pk[32], sk[64], cert[RSHARE_IDENTITY_CERT_BYTES];
+    if (o->identity) {
+        uint8_t seed[32] = {7};
+        crypto_sign_seed_keypair(auth_pk, auth_sk, seed);
+        seed[0] = (uint8_t)id;
+        crypto_sign_seed_keypair(pk, sk, seed);
+        rshare_identity_certify(auth_sk, id, pk, cert);
+        config.identity_secret_key = sk;
+        config.identity_cert = cert;
+        config.authority_public_key = auth_pk;
+    }
     config.log.write = errors_only; /* no "unprotected" warnings */
     config.log.max_level = RSHARE_LOG_ERROR;
     rshare_node *node;
@@ -405,9 +418,9 @@ static void report(const struct options *o, int64_t *ns)
     for (long i = 0; i < o->iterations; i++)
         total += (double)ns[i];
     qsort(ns, (size_t)o->iterations, sizeof(*ns), cmp_ns);
-    printf("mode=%s key=%d size=%zu packet=%zu iterations=%ld median_us=%.2f p99_us=%.2f "
-           "mb_per_s=%.1f\n",
-           o->rshare ? "rshare" : "bare", o->key, o->size,
+    printf("mode=%s key=%d identity=%d size=%zu packet=%zu iterations=%ld median_us=%.2f "
+           "p99_us=%.2f mb_per_s=%.1f\n",
+           o->rshare ? "rshare" : "bare", o->key, o->identity, o->size,
            o->rshare ? (o->mtu ? o->mtu : RSHARE_UDP_DEFAULT_MTU) : (o->chunk ? o->chunk : o->size),
            o->iterations, (double)ns[o->iterations / 2] / 1e3,
            (double)ns[o->iterations * 99 / 100] / 1e3,
@@ -429,6 +442,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
         {"key", 0, NULL, 'k'},        {"size", 1, NULL, 's'},   {"mtu", 1, NULL, 'm'},
+        {"identity", 0, NULL, 'i'},
         {"iterations", 1, NULL, 'n'}, {"warmup", 1, NULL, 'w'}, {"samples", 1, NULL, 'o'},
         {"chunk", 1, NULL, 'c'},      {"cpus", 1, NULL, 'p'},   {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
@@ -439,6 +453,7 @@ static void parse_options(int argc, char **argv, struct options *o)
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'k': o->key = 1; break;
+        case 'i': o->identity = 1; break;
         case 's': o->size = strtoul(optarg, NULL, 10); break;
         case 'c': o->chunk = strtoul(optarg, NULL, 10); break;
         case 'p':
@@ -449,7 +464,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'n': o->iterations = strtol(optarg, NULL, 10); break;
         case 'w': o->warmup = strtol(optarg, NULL, 10); break;
         case 'o': o->samples = optarg; break;
-        default: die("usage: bench_rtt bare|rshare [--key] [--size B] [--mtu B] [--chunk B] "
+        default: die("usage: bench_rtt bare|rshare [--key] [--identity] [--size B] [--mtu B] [--chunk B] "
                      "[--iterations N] [--warmup N] [--samples FILE] [--cpus C:S]");
         }
     }

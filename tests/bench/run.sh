@@ -39,10 +39,12 @@ bare64|bare64|$SMALL|bare UDP ping-pong|64 B, 1 datagram|bare --size 64
 barek64|barek64|$SMALL|bare UDP ping-pong + the same AEAD|64 B, 1 datagram|bare --size 64 --key
 rs64|bare64|$SMALL|rshare|64 B, 1 packet|rshare --size 64
 rsk64|barek64|$SMALL|rshare + AEAD|64 B, 1 packet|rshare --size 64 --key
+rsi64|barek64|$SMALL|rshare + AEAD, identity mode (pair keys)|64 B, 1 packet|rshare --size 64 --key --identity
 bare64k|bare64k|$LARGE|bare UDP ping-pong|65000 B, 1 datagram|bare --size 65000
 barek64k|barek64k|$LARGE|bare UDP ping-pong + the same AEAD|65000 B, 1 datagram|bare --size 65000 --key
 rsbig|bare64k|$LARGE|rshare, MTU 65507|64 KiB, 2 packets|rshare --size 65536 --mtu 65507
 rskbig|barek64k|$LARGE|rshare + AEAD, MTU 65507|64 KiB, 2 packets|rshare --size 65536 --mtu 65507 --key
+rsibig|barek64k|$LARGE|rshare + AEAD, identity mode, MTU 65507|64 KiB, 2 packets|rshare --size 65536 --mtu 65507 --key --identity
 rs1400|bare64k|$LARGE|rshare, MTU 1400|64 KiB, 49 packets|rshare --size 65536
 rsk1400|barek64k|$LARGE|rshare + AEAD, MTU 1400|64 KiB, 49 packets|rshare --size 65536 --key
 rsone|bare64k|$LARGE|(reference) rshare, MTU 65507|65000 B, 1 packet|rshare --size 65000 --mtu 65507
