@@ -102,6 +102,9 @@ bool rs_vol_readable(const rshare_volume *vol, uint32_t member, uint64_t key);
 bool rs_vol_writable(const rshare_volume *vol, uint32_t member);
 /* This node saw the member fail: stop using it, tell the map, start a spare. */
 void rs_vol_member_failed(rshare_volume *vol, uint32_t member, int status);
+/* A write some member hosts refused (access): when it `landed` on others,
+ * fail the refusing members, whose copies are now stale (volume_io.c). */
+void rs_vol_fail_refused(rshare_volume *vol, uint64_t refused_members, bool landed);
 /* Current state from the members (enum rshare_volume_state). */
 uint32_t rs_vol_state(const rshare_volume *vol);
 /* Map changes this node wants (failures, rebuilds done): propose them. */

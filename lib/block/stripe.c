@@ -49,6 +49,8 @@ struct rs_rowop {
     uint32_t outstanding, replans;
     int status;
     bool refused;                               /* a member host refused access */
+    uint64_t refused_members;                   /* which (bit per member) */
+    uint32_t landed;                            /* member writes that succeeded */
     struct rs_mio mio[RS_LAYOUT_MAX_MEMBERS];
 };
 
@@ -127,22 +129,27 @@ static void row_write_put(struct rs_rowop *op)
     if (--op->outstanding)
         return;
     /* The write stands if the volume still holds every row (one missing
-     * member at most) and no member host refused it: a refusal fails no
-     * member, so the row may now be inconsistent and the write must not
-     * be acknowledged (a scrub with repair makes the row whole again). */
-    if (op->refused)
+     * member at most) and no member host refused it.  A refused write is
+     * not acknowledged; if some of its chunks landed, the members that
+     * refused theirs no longer match the row and are failed. */
+    if (op->refused) {
+        rs_vol_fail_refused(op->vol, op->refused_members, op->landed > 0);
         row_end(op, RSHARE_EACCES);
-    else
+    } else
         row_end(op, rs_vol_state(op->vol) == RSHARE_VOLUME_FAILED ? RSHARE_EIO : 0);
 }
 
 static void row_written(struct rs_mio *mio, int status)
 {
     /* A failed write has failed its member, so the row stays consistent;
-     * an access refusal has not. */
+     * an access refusal is settled in row_write_put(). */
     struct rs_rowop *op = mio->owner;
-    if (status == RSHARE_EACCES)
+    if (status == 0)
+        op->landed++;
+    else if (status == RSHARE_EACCES) {
         op->refused = true;
+        op->refused_members |= UINT64_C(1) << mio->member;
+    }
     row_write_put(op);
 }
 

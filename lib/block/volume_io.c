@@ -159,6 +159,7 @@ struct piece {
     uint32_t tried;     /* mirror copies tried (bit per copy) */
     uint32_t bad;       /* mirror copies that had a medium error */
     bool refused;       /* a member host refused access: not acknowledged */
+    uint64_t refused_members; /* which (bit per member) */
     int status;
     uint32_t nmio;
     struct rs_mio mio[];
@@ -281,15 +282,34 @@ static void mirror_read_next(struct piece *p)
                  p->buf, mirror_read_done, p);
 }
 
+/* Members whose host refused access to a write that landed elsewhere hold
+ * stale data now: they are failed, so that they are read no more until a
+ * re-add copies what they missed.  A refused request never ran (the host
+ * checks access after its reply cache), so a write every member refused
+ * left the copies as they were and fails no member. */
+void rs_vol_fail_refused(rshare_volume *vol, uint64_t refused_members, bool landed)
+{
+    if (!landed)
+        return;
+    for (uint32_t m = 0; m < vol->desc.member_count && refused_members; m++)
+        if (refused_members & (UINT64_C(1) << m))
+            rs_vol_member_failed(vol, m, RSHARE_EACCES);
+}
+
 static void mirror_write_done(struct rs_mio *mio, int status)
 {
     struct piece *p = mio->owner;
     if (status == 0)
         p->written++;
-    else if (status == RSHARE_EACCES)
-        p->refused = true; /* the copy is stale but its member is not failed */
-    if (--p->outstanding == 0)
+    else if (status == RSHARE_EACCES) {
+        p->refused = true;
+        p->refused_members |= UINT64_C(1) << mio->member;
+    }
+    if (--p->outstanding == 0) {
+        if (p->refused)
+            rs_vol_fail_refused(p->req->vol, p->refused_members, p->written > 0);
         piece_end(p, p->refused ? RSHARE_EACCES : p->written ? 0 : (status ? status : RSHARE_EIO));
+    }
 }
 
 static void mirror_write_granted(struct rs_range_lock *lock)

@@ -578,6 +578,15 @@ static void members_active(size_t who)
         ck_assert_uint_eq(d.member_state[i], RSHARE_VOLUME_MEMBER_ACTIVE);
 }
 
+static int first_member_failed(void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < NODES; i++)
+        if (the_volume(i).member_state[0] != RSHARE_VOLUME_MEMBER_FAILED)
+            return 0;
+    return 1;
+}
+
 START_TEST(test_volume_grant_and_lease)
 {
     const uint32_t rw = RSHARE_RIGHT_READ | RSHARE_RIGHT_WRITE;
@@ -676,13 +685,20 @@ START_TEST(test_volume_grant_and_lease)
     members_active(0);
 
     /* One mirror's host opens its disk, the other still refuses: the
-     * write lands on one copy only and must not be acknowledged (the
-     * refused copy is not failed, so it would be read as current). */
+     * write lands on one copy only.  It is not acknowledged, and the copy
+     * that refused it is failed: it no longer holds what the other does,
+     * and would otherwise be read as current. */
     ck_assert_int_eq(rshare_access_set_policy(nodes[2], mid[1], RSHARE_ACCESS_OPEN), 0);
     uint8_t other_buf[8192];
     memset(other_buf, 0x5a, sizeof(other_buf));
     ck_assert_int_eq(vol_io(vol, true, 4096, other_buf, sizeof(other_buf)), RSHARE_EACCES);
-    members_active(0);
+    ck_assert_int_eq(run(first_member_failed, NULL, 30000000u), 0);
+    ck_assert_uint_eq(the_volume(0).member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    for (int i = 0; i < 3; i++) { /* every read from the copy that took it */
+        memset(rbuf, 0, sizeof(rbuf));
+        ck_assert_int_eq(vol_io(vol, false, 4096, rbuf, sizeof(rbuf)), 0);
+        ck_assert_mem_eq(rbuf, other_buf, sizeof(rbuf));
+    }
     rshare_volume_close(vol);
 }
 END_TEST
