@@ -241,10 +241,12 @@ static unsigned rogue_claims_node_2(void)
     nodes[node_count] = make_node(NODES, 2, 9, -1, false);
     size_t rogue = node_count++;
     ck_assert_int_eq(rshare_node_add_peer(nodes[rogue], 1, 0, "1"), 0);
+    /* Static: a call still waiting when the test ends completes at teardown. */
+    static struct call calls[5];
     for (int i = 0; i < 5; i++) {
-        struct call c = {0};
-        if (rshare_node_call(nodes[rogue], 1, APP_ECHO, "rogue", 5, on_reply, &c) == 0)
-            run(call_done, &c, 2000000u);
+        calls[i] = (struct call){0};
+        if (rshare_node_call(nodes[rogue], 1, APP_ECHO, "rogue", 5, on_reply, &calls[i]) == 0)
+            run(call_done, &calls[i], 2000000u);
     }
     return rogue_delivered;
 }
