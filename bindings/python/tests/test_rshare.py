@@ -683,8 +683,9 @@ class IdentityTests(unittest.TestCase):
         other_pk, _ = rshare.identity_keygen()
         self.assertRaises(rshare.AuthenticationFailed, rshare.identity_cert_verify, cert,
                           other_pk)
+        # Not a certificate at all: its magic ("RSC1") is wrong.
         self.assertRaises(rshare.ProtocolError, rshare.identity_cert_verify,
-                          b"XXXX" + cert[4:], self.auth_pk)
+                          b"RSC0" + cert[4:], self.auth_pk)
         self.assertRaises(ValueError, rshare.identity_cert_verify, cert[:-1], self.auth_pk)
         self.assertRaises(ValueError, rshare.identity_certify, self.auth_sk, 0, pk)
         self.assertRaises(ValueError, rshare.identity_certify, pk, 1, pk)
