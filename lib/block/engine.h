@@ -79,7 +79,9 @@ struct rshare_volume {
     uint64_t rebuild_checkpoint; /* keys below are rebuilt (readable) */
     uint64_t rebuild_total, rebuild_done;
     uint64_t resync_cursor;   /* keys below have been resynced */
-    bool resync_pending;      /* dirty regions left from a crash */
+    bool resync_pending;      /* regions whose copies may disagree: a crash, or a
+                               * write refused where it may have run (rs_vol_unsynced) */
+    bool resync_again;        /* regions added while a resync ran: it runs again */
     uint8_t *resync_regions;  /* which regions the resync covers (bitmap copy) */
 
     struct rs_proposal *proposal; /* map change in flight */
@@ -102,9 +104,30 @@ bool rs_vol_readable(const rshare_volume *vol, uint32_t member, uint64_t key);
 bool rs_vol_writable(const rshare_volume *vol, uint32_t member);
 /* This node saw the member fail: stop using it, tell the map, start a spare. */
 void rs_vol_member_failed(rshare_volume *vol, uint32_t member, int status);
-/* A write some member hosts refused (access): when it `landed` on others,
- * fail the refusing members, whose copies are now stale (volume_io.c). */
-void rs_vol_fail_refused(rshare_volume *vol, uint64_t refused_members, bool landed);
+/* A member host refused the request: no access (RSHARE_EACCES, decided
+ * after the host's reply cache, so the request did not run), or the maps
+ * of the two nodes differed until the request's time ran out
+ * (RSHARE_ESTALE: the host checks versions before its reply cache, so an
+ * earlier copy of the request may have run).  Neither says anything about
+ * the member's disk: the member is not failed for it. */
+static inline bool rs_vol_refusal(int status)
+{
+    return status == RSHARE_EACCES || status == RSHARE_ESTALE;
+}
+/* Settle a write some member hosts refused (`refused_members`, bit per
+ * member): when it `landed` on others, the refusing members hold stale
+ * data and are failed; when it landed nowhere but a refusal was `stale`,
+ * one copy may have taken it all the same, so keys [start, end) are
+ * resynced (rs_vol_unsynced).  Returns the status the write ends with
+ * (volume_io.c). */
+int rs_vol_settle_refused(rshare_volume *vol, uint64_t refused_members, bool landed, bool stale,
+                          uint64_t start, uint64_t end);
+/* Keys [start, end) may differ between copies (or disagree with parity):
+ * reads use the first copy and a resync makes them agree, after a restart
+ * too (the regions' write-intent bits stay set until then) (volume.c). */
+void rs_vol_unsynced(rshare_volume *vol, uint64_t start, uint64_t end);
+/* Does a mirrored read at `key` have to use the first copy? (volume.c) */
+bool rs_vol_key_unsynced(const rshare_volume *vol, uint64_t key);
 /* Current state from the members (enum rshare_volume_state). */
 uint32_t rs_vol_state(const rshare_volume *vol);
 /* Map changes this node wants (failures, rebuilds done): propose them. */
@@ -209,6 +232,8 @@ uint64_t rs_sweep_resume_point(rshare_volume *vol, uint32_t target);
  * missed lie anywhere, below the stored checkpoint too, so a rebuild of
  * it must not resume from one stored before. */
 void rs_sweep_forget(rshare_volume *vol, uint32_t target);
+/* What the running sweep does (0: none runs). */
+enum rs_sweep_kind rs_sweep_kind(const rshare_volume *vol);
 /* Stop the running sweep (its `done` gets RSHARE_ECANCELED once idle). */
 void rs_sweep_stop(rshare_volume *vol);
 /* The volume's foreground load changed: sweeps slow down while it is busy. */

@@ -48,7 +48,8 @@ struct rs_rowop {
     bool locked, dirtied;
     uint32_t outstanding, replans;
     int status;
-    bool refused;                               /* a member host refused access */
+    int refusal;                                /* a member host refused (rs_vol_refusal) */
+    bool stale;                                 /* one refusal was RSHARE_ESTALE */
     uint64_t refused_members;                   /* which (bit per member) */
     uint32_t landed;                            /* member writes that succeeded */
     struct rs_mio mio[RS_LAYOUT_MAX_MEMBERS];
@@ -131,23 +132,25 @@ static void row_write_put(struct rs_rowop *op)
     /* The write stands if the volume still holds every row (one missing
      * member at most) and no member host refused it.  A refused write is
      * not acknowledged; if some of its chunks landed, the members that
-     * refused theirs no longer match the row and are failed. */
-    if (op->refused) {
-        rs_vol_fail_refused(op->vol, op->refused_members, op->landed > 0);
-        row_end(op, RSHARE_EACCES);
-    } else
+     * refused theirs no longer match the row and are failed; if none did
+     * but a refusal was stale, the row is resynced (rs_vol_settle_refused). */
+    if (op->refusal)
+        row_end(op, rs_vol_settle_refused(op->vol, op->refused_members, op->landed > 0,
+                                          op->stale, op->st.row, op->st.row + 1));
+    else
         row_end(op, rs_vol_state(op->vol) == RSHARE_VOLUME_FAILED ? RSHARE_EIO : 0);
 }
 
 static void row_written(struct rs_mio *mio, int status)
 {
     /* A failed write has failed its member, so the row stays consistent;
-     * an access refusal is settled in row_write_put(). */
+     * a refusal is settled in row_write_put(). */
     struct rs_rowop *op = mio->owner;
     if (status == 0)
         op->landed++;
-    else if (status == RSHARE_EACCES) {
-        op->refused = true;
+    else if (rs_vol_refusal(status)) {
+        op->refusal = status;
+        op->stale |= status == RSHARE_ESTALE;
         op->refused_members |= UINT64_C(1) << mio->member;
     }
     row_write_put(op);
@@ -343,6 +346,12 @@ static void row_read_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
+    if (rs_vol_refusal(op->status)) {
+        /* A member host refused a read: nothing was written yet, and
+         * planning again would meet the same refusal. */
+        row_end(op, op->status);
+        return;
+    }
     if (op->status < 0) {
         /* A member dropped out while the row was read: plan again. */
         op->status = 0;
@@ -385,7 +394,7 @@ static void row_read_done(struct rs_mio *mio, int status)
     struct rs_rowop *op = mio->owner;
     if (status == RSHARE_EIO)
         op->bad |= 1u << mio->member; /* medium error: plan without it */
-    if (status < 0 && op->status == 0)
+    if (status < 0 && (op->status == 0 || rs_vol_refusal(status)))
         op->status = status;
     row_read_put(op);
 }

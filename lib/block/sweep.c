@@ -199,6 +199,17 @@ static void unit_end(struct unit *u)
     sweep_fill(sw);
 }
 
+/* The status a unit keeps from a member I/O that failed.  A scrub skips
+ * what it cannot read or write; a rebuild cannot go on; a resync that a
+ * member host refused (access, or a map version this node has not caught
+ * up with) has not made the copies agree, and stays owed. */
+static int unit_error(const struct rs_sweep *sw, int status)
+{
+    if (sw->kind == RS_SWEEP_REBUILD || (sw->kind == RS_SWEEP_RESYNC && rs_vol_refusal(status)))
+        return status;
+    return 0;
+}
+
 static void unit_io(struct unit *u, uint32_t member, uint32_t op, uint64_t sector,
                     uint64_t sectors, void *buf, rs_mio_done_fn done)
 {
@@ -217,8 +228,8 @@ static void unit_written(struct rs_mio *mio, int status)
     struct unit *u = mio->owner;
     /* A member that fails to take the write is failed by then: a rebuild
      * onto it stops (the volume sees to that), a repair just counts. */
-    if (status < 0 && u->sw->kind == RS_SWEEP_REBUILD && u->status == 0)
-        u->status = status;
+    if (status < 0 && u->status == 0)
+        u->status = unit_error(u->sw, status);
     unit_put(u);
 }
 
@@ -229,7 +240,7 @@ static void row_unit_compute(struct unit *u);
 static void row_unit_read(struct rs_mio *mio, int status)
 {
     struct unit *u = mio->owner;
-    if (status < 0 && u->status == 0)
+    if (status < 0 && (u->status == 0 || rs_vol_refusal(status)))
         u->status = status;
     if (--u->outstanding == 0)
         row_unit_compute(u);
@@ -240,8 +251,7 @@ static void row_unit_compute(struct unit *u)
     struct rs_sweep *sw = u->sw;
     rshare_volume *vol = sw->vol;
     if (u->status < 0) {
-        if (sw->kind != RS_SWEEP_REBUILD)
-            u->status = 0; /* a scrub skips what it cannot read */
+        u->status = unit_error(sw, u->status);
         unit_end(u);
         return;
     }
@@ -321,13 +331,12 @@ static void mirror_unit_read(struct rs_mio *mio, int status)
     struct unit *u = mio->owner;
     struct rs_sweep *sw = u->sw;
     rshare_volume *vol = sw->vol;
-    if (status < 0 && u->status == 0)
+    if (status < 0 && (u->status == 0 || rs_vol_refusal(status)))
         u->status = status;
     if (--u->outstanding)
         return;
     if (u->status < 0) {
-        if (sw->kind != RS_SWEEP_REBUILD)
-            u->status = 0;
+        u->status = unit_error(sw, u->status);
         unit_end(u);
         return;
     }
@@ -554,6 +563,11 @@ int rs_sweep_start(rshare_volume *vol, enum rs_sweep_kind kind, uint32_t target,
     /* Start from the loop, never inside the caller. */
     rs_timer_schedule(vol->node, &sw->pace, rs_now_us(vol->node));
     return 0;
+}
+
+enum rs_sweep_kind rs_sweep_kind(const rshare_volume *vol)
+{
+    return vol->sweep ? vol->sweep->kind : 0;
 }
 
 void rs_sweep_stop(rshare_volume *vol)

@@ -283,16 +283,21 @@ static void rebuild_done(rshare_volume *vol, int status, uint64_t mismatches, vo
                           vol->cfg.progress_data);
 }
 
+/* A resync that failed (a member host refused it) or that regions were
+ * added to while it ran is owed still: the next tick starts it again, and
+ * until then reads of its regions keep to the first copy. */
 static void resync_done(rshare_volume *vol, int status, uint64_t mismatches, void *user_data)
 {
     (void)user_data;
-    if (status == 0) {
-        rs_log_info(vol->node, "volume %s: resync after unclean shutdown done, %llu regions fixed",
-                    vol->desc.name, (unsigned long long)mismatches);
+    if (status == 0 && !vol->resync_again) {
+        rs_log_info(vol->node, "volume %s: resync done, %llu regions fixed", vol->desc.name,
+                    (unsigned long long)mismatches);
         vol->resync_pending = false;
+        rs_free(vol->node, vol->resync_regions);
+        vol->resync_regions = NULL;
     }
-    rs_free(vol->node, vol->resync_regions);
-    vol->resync_regions = NULL;
+    vol->resync_again = false;
+    vol->resync_cursor = 0;
 }
 
 static uint8_t *bitmap_copy(rshare_volume *vol)
@@ -304,15 +309,61 @@ static uint8_t *bitmap_copy(rshare_volume *vol)
     return copy;
 }
 
+void rs_vol_unsynced(rshare_volume *vol, uint64_t start, uint64_t end)
+{
+    /* The regions' write-intent bits are set (the write that left them
+     * unsynced set them) and stay set while a resync is pending: the tick
+     * does not clean them, and close does not store the bitmap clean. */
+    if (!vol->resync_regions)
+        vol->resync_regions = rs_calloc(vol->node, (size_t)((vol->bitmap.regions + 7) / 8), 1);
+    if (!vol->resync_regions) {
+        /* No memory to say which: every dirty region counts. */
+        vol->resync_regions = NULL;
+        rs_log_warn(vol->node, "volume %s: out of memory; resyncing every dirty region",
+                    vol->desc.name);
+    } else {
+        uint64_t first = rs_bitmap_region(&vol->bitmap, start);
+        uint64_t last = rs_bitmap_region(&vol->bitmap, end - 1);
+        for (uint64_t r = first; r <= last && r < vol->bitmap.regions; r++)
+            vol->resync_regions[r >> 3] |= (uint8_t)(1u << (r & 7));
+    }
+    rs_log_info(vol->node, "volume %s: keys %llu-%llu may differ between copies: resync owed",
+                vol->desc.name, (unsigned long long)start, (unsigned long long)end - 1);
+    vol->resync_pending = true;
+    if (vol->sweep && rs_sweep_kind(vol) == RS_SWEEP_RESYNC)
+        vol->resync_again = true;
+}
+
+bool rs_vol_key_unsynced(const rshare_volume *vol, uint64_t key)
+{
+    if (!vol->resync_pending)
+        return false;
+    if (!vol->resync_regions)
+        return true; /* not known which: all of them */
+    /* Keys below the cursor of a running resync are done, unless regions
+     * were added behind it. */
+    if (key < vol->resync_cursor && !vol->resync_again)
+        return false;
+    uint64_t region = rs_bitmap_region(&vol->bitmap, key);
+    return (vol->resync_regions[region >> 3] >> (region & 7)) & 1;
+}
+
 static void start_background(rshare_volume *vol)
 {
     if (vol->sweep || vol->closing || vol->gone || !redundant(vol))
         return;
     if (vol->resync_pending && rs_vol_state(vol) == RSHARE_VOLUME_OPTIMAL) {
-        uint8_t *regions = bitmap_copy(vol);
-        if (!regions)
+        /* Every region a resync may owe has its write-intent bit set. */
+        uint8_t *regions = bitmap_copy(vol), *reads = bitmap_copy(vol);
+        if (!regions || !reads) {
+            rs_free(vol->node, regions);
+            rs_free(vol->node, reads);
             return;
+        }
+        rs_free(vol->node, vol->resync_regions);
+        vol->resync_regions = reads;
         vol->resync_cursor = 0;
+        vol->resync_again = false;
         rs_sweep_start(vol, RS_SWEEP_RESYNC, 0, 0, regions, resync_done, NULL);
         return;
     }
@@ -965,9 +1016,12 @@ RSHARE_API void rshare_volume_close(rshare_volume *volume)
             break;
     if (vol->inflight || vol->sweep)
         rs_log_error(node, "volume %s: closed with I/O still in flight", vol->desc.name);
-    int rc = rs_bitmap_shutdown(node, &vol->bitmap,
-                                rs_vol_state(vol) == RSHARE_VOLUME_OPTIMAL &&
-                                    !vol->resync_pending);
+    /* A resync still owed leaves the bitmap as it is stored, not clean: the
+     * next open resyncs its regions. */
+    int rc = vol->resync_pending
+                 ? 0
+                 : rs_bitmap_shutdown(node, &vol->bitmap,
+                                      rs_vol_state(vol) == RSHARE_VOLUME_OPTIMAL);
     if (rc < 0)
         rs_log_warn(node, "volume %s: clean state not stored: %s", vol->desc.name,
                     rshare_strerror(rc));

@@ -96,9 +96,10 @@ static void mio_io_done(struct rshare_block_io *io, int status)
     }
     /* Only if the slot still holds the backend this I/O went to: a member
      * replaced meanwhile (a spare took the slot) is not the one that failed.
-     * A host refusing access (no grant, an old fencing token) says nothing
-     * about its disk: the request fails, the member stays. */
-    if (status != RSHARE_ECANCELED && status != RSHARE_EACCES &&
+     * A host refusing the request (no grant, an old fencing token, a map
+     * version this node did not catch up with) says nothing about its disk:
+     * the request fails, the member stays. */
+    if (status != RSHARE_ECANCELED && !rs_vol_refusal(status) &&
         (mio->io.op != RSHARE_BLOCK_READ || status != RSHARE_EIO) &&
         mio->io.op != RSHARE_BLOCK_DISCARD && mio->mb == vol->m[mio->member].mb)
         rs_vol_member_failed(vol, mio->member, status);
@@ -158,7 +159,8 @@ struct piece {
     uint32_t written;   /* mirror copies written */
     uint32_t tried;     /* mirror copies tried (bit per copy) */
     uint32_t bad;       /* mirror copies that had a medium error */
-    bool refused;       /* a member host refused access: not acknowledged */
+    int refusal;        /* a member host refused it (rs_vol_refusal): not acknowledged */
+    bool stale;         /* one refusal was RSHARE_ESTALE: that copy may have run */
     uint64_t refused_members; /* which (bit per member) */
     int status;
     uint32_t nmio;
@@ -250,9 +252,7 @@ static void mirror_read_next(struct piece *p)
 {
     rshare_volume *vol = p->req->vol;
     uint64_t key = p->ext.logical;
-    uint64_t region = rs_bitmap_region(&vol->bitmap, key);
-    bool unsynced = vol->resync_pending && key >= vol->resync_cursor && vol->resync_regions &&
-                    ((vol->resync_regions[region >> 3] >> (region & 7)) & 1);
+    bool unsynced = rs_vol_key_unsynced(vol, key);
     uint32_t best = UINT32_MAX, best_load = UINT32_MAX;
     uint64_t best_sector = 0;
     for (uint32_t c = 0; c < p->ext.copies; c++) {
@@ -282,18 +282,35 @@ static void mirror_read_next(struct piece *p)
                  p->buf, mirror_read_done, p);
 }
 
-/* Members whose host refused access to a write that landed elsewhere hold
- * stale data now: they are failed, so that they are read no more until a
- * re-add copies what they missed.  A refused request never ran (the host
- * checks access after its reply cache), so a write every member refused
- * left the copies as they were and fails no member. */
-void rs_vol_fail_refused(rshare_volume *vol, uint64_t refused_members, bool landed)
+/* A refused write is not acknowledged, so its range may hold the old data
+ * or the new; what matters is that every read agrees.
+ *
+ * An access refusal proves the request never ran (the host checks access
+ * after its reply cache): a write every member refused left the copies as
+ * they were; members that refused a write that landed elsewhere hold stale
+ * data and are failed, so that they are read no more until a re-add copies
+ * what they missed (this writer could not bring them back in line: their
+ * hosts refuse it).
+ *
+ * A stale-map refusal proves nothing (the host checks versions first, and
+ * an earlier copy of the request may have run before the host's map moved
+ * on), and it passes once this node's map catches up.  On mirrors the
+ * range is resynced from the first copy, which reads use until then.  On
+ * RAID-5 a row that no chunk of the write reached is resynced too (its
+ * parity recomputed); a row that some chunks reached fails the members
+ * that refused, as for access: until a resync, the row's parity would
+ * rebuild a lost member's chunk wrongly. */
+int rs_vol_settle_refused(rshare_volume *vol, uint64_t refused_members, bool landed, bool stale,
+                          uint64_t start, uint64_t end)
 {
-    if (!landed)
-        return;
-    for (uint32_t m = 0; m < vol->desc.member_count && refused_members; m++)
-        if (refused_members & (UINT64_C(1) << m))
-            rs_vol_member_failed(vol, m, RSHARE_EACCES);
+    if (stale && (!landed || vol->mirrored)) {
+        rs_vol_unsynced(vol, start, end);
+    } else if (landed) {
+        for (uint32_t m = 0; m < vol->desc.member_count && refused_members; m++)
+            if (refused_members & (UINT64_C(1) << m))
+                rs_vol_member_failed(vol, m, stale ? RSHARE_ESTALE : RSHARE_EACCES);
+    }
+    return stale ? RSHARE_ESTALE : RSHARE_EACCES;
 }
 
 static void mirror_write_done(struct rs_mio *mio, int status)
@@ -301,14 +318,19 @@ static void mirror_write_done(struct rs_mio *mio, int status)
     struct piece *p = mio->owner;
     if (status == 0)
         p->written++;
-    else if (status == RSHARE_EACCES) {
-        p->refused = true;
+    else if (rs_vol_refusal(status)) {
+        p->refusal = status;
+        p->stale |= status == RSHARE_ESTALE;
         p->refused_members |= UINT64_C(1) << mio->member;
     }
     if (--p->outstanding == 0) {
-        if (p->refused)
-            rs_vol_fail_refused(p->req->vol, p->refused_members, p->written > 0);
-        piece_end(p, p->refused ? RSHARE_EACCES : p->written ? 0 : (status ? status : RSHARE_EIO));
+        if (p->refusal)
+            status = rs_vol_settle_refused(p->req->vol, p->refused_members, p->written > 0,
+                                           p->stale, p->ext.logical,
+                                           p->ext.logical + p->ext.sectors);
+        else
+            status = p->written ? 0 : (status ? status : RSHARE_EIO);
+        piece_end(p, status);
     }
 }
 
@@ -343,7 +365,7 @@ static void single_done(struct rs_mio *mio, int status)
 {
     struct piece *p = mio->owner;
     rshare_volume *vol = p->req->vol;
-    if (status != 0 && vol->parity && p->req->op == RS_VREQ_READ) {
+    if (status != 0 && !rs_vol_refusal(status) && vol->parity && p->req->op == RS_VREQ_READ) {
         /* A data chunk that cannot be read is rebuilt from its row, and a
          * medium error is repaired by writing the rebuilt data back. */
         struct rs_vreq *req = p->req;

@@ -20,6 +20,7 @@ struct rs_pending {
     uint16_t type;
     int slot;                  /* -1 while waiting for one */
     uint64_t wait_version;     /* refused as stale: resend once our map reaches it */
+    bool refused_stale;        /* the peer's last word: our maps differ */
     bool orphaned;             /* its peer restarted while it was out */
     uint32_t xfer;
     uint32_t interval_ms;
@@ -223,9 +224,22 @@ static void pending_timer(rshare_node *node, struct rs_timer *timer)
     uint64_t now = rs_now_us(node);
     if (now >= p->deadline_us) {
         RS_STAT_INC(node, requests_timed_out);
-        rs_errorf(node, RSHARE_ETIMEDOUT, "no answer from node %u within %u ms", p->peer,
-                  rs_core(node)->config.request_timeout_ms);
         struct rshare_reply reply = {.status = RSHARE_ETIMEDOUT};
+        if (p->refused_stale) {
+            /* The peer answered, every time, that our maps differ: say so,
+             * not "no answer" (a slow or dead peer). */
+            static const char why[] = "map versions differ";
+            reply = (struct rshare_reply){.status = RSHARE_EREMOTE,
+                                          .remote_code = RSHARE_ESTALE,
+                                          .data = why,
+                                          .len = sizeof(why) - 1};
+            rs_errorf(node, RSHARE_ESTALE,
+                      "node %u refused the request for %u ms: map versions differ", p->peer,
+                      rs_core(node)->config.request_timeout_ms);
+        } else {
+            rs_errorf(node, RSHARE_ETIMEDOUT, "no answer from node %u within %u ms", p->peer,
+                      rs_core(node)->config.request_timeout_ms);
+        }
         complete(node, p, &reply);
         return;
     }
@@ -278,6 +292,7 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
              * caught up; if theirs is, the retry timer resends later. */
             if (hdr->map_version > rs_msg(node)->map_version)
                 p->wait_version = hdr->map_version;
+            p->refused_stale = true;
             return;
         }
     }

@@ -1008,6 +1008,104 @@ START_TEST(raid5_resyncs_dirty_regions_after_power_loss)
 }
 END_TEST
 
+/* The volume's writer is cut off from the voters while the rest of the
+ * cluster moves its map on: the host of its remote mirror refuses every
+ * request as issued against another map version (RSHARE_ESTALE), until the
+ * request's time runs out.  That says the writer's map is old, not that the
+ * disk is bad: no member is failed.  A write that landed on the local
+ * mirror only ends with RSHARE_ESTALE, its range is owed a resync, reads
+ * keep to the first copy meanwhile (and agree), and once the writer is
+ * back the resync makes both copies agree with no member rebuilt. */
+static uint64_t map_version_of(size_t i)
+{
+    uint32_t epoch;
+    uint64_t version = 0;
+    rshare_cluster_map_version(nodes[i], &epoch, &version);
+    return version;
+}
+
+static int writer_caught_up(void *ud)
+{
+    (void)ud;
+    return map_version_of(3) == map_version_of(0) && map_version_of(4) == map_version_of(0);
+}
+
+START_TEST(raid1_cut_off_writer_keeps_its_members)
+{
+    /* Node 4 (no voter) writes a mirror of its own disk and node 5's. */
+    struct rshare_volume_desc v;
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "vol");
+    v.layout = RSHARE_LAYOUT_RAID1;
+    v.member_count = 2;
+    v.members[0] = res[3];
+    v.members[1] = res[4];
+    struct outcome o = {0};
+    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
+    ck_assert_int_eq(o.status, 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, writer_caught_up, NULL, 20000000u), 0);
+    rshare_volume *vol;
+    struct rshare_volume_config cfg;
+    rshare_volume_config_init(&cfg, sizeof(cfg));
+    cfg.retry_budget = 2;
+    cfg.bitmap_region_sectors = 256;
+    cfg.clean_delay_ms = 200;
+    ck_assert_int_eq(rshare_volume_open(nodes[3], "vol", &cfg, &vol), 0);
+    uint8_t a[8192], b[8192], got[8192];
+    memset(a, 0xA1, sizeof(a));
+    memset(b, 0xB2, sizeof(b));
+    ck_assert_int_eq(run_io(vol, true, 65536, a, sizeof(a)), 0);
+
+    /* Cut node 4 from the voters; the manager changes the map. */
+    for (uint32_t voter = 1; voter <= 3; voter++)
+        ck_assert_int_eq(rshare_loop_net_partition(net, 4, voter, 1), 0);
+    uint64_t before = map_version_of(4);
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "other");
+    v.layout = RSHARE_LAYOUT_LINEAR;
+    v.member_count = 1;
+    v.members[0] = res[1];
+    o = (struct outcome){0};
+    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
+    ck_assert_int_eq(o.status, 0);
+    ck_assert_uint_gt(map_version_of(4), 0);
+    ck_assert_uint_eq(map_version_of(3), before); /* the writer's map is behind */
+
+    /* The write lands on node 4's own disk; node 5 refuses its part. */
+    ck_assert_int_eq(run_io(vol, true, 65536, b, sizeof(b)), RSHARE_ESTALE);
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.state, RSHARE_VOLUME_OPTIMAL);
+    ck_assert_uint_eq(st.member_state[0], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert_uint_eq(st.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert(rs_vol_key_unsynced(vol, 65536 / 512));
+    ck_assert(!rs_vol_key_unsynced(vol, 1024)); /* another region */
+    ck_assert_mem_eq(disks[3].bytes + 65536, b, sizeof(b));
+    ck_assert_mem_eq(disks[4].bytes + 65536, a, sizeof(a));
+    /* Reads of the range keep to the first copy: they agree. */
+    for (int i = 0; i < 4; i++) {
+        memset(got, 0, sizeof(got));
+        ck_assert_int_eq(run_io(vol, false, 65536, got, sizeof(got)), 0);
+        ck_assert_mem_eq(got, b, sizeof(b));
+    }
+
+    /* Back: the map catches up, the resync copies the first copy over. */
+    for (uint32_t voter = 1; voter <= 3; voter++)
+        ck_assert_int_eq(rshare_loop_net_partition(net, 4, voter, 0), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, writer_caught_up, NULL, 60000000u), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, resync_finished, vol, 60000000u), 0);
+    ck_assert_mem_eq(disks[4].bytes + 65536, b, sizeof(b));
+    st = status_of(vol);
+    ck_assert_uint_eq(st.state, RSHARE_VOLUME_OPTIMAL);
+    ck_assert_uint_eq(st.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    ck_assert_int_eq(run_io(vol, true, 65536, a, sizeof(a)), 0);
+    ck_assert_mem_eq(disks[4].bytes + 65536, a, sizeof(a));
+    rshare_volume_close(vol);
+}
+END_TEST
+
 /* Writes submitted together that each fill part of a row are gathered:
  * the rows they fill together are written as full stripes, nothing is
  * read. */
@@ -1399,6 +1497,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid0_member_readded_is_active_again);
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
+    tcase_add_test(tc, raid1_cut_off_writer_keeps_its_members);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
     tcase_add_test(tc, raid5_dirty_and_degraded_needs_force);
     tcase_add_test(tc, rebuild_resumes_after_restart);

@@ -384,10 +384,22 @@ START_TEST(test_map_versioned_requests)
     ck_assert_int_eq(executed, 2);
     free(r.data);
 
-    /* Never agreeing: the request times out instead of running. */
+    /* Never agreeing: at the request's deadline it ends, not run, with the
+     * peer's refusal ("maps differ"), not as a peer that never answered. */
     rs_msg_set_map_version(c.nodes[1], 4, 20);
     r = (struct result){0};
     ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "c", 1, on_reply, &r), 0);
+    run_until(&c, &r, 10000000);
+    ck_assert_int_eq(r.status, RSHARE_EREMOTE);
+    ck_assert_int_eq(r.remote_code, RSHARE_ESTALE);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(executed, 2);
+    free(r.data);
+
+    /* A peer cut off says nothing: that is a timeout. */
+    rshare_loop_net_partition(c.net, 1, 2, 1);
+    r = (struct result){0};
+    ck_assert_int_eq(rshare_node_call(c.nodes[0], 2, ECHO, "d", 1, on_reply, &r), 0);
     run_until(&c, &r, 10000000);
     ck_assert_int_eq(r.status, RSHARE_ETIMEDOUT);
     ck_assert_int_eq(executed, 2);
