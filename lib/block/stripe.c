@@ -12,7 +12,9 @@
  *         it, then as RCW (and write all of it if it is being rebuilt).
  * A member that fails while the row is read makes the row plan again with
  * what is left.  The row's bit in the write-intent bitmap is set before
- * anything is written. */
+ * anything is written.  A row that some chunks reached while hosts whose
+ * map differs from ours refused the others is finished by writing those
+ * again, not left torn (rs_vol_settle_refused). */
 #include "config.h"
 
 #include <string.h>
@@ -23,6 +25,7 @@
 enum row_kind { ROW_FULL, ROW_RMW, ROW_RCW, ROW_RECON, ROW_READ };
 
 #define ROW_MERGE_MAX 8 /* requests one row write may serve */
+#define ROW_REWRITE_MAX 8 /* rounds of writing refused chunks again */
 
 struct rs_rowop {
     struct rs_vreq *req;
@@ -46,7 +49,7 @@ struct rs_rowop {
     uint8_t *mem, *buf[RS_LAYOUT_MAX_MEMBERS];  /* window buffers by member number */
     struct rs_range_lock lock;
     bool locked, dirtied;
-    uint32_t outstanding, replans;
+    uint32_t outstanding, replans, rewrites;
     int status;
     int refusal;                                /* a member host refused (rs_vol_refusal) */
     bool stale;                                 /* one refusal was RSHARE_ESTALE */
@@ -113,6 +116,7 @@ static int alloc_windows(struct rs_rowop *op)
 static void row_plan(struct rs_rowop *op);
 static void row_issue(struct rs_rowop *op);
 static void row_log(struct rs_rowop *op);
+static void row_written(struct rs_mio *mio, int status);
 
 /* Start one member I/O of the row's current phase. */
 static void row_io(struct rs_rowop *op, uint32_t member, uint32_t io_op, uint64_t from, uint64_t to,
@@ -125,10 +129,50 @@ static void row_io(struct rs_rowop *op, uint32_t member, uint32_t io_op, uint64_
 
 /* --- writing ---------------------------------------------------------------------- */
 
+/* Write what the row's plan gives member `member` (nothing if the plan
+ * leaves it alone). */
+static void row_member_write(struct rs_rowop *op, uint32_t member)
+{
+    const struct rs_stripe *st = &op->st;
+    if (member == st->parity_member) {
+        row_io(op, member, RSHARE_BLOCK_WRITE, op->lo, op->hi, op->buf[member], row_written);
+        return;
+    }
+    for (uint32_t k = 0; k < st->data_count; k++) {
+        if (st->data_member[k] != member)
+            continue;
+        if (op->kind == ROW_RECON && k == op->missing)
+            row_io(op, member, RSHARE_BLOCK_WRITE, op->lo, op->hi, op->buf[member], row_written);
+        else if (touched(op, k))
+            row_io(op, member, RSHARE_BLOCK_WRITE, op->ws[k], op->we[k], op->src[k],
+                   row_written);
+        return;
+    }
+}
+
 static void row_write_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
+    if (op->refusal && op->stale && op->landed && op->refused_members &&
+        op->req->op == RS_VREQ_WRITE && op->rewrites < ROW_REWRITE_MAX && !op->vol->closing) {
+        /* Some chunks landed, and hosts whose map differs from ours refused
+         * the others: the row is torn until they take theirs.  Still under
+         * the row's lock and with every buffer at hand, write those again
+         * (each member I/O retries within the volume's budget meanwhile,
+         * so this waits for our map to catch up) rather than fail them. */
+        uint64_t members = op->refused_members;
+        op->rewrites++;
+        op->refusal = 0;
+        op->stale = false;
+        op->refused_members = 0;
+        op->outstanding = 1; /* guard while starting */
+        for (uint32_t j = 0; j < op->vol->desc.member_count; j++)
+            if ((members & (UINT64_C(1) << j)) && rs_vol_writable(op->vol, j))
+                row_member_write(op, j);
+        row_write_put(op); /* drop the guard */
+        return;
+    }
     /* The write stands if the volume still holds every row (one missing
      * member at most) and no member host refused it.  A refused write is
      * not acknowledged; if some of its chunks landed, the members that
@@ -232,19 +276,9 @@ static void row_issue(struct rs_rowop *op)
     }
     op->dirtied = true;
     op->outstanding = 1; /* guard while starting */
-    for (uint32_t k = 0; k < st->data_count; k++) {
-        uint32_t member = st->data_member[k];
-        if (!rs_vol_writable(vol, member))
-            continue;
-        if (op->kind == ROW_RECON && k == op->missing)
-            row_io(op, member, RSHARE_BLOCK_WRITE, op->lo, op->hi, op->buf[member], row_written);
-        else if (touched(op, k))
-            row_io(op, member, RSHARE_BLOCK_WRITE, op->ws[k], op->we[k], op->src[k],
-                   row_written);
-    }
-    if (rs_vol_writable(vol, st->parity_member))
-        row_io(op, st->parity_member, RSHARE_BLOCK_WRITE, op->lo, op->hi,
-               op->buf[st->parity_member], row_written);
+    for (uint32_t j = 0; j < vol->desc.member_count; j++)
+        if (rs_vol_writable(vol, j))
+            row_member_write(op, j);
     row_write_put(op); /* drop the guard */
 }
 

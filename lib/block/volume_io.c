@@ -297,9 +297,10 @@ static void mirror_read_next(struct piece *p)
  * on), and it passes once this node's map catches up.  On mirrors the
  * range is resynced from the first copy, which reads use until then.  On
  * RAID-5 a row that no chunk of the write reached is resynced too (its
- * parity recomputed); a row that some chunks reached fails the members
- * that refused, as for access: until a resync, the row's parity would
- * rebuild a lost member's chunk wrongly. */
+ * parity recomputed); a row that some chunks reached, and that stripe.c
+ * could not finish by writing the refused chunks again, fails the members
+ * that refused, as for access: the row's parity would rebuild a lost
+ * member's chunk wrongly. */
 int rs_vol_settle_refused(rshare_volume *vol, uint64_t refused_members, bool landed, bool stale,
                           uint64_t start, uint64_t end)
 {

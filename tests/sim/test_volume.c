@@ -1030,16 +1030,18 @@ static int writer_caught_up(void *ud)
     return map_version_of(3) == map_version_of(0) && map_version_of(4) == map_version_of(0);
 }
 
-START_TEST(raid1_cut_off_writer_keeps_its_members)
+/* Node 4 (no voter) opens a volume of the given members. */
+static rshare_volume *open_on_node4(uint32_t layout, const size_t *members, uint32_t count)
 {
-    /* Node 4 (no voter) writes a mirror of its own disk and node 5's. */
     struct rshare_volume_desc v;
     rshare_volume_desc_init(&v, sizeof(v));
     snprintf(v.name, sizeof(v.name), "vol");
-    v.layout = RSHARE_LAYOUT_RAID1;
-    v.member_count = 2;
-    v.members[0] = res[3];
-    v.members[1] = res[4];
+    v.layout = layout;
+    v.algorithm = layout == RSHARE_LAYOUT_RAID5 ? RSHARE_RAID5_LEFT_SYMMETRIC : 0;
+    v.chunk_sectors = layout == RSHARE_LAYOUT_RAID5 ? 16 : 0;
+    v.member_count = count;
+    for (uint32_t i = 0; i < count; i++)
+        v.members[i] = res[members[i]];
     struct outcome o = {0};
     ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
@@ -1052,26 +1054,51 @@ START_TEST(raid1_cut_off_writer_keeps_its_members)
     cfg.bitmap_region_sectors = 256;
     cfg.clean_delay_ms = 200;
     ck_assert_int_eq(rshare_volume_open(nodes[3], "vol", &cfg, &vol), 0);
+    return vol;
+}
+
+/* The manager changes the map (a second volume) while node 4 cannot hear
+ * it from the nodes `cut` lists (node numbers, 0-terminated): node 4's map
+ * falls behind the others'. */
+static void map_moves_on_without_node4(const uint32_t *cut)
+{
+    for (const uint32_t *c = cut; *c; c++)
+        ck_assert_int_eq(rshare_loop_net_partition(net, 4, *c, 1), 0);
+    uint64_t before = map_version_of(3);
+    struct rshare_volume_desc v;
+    rshare_volume_desc_init(&v, sizeof(v));
+    snprintf(v.name, sizeof(v.name), "other");
+    v.layout = RSHARE_LAYOUT_LINEAR;
+    v.member_count = 1;
+    v.members[0] = res[1];
+    struct outcome o = {0};
+    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
+    ck_assert_int_eq(o.status, 0);
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 200000u);
+    ck_assert_uint_gt(map_version_of(4), before);
+    ck_assert_uint_eq(map_version_of(3), before); /* the writer's map is behind */
+}
+
+static void node4_heard_again(const uint32_t *cut)
+{
+    for (const uint32_t *c = cut; *c; c++)
+        ck_assert_int_eq(rshare_loop_net_partition(net, 4, *c, 0), 0);
+}
+
+START_TEST(raid1_cut_off_writer_keeps_its_members)
+{
+    /* Node 4 writes a mirror of its own disk and node 5's. */
+    static const size_t members[] = {3, 4};
+    rshare_volume *vol = open_on_node4(RSHARE_LAYOUT_RAID1, members, 2);
     uint8_t a[8192], b[8192], got[8192];
     memset(a, 0xA1, sizeof(a));
     memset(b, 0xB2, sizeof(b));
     ck_assert_int_eq(run_io(vol, true, 65536, a, sizeof(a)), 0);
 
     /* Cut node 4 from the voters; the manager changes the map. */
-    for (uint32_t voter = 1; voter <= 3; voter++)
-        ck_assert_int_eq(rshare_loop_net_partition(net, 4, voter, 1), 0);
-    uint64_t before = map_version_of(4);
-    rshare_volume_desc_init(&v, sizeof(v));
-    snprintf(v.name, sizeof(v.name), "other");
-    v.layout = RSHARE_LAYOUT_LINEAR;
-    v.member_count = 1;
-    v.members[0] = res[1];
-    o = (struct outcome){0};
-    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
-    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
-    ck_assert_int_eq(o.status, 0);
-    ck_assert_uint_gt(map_version_of(4), 0);
-    ck_assert_uint_eq(map_version_of(3), before); /* the writer's map is behind */
+    static const uint32_t voters[] = {1, 2, 3, 0};
+    map_moves_on_without_node4(voters);
 
     /* The write lands on node 4's own disk; node 5 refuses its part. */
     ck_assert_int_eq(run_io(vol, true, 65536, b, sizeof(b)), RSHARE_ESTALE);
@@ -1091,8 +1118,7 @@ START_TEST(raid1_cut_off_writer_keeps_its_members)
     }
 
     /* Back: the map catches up, the resync copies the first copy over. */
-    for (uint32_t voter = 1; voter <= 3; voter++)
-        ck_assert_int_eq(rshare_loop_net_partition(net, 4, voter, 0), 0);
+    node4_heard_again(voters);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, writer_caught_up, NULL, 60000000u), 0);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, resync_finished, vol, 60000000u), 0);
     ck_assert_mem_eq(disks[4].bytes + 65536, b, sizeof(b));
@@ -1102,6 +1128,49 @@ START_TEST(raid1_cut_off_writer_keeps_its_members)
     ck_assert_uint_eq(scrub(vol, 0), 0);
     ck_assert_int_eq(run_io(vol, true, 65536, a, sizeof(a)), 0);
     ck_assert_mem_eq(disks[4].bytes + 65536, a, sizeof(a));
+    rshare_volume_close(vol);
+}
+END_TEST
+
+/* The same on RAID-5, while the volume loses a member: node 4 is cut off
+ * from the voters, one of which hosts the third member (its I/O times out:
+ * that member fails).  Node 4's own chunk of a row lands, node 5 (whose map
+ * moved on) refuses its chunk as stale.  The row is torn and degraded:
+ * failing node 5's member too would lose the volume, and leaving the row
+ * as it is would rebuild the lost chunk wrongly.  So neither the write nor
+ * node 5's member is failed: under the row's lock node 5's chunk is
+ * written again until node 4's map catches up, and the write succeeds. */
+START_TEST(raid5_cut_off_writer_finishes_its_rows)
+{
+    static const size_t members[] = {3, 4, 2};
+    rshare_volume *vol = open_on_node4(RSHARE_LAYOUT_RAID5, members, 3);
+    /* A row holds 2 data chunks of 8 KiB and parity: a write of all of
+     * row 2 writes every member. */
+    uint8_t b[16384];
+    for (size_t i = 0; i < sizeof(b); i++)
+        b[i] = (uint8_t)(i * 7 + 3);
+    static const uint32_t voters[] = {1, 2, 3, 0};
+    map_moves_on_without_node4(voters);
+    struct workload w1;
+    memset(&w1, 0, sizeof(w1));
+    struct io *io = &w1.io[0];
+    io->busy = true;
+    ck_assert_int_eq(rshare_volume_write(vol, 2 * 16384, b, sizeof(b), io_done, io), 0);
+    /* Long enough for every member I/O's retries to run out once. */
+    rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 10000000u);
+    ck_assert(!io->done);
+    ck_assert_uint_eq(status_of(vol).member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    node4_heard_again(voters);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w1, 60000000u), 0);
+    ck_assert_int_eq(io->status, 0);
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.state, RSHARE_VOLUME_DEGRADED);
+    ck_assert_uint_eq(st.member_state[0], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert_uint_eq(st.member_state[1], RSHARE_VOLUME_MEMBER_ACTIVE);
+    ck_assert_uint_eq(st.member_state[2], RSHARE_VOLUME_MEMBER_FAILED);
+    uint8_t got[16384];
+    ck_assert_int_eq(run_io(vol, false, 2 * 16384, got, sizeof(got)), 0);
+    ck_assert_mem_eq(got, b, sizeof(b));
     rshare_volume_close(vol);
 }
 END_TEST
@@ -1498,6 +1567,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid5_gathers_partial_rows);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid1_cut_off_writer_keeps_its_members);
+    tcase_add_test(tc, raid5_cut_off_writer_finishes_its_rows);
     tcase_add_test(tc, raid5_write_hole_closed_by_partial_parity_log);
     tcase_add_test(tc, raid5_dirty_and_degraded_needs_force);
     tcase_add_test(tc, rebuild_resumes_after_restart);

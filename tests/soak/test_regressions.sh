@@ -5,13 +5,14 @@
 # 304: a voter whose snapshot was newer than the one a restarted manager
 # offered was sent entries below its log for ever (fixed: raft.c presents
 # the follower's own snapshot in place of the older offer).
-# 868 (RAID-10) and 447 (RAID-1): a writer cut off from the manager, whose
-# requests the members' hosts refused as stale, failed both mirrors (fixed:
-# the request fails, the member stays, the range is resynced).
+# 868 (RAID-10), 447 (RAID-1) and 929 (RAID-5, degraded): a writer cut off
+# from the manager, whose requests the members' hosts refused as stale,
+# failed healthy members (fixed: the request fails, the member stays, the
+# range is resynced; a torn RAID-5 row is finished by writing again).
 set -u
 soak=${SOAK:-./tests/soak/soak}
 status=0
-for seed in 2527 304 868 447; do
+for seed in 2527 304 868 447 929; do
     if "$soak" --first "$seed" --seeds 1 --sim-seconds 30 --nodes 16-64 > soak-regression.out 2>&1; then
         echo "seed $seed: passed"
     else
