@@ -262,8 +262,10 @@ static int outcome_done(void *ud)
     return ((struct outcome *)ud)->calls > 0;
 }
 
-static void define(const char *name, uint32_t layout, uint32_t members, uint32_t chunk,
-                   bool spare)
+/* Define a volume of `count` members, resources members[0..count-1]
+ * (NULL: the first `count` disks), from node 1, and wait for the map. */
+static void define_of(const char *name, uint32_t layout, const size_t *members, uint32_t count,
+                      uint32_t chunk, bool spare)
 {
     struct rshare_volume_desc v;
     rshare_volume_desc_init(&v, sizeof(v));
@@ -271,9 +273,9 @@ static void define(const char *name, uint32_t layout, uint32_t members, uint32_t
     v.layout = layout;
     v.algorithm = layout == RSHARE_LAYOUT_RAID5 ? RSHARE_RAID5_LEFT_SYMMETRIC : 0;
     v.chunk_sectors = chunk;
-    v.member_count = members;
-    for (uint32_t i = 0; i < members; i++)
-        v.members[i] = res[i];
+    v.member_count = count;
+    for (uint32_t i = 0; i < count; i++)
+        v.members[i] = res[members ? members[i] : i];
     if (spare) {
         v.spare_count = 1;
         v.spares[0] = res[NODES - 1];
@@ -284,7 +286,13 @@ static void define(const char *name, uint32_t layout, uint32_t members, uint32_t
     ck_assert_int_eq(o.status, 0);
 }
 
-static rshare_volume *open_volume(const char *name)
+static void define(const char *name, uint32_t layout, uint32_t members, uint32_t chunk,
+                   bool spare)
+{
+    define_of(name, layout, NULL, members, chunk, spare);
+}
+
+static rshare_volume *open_volume_on(size_t node, const char *name)
 {
     rshare_volume *vol;
     struct rshare_volume_config cfg;
@@ -293,8 +301,13 @@ static rshare_volume *open_volume(const char *name)
     cfg.rebuild_step_sectors = 256;
     cfg.bitmap_region_sectors = 256;
     cfg.clean_delay_ms = 200;
-    ck_assert_int_eq(rshare_volume_open(nodes[0], name, &cfg, &vol), 0);
+    ck_assert_int_eq(rshare_volume_open(nodes[node], name, &cfg, &vol), 0);
     return vol;
+}
+
+static rshare_volume *open_volume(const char *name)
+{
+    return open_volume_on(0, name);
 }
 
 /* Random I/O against a model. */
@@ -1033,28 +1046,9 @@ static int writer_caught_up(void *ud)
 /* Node 4 (no voter) opens a volume of the given members. */
 static rshare_volume *open_on_node4(uint32_t layout, const size_t *members, uint32_t count)
 {
-    struct rshare_volume_desc v;
-    rshare_volume_desc_init(&v, sizeof(v));
-    snprintf(v.name, sizeof(v.name), "vol");
-    v.layout = layout;
-    v.algorithm = layout == RSHARE_LAYOUT_RAID5 ? RSHARE_RAID5_LEFT_SYMMETRIC : 0;
-    v.chunk_sectors = layout == RSHARE_LAYOUT_RAID5 ? 16 : 0;
-    v.member_count = count;
-    for (uint32_t i = 0; i < count; i++)
-        v.members[i] = res[members[i]];
-    struct outcome o = {0};
-    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
-    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
-    ck_assert_int_eq(o.status, 0);
+    define_of("vol", layout, members, count, layout == RSHARE_LAYOUT_RAID5 ? 16 : 0, false);
     ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, writer_caught_up, NULL, 20000000u), 0);
-    rshare_volume *vol;
-    struct rshare_volume_config cfg;
-    rshare_volume_config_init(&cfg, sizeof(cfg));
-    cfg.retry_budget = 2;
-    cfg.bitmap_region_sectors = 256;
-    cfg.clean_delay_ms = 200;
-    ck_assert_int_eq(rshare_volume_open(nodes[3], "vol", &cfg, &vol), 0);
-    return vol;
+    return open_volume_on(3, "vol");
 }
 
 /* The manager changes the map (a second volume) while node 4 cannot hear
@@ -1065,16 +1059,8 @@ static void map_moves_on_without_node4(const uint32_t *cut)
     for (const uint32_t *c = cut; *c; c++)
         ck_assert_int_eq(rshare_loop_net_partition(net, 4, *c, 1), 0);
     uint64_t before = map_version_of(3);
-    struct rshare_volume_desc v;
-    rshare_volume_desc_init(&v, sizeof(v));
-    snprintf(v.name, sizeof(v.name), "other");
-    v.layout = RSHARE_LAYOUT_LINEAR;
-    v.member_count = 1;
-    v.members[0] = res[1];
-    struct outcome o = {0};
-    ck_assert_int_eq(rshare_volume_define(nodes[0], &v, changed, &o), 0);
-    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, outcome_done, &o, 20000000u), 0);
-    ck_assert_int_eq(o.status, 0);
+    static const size_t node2_disk[] = {1};
+    define_of("other", RSHARE_LAYOUT_LINEAR, node2_disk, 1, 0, false);
     rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 200000u);
     ck_assert_uint_gt(map_version_of(4), before);
     ck_assert_uint_eq(map_version_of(3), before); /* the writer's map is behind */
