@@ -102,6 +102,10 @@ START_TEST(test_key_files)
     ck_assert_int_eq(rshare_identity_file_load(path, pub_back, 32, 0), RSHARE_EPROTO);
     snprintf(path, sizeof(path), "%s/missing.key", dir);
     ck_assert_int_eq(rshare_identity_file_load(path, back, 64, 1), RSHARE_ENOENT);
+    /* Not a regular file; a directory that does not exist. */
+    ck_assert_int_eq(rshare_identity_file_load(dir, back, 64, 0), RSHARE_EPROTO);
+    snprintf(path, sizeof(path), "%s/no-such-dir/node.key", dir);
+    ck_assert_int_eq(rshare_identity_file_save(path, sk[1], 64), RSHARE_ESYS);
     snprintf(path, sizeof(path), "%s/node.key", dir);
     unlink(path);
     unlink(pub);
@@ -137,6 +141,38 @@ START_TEST(test_node_config)
     ck_assert_ptr_nonnull(node);
     ck_assert(rs_link(node)->id.enabled);
     rshare_node_destroy(node);
+}
+END_TEST
+
+/* Pair keys from a peer's identity key: the two directions differ, both
+ * sides derive the same pair, and a key of small order (which an authority
+ * should never have certified) is refused, not turned into a weak key. */
+START_TEST(test_pair_keys)
+{
+    make_keys();
+    rshare_node *a = NULL, *b = NULL;
+    ck_assert_int_eq(create(1, sk[1], cert[1], auth_pk, &a), 0);
+    ck_assert_int_eq(create(2, sk[2], cert[2], auth_pk, &b), 0);
+    struct rs_peer pa, pb;
+    memset(&pa, 0, sizeof(pa));
+    memset(&pb, 0, sizeof(pb));
+    pa.id = 2; /* a's view of b */
+    pa.session = rs_core(b)->session;
+    memcpy(pa.identity_pk, pk[2], 32);
+    pb.id = 1; /* b's view of a */
+    pb.session = rs_core(a)->session;
+    memcpy(pb.identity_pk, pk[1], 32);
+    ck_assert_int_eq(rs_pair_keys(a, &pa), 0);
+    ck_assert_int_eq(rs_pair_keys(b, &pb), 0);
+    ck_assert_mem_eq(pa.pair_tx, pb.pair_rx, 32);
+    ck_assert_mem_eq(pa.pair_rx, pb.pair_tx, 32);
+    ck_assert(memcmp(pa.pair_tx, pa.pair_rx, 32) != 0);
+    /* The neutral point (y = 1): small order. */
+    memset(pa.identity_pk, 0, 32);
+    pa.identity_pk[0] = 1;
+    ck_assert_int_eq(rs_pair_keys(a, &pa), RSHARE_EAUTH);
+    rshare_node_destroy(a);
+    rshare_node_destroy(b);
 }
 END_TEST
 
@@ -276,6 +312,7 @@ int main(void)
     tcase_add_test(tc, test_cert);
     tcase_add_test(tc, test_key_files);
     tcase_add_test(tc, test_node_config);
+    tcase_add_test(tc, test_pair_keys);
     tcase_add_test(tc, test_hello);
     tcase_add_test(tc, test_talk);
     suite_add_tcase(s, tc);
