@@ -89,6 +89,7 @@ struct rshare_volume {
     struct rs_mio *deferred;      /* member I/Os that could not start */
     struct rs_vreq *completed;    /* requests finished inside a submit call */
     struct rs_timer defer_timer;
+    struct rs_timer hold_timer;   /* partial rows held for a sequential stream (stripe.c) */
     struct rs_rowop *pending_rows;   /* RAID-5 partial rows gathering (stripe.c) */
     bool submitting;              /* inside rshare_volume_read/write/flush */
     bool closing, gone;
@@ -191,8 +192,11 @@ void rs_vreq_piece_done(struct rs_vreq *req, int status);
 /* RAID-5: the pieces of `req` in row `row` ([first, first + n) of `ext`). */
 void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n);
 /* RAID-5: start the partial rows gathered since the last turn of the loop
- * (called from the volume's deferred-work timer). */
+ * (called from the volume's deferred-work timer), but those held for the
+ * rest of their row (their hold_timer starts them). */
 void rs_stripe_flush_pending(rshare_volume *vol);
+/* The hold_timer's callback. */
+void rs_stripe_hold_expired(rshare_node *node, struct rs_timer *timer);
 /* Arm that timer. */
 void rs_vol_defer_rows(rshare_volume *vol);
 /* The partial parity log's calls back into the rows (ppl.c -> stripe.c). */

@@ -26,12 +26,14 @@ enum row_kind { ROW_FULL, ROW_RMW, ROW_RCW, ROW_RECON, ROW_READ };
 
 #define ROW_MERGE_MAX 8 /* requests one row write may serve */
 #define ROW_REWRITE_MAX 8 /* rounds of writing refused chunks again */
+#define ROW_HOLD_US 1000  /* how long a row a stream's next write may fill waits */
 
 struct rs_rowop {
     struct rs_vreq *req;
     struct rs_vreq *more[ROW_MERGE_MAX - 1]; /* requests merged into this row write */
     uint32_t merged;
     struct rs_rowop *next_pending;              /* gathering, or waiting for its log */
+    uint64_t hold_until;                        /* gathering: start no sooner (0: at once) */
     struct rs_ppl_batch *batch;                 /* the log record that covers it */
     uint8_t *partial;                           /* its partial parity (logged rows) */
     uint64_t log_ws[RS_LAYOUT_MAX_MEMBERS];     /* what it changes, as logged */
@@ -588,23 +590,51 @@ static bool row_merge(struct rs_rowop *into, struct rs_rowop *from)
     return true;
 }
 
-/* The partial rows gathered during this turn of the loop start now. */
+/* The partial rows gathered during this turn of the loop start now, but
+ * those held for a stream: the earliest of them sets the hold timer. */
 void rs_stripe_flush_pending(rshare_volume *vol)
 {
-    struct rs_rowop *op = vol->pending_rows;
+    uint64_t now = rs_now_us(vol->node), wake = UINT64_MAX;
+    struct rs_rowop *op = vol->pending_rows, *held = NULL;
     vol->pending_rows = NULL;
     while (op) {
         struct rs_rowop *next = op->next_pending;
-        row_start(op);
+        if (op->hold_until > now && !vol->closing) {
+            if (op->hold_until < wake)
+                wake = op->hold_until;
+            op->next_pending = held;
+            held = op;
+        } else {
+            row_start(op);
+        }
         op = next;
     }
+    /* Rows added while starting the others stay at the front. */
+    struct rs_rowop **tail = (struct rs_rowop **)&vol->pending_rows;
+    while (*tail)
+        tail = &(*tail)->next_pending;
+    *tail = held;
+    if (held)
+        rs_timer_schedule(vol->node, &vol->hold_timer, wake);
+}
+
+void rs_stripe_hold_expired(rshare_node *node, struct rs_timer *timer)
+{
+    (void)node;
+    rshare_volume *vol = (rshare_volume *)((char *)timer - offsetof(rshare_volume, hold_timer));
+    rs_stripe_flush_pending(vol);
 }
 
 /* A write that fills its row starts at once.  One that fills only part
  * waits for the end of this turn of the loop: writes submitted together
  * (a large sequential write split into requests, an application's queue)
  * often fill the rest of the row, and one full-stripe write then replaces
- * two reconstruct-writes (the stripe cache's job in md). */
+ * two reconstruct-writes (the stripe cache's job in md).  The row where a
+ * write ends, while other requests are in flight, waits up to ROW_HOLD_US
+ * longer: a sequential stream's next write starts there, and usually
+ * arrives when one of those in flight completes.  A lone writer (nothing
+ * else in flight) never waits: its next write cannot come before this
+ * one is done. */
 void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
 {
     rshare_volume *vol = req->vol;
@@ -626,20 +656,35 @@ void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
         if (off + ext[i].sectors > op->hi)
             op->hi = off + ext[i].sectors;
     }
+    /* Does the request end in this row, before the row's end? */
+    const struct rs_extent *last = &ext[n - 1];
+    bool tail = last->logical + last->sectors == req->sector + req->count &&
+                !(last->data_index == op->st.data_count - 1 &&
+                  op->we[last->data_index] == vol->layout.desc.chunk_sectors);
+    for (struct rs_rowop **at = (struct rs_rowop **)&vol->pending_rows; *at;) {
+        struct rs_rowop *p = *at;
+        if (p->st.row != op->st.row) {
+            at = &p->next_pending;
+            continue;
+        }
+        if (!row_full(op) && row_merge(p, op)) {
+            if (row_full(p)) {
+                *at = p->next_pending;
+                row_start(p);
+            }
+            return;
+        }
+        /* The same blocks again, or a full row: the earlier write goes
+         * first, as it would have without the wait. */
+        *at = p->next_pending;
+        row_start(p);
+    }
     if (row_full(op)) {
         row_start(op);
         return;
     }
-    for (struct rs_rowop **at = (struct rs_rowop **)&vol->pending_rows; *at; at = &(*at)->next_pending) {
-        struct rs_rowop *p = *at;
-        if (!row_merge(p, op))
-            continue;
-        if (row_full(p)) {
-            *at = p->next_pending;
-            row_start(p);
-        }
-        return;
-    }
+    if (tail && vol->inflight > 1)
+        op->hold_until = rs_now_us(vol->node) + ROW_HOLD_US;
     op->next_pending = vol->pending_rows;
     vol->pending_rows = op;
     rs_vol_defer_rows(vol);

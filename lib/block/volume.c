@@ -916,6 +916,7 @@ RSHARE_API int rshare_volume_open(rshare_node *node, const char *name,
     vol->rebuild_member = UINT32_MAX;
     rs_timer_init(&vol->tick, tick);
     rs_timer_init(&vol->defer_timer, run_deferred);
+    rs_timer_init(&vol->hold_timer, rs_stripe_hold_expired);
     int rc = take_config(vol, config);
     if (rc == 0)
         rc = build_layout(vol);
@@ -987,6 +988,7 @@ static void release(rshare_volume *vol)
         vol->proposal->vol = NULL;
     rs_timer_cancel(node, &vol->tick);
     rs_timer_cancel(node, &vol->defer_timer);
+    rs_timer_cancel(node, &vol->hold_timer);
     for (uint32_t i = 0; i < vol->desc.member_count; i++)
         member_close(vol, i);
     rs_bitmap_fini(node, &vol->bitmap);

@@ -1194,6 +1194,69 @@ START_TEST(raid5_gathers_partial_rows)
 }
 END_TEST
 
+/* Start write `i` of the workload: `len` bytes of `fill` at `off`. */
+static void submit_write(struct workload *w, int i, uint64_t off, size_t len, int fill)
+{
+    struct io *io = &w->io[i];
+    io->busy = true;
+    io->done = false;
+    io->off = off;
+    io->len = len;
+    memset(io->buf, fill, len);
+    memcpy(w->model + off, io->buf, len);
+    ck_assert_int_eq(rshare_volume_write(w->vol, off, io->buf, len, io_done, io), 0);
+}
+
+/* The row where a write ends waits a moment for the stream's next write
+ * while other requests are in flight: the two fill it together, one
+ * full-stripe write and no reconstruct-write.  A lone writer never waits,
+ * and a later write to the same blocks does not overtake the held one. */
+START_TEST(raid5_holds_the_row_a_stream_continues)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 17);
+    /* Rows of three 8 KiB chunks.  io 0 elsewhere keeps a request in
+     * flight; io 1 fills row 0 and the first chunk of row 1; io 2, a turn
+     * later, the other two (rows are gathered by whole chunks). */
+    submit_write(&w, 0, 1u << 20, 8192, 'x');
+    submit_write(&w, 1, 0, 32768, 'a');
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 200);
+    ck_assert(!w.io[1].done);
+    submit_write(&w, 2, 32768, 16384, 'b');
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w, 60000000u), 0);
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.full_stripe_writes, 2); /* rows 0 and 1 */
+    ck_assert_uint_eq(st.rcw_writes + st.rmw_writes, 1); /* io 0's row only */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(w.io[i].status, 0);
+        w.io[i].busy = false;
+    }
+
+    /* Alone: half a row is written at once, without waiting. */
+    uint64_t t0 = rshare_loop_net_now_us(net);
+    submit_write(&w, 0, 49152, 12288, 'c');
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w, 60000000u), 0);
+    ck_assert_int_eq(w.io[0].status, 0);
+    ck_assert_uint_lt(rshare_loop_net_now_us(net) - t0, 1000);
+    w.io[0].busy = false;
+
+    /* Held, then the same blocks again: the later write lands last. */
+    submit_write(&w, 0, 2u << 20, 8192, 'y');
+    submit_write(&w, 1, 73728, 4096, 'd');
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 200);
+    submit_write(&w, 2, 73728, 4096, 'e');
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, batch_done, &w, 60000000u), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(w.io[i].status, 0);
+    verify_all(&w);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 static void set_member_state(uint32_t member, uint32_t state);
 
 static int ppl_recovered(void *ud)
@@ -1551,6 +1614,7 @@ static Suite *suite(void)
     tcase_add_test(tc, raid1_readd_while_the_old_rebuild_winds_down);
     tcase_add_test(tc, raid0_member_readded_is_active_again);
     tcase_add_test(tc, raid5_gathers_partial_rows);
+    tcase_add_test(tc, raid5_holds_the_row_a_stream_continues);
     tcase_add_test(tc, raid5_resyncs_dirty_regions_after_power_loss);
     tcase_add_test(tc, raid1_cut_off_writer_keeps_its_members);
     tcase_add_test(tc, raid5_cut_off_writer_finishes_its_rows);
