@@ -224,7 +224,6 @@ int rs_hello_verify(rshare_node *node, const uint8_t *buf, size_t len, uint32_t 
     struct rs_identity *id = &rs_link(node)->id;
     if (len != RS_HELLO_LEN || buf[0] != RS_HELLO_VERSION || buf[1] != 0)
         return RSHARE_EPROTO;
-    out->flags = buf[1];
     out->dst = rs_get32(buf + 2);
     out->dst_session = rs_get64(buf + 6);
     out->src = src;

@@ -4,7 +4,7 @@
  *
  * HELLO (182 bytes, carried by RS_PKT_HELLO packets under the network key
  * — the cluster key's, or none):
- *   version (1) | flags (1) | receiver id (4) | receiver session as the
+ *   version (1) | flags, 0: none defined (1) | receiver id (4) | receiver session as the
  *   sender knows it, 0 if unknown (8) | the sender's certificate (104) |
  *   Ed25519 signature by the sender's identity key (64) over
  *   "rshello1" | sender id (4) | sender session (8) | the bytes above.
@@ -60,7 +60,6 @@ struct rs_identity {
 
 /* What a verified HELLO said. */
 struct rs_hello {
-    uint8_t flags;
     uint32_t dst;
     uint64_t dst_session;
     uint32_t src;
