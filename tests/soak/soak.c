@@ -39,6 +39,7 @@
 
 #include <sodium.h>
 
+#include "block/engine.h"
 #include "cluster/cluster.h"
 #include "cluster/map.h"
 #include "history.h"
@@ -978,10 +979,23 @@ static void world_up(uint64_t seed)
     w.h = h;
 }
 
+static int volume_quiet(void *ud)
+{
+    (void)ud;
+    return !w.vol->sweep && !w.vol->inflight && !w.vol->queue_head;
+}
+
 static void world_down(void)
 {
-    if (w.vol)
+    if (w.vol) {
+        /* rshare_volume_close() runs the writer's node alone, and the
+         * simulated clock stands still meanwhile: a sweep or a request
+         * still waiting for another node would wait for ever.  Let them
+         * end with the whole network running first. */
+        rs_sweep_stop(w.vol);
+        run(volume_quiet, NULL, 120000000u);
         rshare_volume_close(w.vol);
+    }
     for (uint32_t i = 1; i <= w.count; i++) {
         if (w.n[i].node)
             node_crash(&w.n[i]);
