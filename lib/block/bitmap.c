@@ -17,7 +17,7 @@
 
 static size_t bit_bytes(const struct rs_bitmap *bm)
 {
-    return (size_t)((bm->regions + 7) / 8);
+    return rs_region_set_bytes(bm->regions);
 }
 
 static int store(rshare_node *node, struct rs_bitmap *bm)
@@ -117,7 +117,7 @@ int rs_bitmap_write_begin(rshare_node *node, struct rs_bitmap *bm, uint64_t star
     for (uint64_t r = first; r <= last && r < bm->regions; r++) {
         bm->writes[r]++;
         if (!rs_bitmap_test(bm, r)) {
-            bm->bits[r >> 3] |= (uint8_t)(1u << (r & 7));
+            rs_region_set_add(bm->bits, r);
             bm->dirty++;
             changed = true;
         }

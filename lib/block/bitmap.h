@@ -8,6 +8,7 @@
 #define RSHARE_BLOCK_BITMAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct rshare_node rshare_node;
@@ -52,9 +53,26 @@ static inline uint64_t rs_bitmap_region(const struct rs_bitmap *bm, uint64_t key
     return key / bm->keys_per_region;
 }
 
+/* Region sets: one bit per region, region 0 in the low bit of byte 0 (the
+ * bitmap's own bits, and the copies sweeps and resyncs work from). */
+static inline size_t rs_region_set_bytes(uint64_t regions)
+{
+    return (size_t)((regions + 7) / 8);
+}
+
+static inline bool rs_region_set_has(const uint8_t *set, uint64_t region)
+{
+    return (set[region >> 3] >> (region & 7)) & 1;
+}
+
+static inline void rs_region_set_add(uint8_t *set, uint64_t region)
+{
+    set[region >> 3] |= (uint8_t)(1u << (region & 7));
+}
+
 static inline bool rs_bitmap_test(const struct rs_bitmap *bm, uint64_t region)
 {
-    return (bm->bits[region >> 3] >> (region & 7)) & 1;
+    return rs_region_set_has(bm->bits, region);
 }
 
 #endif

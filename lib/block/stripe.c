@@ -156,8 +156,7 @@ static void row_write_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
-    if (op->refusal && op->stale && op->landed && op->refused_members &&
-        op->req->op == RS_VREQ_WRITE && op->rewrites < ROW_REWRITE_MAX && !op->vol->closing) {
+    if (op->refusal && op->stale && op->landed && op->req->op == RS_VREQ_WRITE && op->rewrites < ROW_REWRITE_MAX && !op->vol->closing) {
         /* Some chunks landed, and hosts whose map differs from ours refused
          * the others: the row is torn until they take theirs.  Still under
          * the row's lock and with every buffer at hand, write those again
@@ -610,7 +609,7 @@ void rs_stripe_flush_pending(rshare_volume *vol)
         op = next;
     }
     /* Rows added while starting the others stay at the front. */
-    struct rs_rowop **tail = (struct rs_rowop **)&vol->pending_rows;
+    struct rs_rowop **tail = &vol->pending_rows;
     while (*tail)
         tail = &(*tail)->next_pending;
     *tail = held;
@@ -661,13 +660,14 @@ void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
     bool tail = last->logical + last->sectors == req->sector + req->count &&
                 !(last->data_index == op->st.data_count - 1 &&
                   op->we[last->data_index] == vol->layout.desc.chunk_sectors);
-    for (struct rs_rowop **at = (struct rs_rowop **)&vol->pending_rows; *at;) {
+    bool full = row_full(op);
+    for (struct rs_rowop **at = &vol->pending_rows; *at;) {
         struct rs_rowop *p = *at;
         if (p->st.row != op->st.row) {
             at = &p->next_pending;
             continue;
         }
-        if (!row_full(op) && row_merge(p, op)) {
+        if (!full && row_merge(p, op)) {
             if (row_full(p)) {
                 *at = p->next_pending;
                 row_start(p);
@@ -679,7 +679,7 @@ void rs_stripe_write(struct rs_vreq *req, const struct rs_extent *ext, size_t n)
         *at = p->next_pending;
         row_start(p);
     }
-    if (row_full(op)) {
+    if (full) {
         row_start(op);
         return;
     }

@@ -62,7 +62,7 @@ static bool region_selected(const struct rs_sweep *sw, uint64_t key)
     if (!sw->regions)
         return true;
     uint64_t r = rs_bitmap_region(&sw->vol->bitmap, key);
-    return (sw->regions[r >> 3] >> (r & 7)) & 1;
+    return rs_region_set_has(sw->regions, r);
 }
 
 static uint64_t unit_span(const rshare_volume *vol)
@@ -210,6 +210,14 @@ static int unit_error(const struct rs_sweep *sw, int status)
     return 0;
 }
 
+/* A read of the unit failed: keep the first failure, or a refusal over it
+ * (unit_error() lets a resync skip neither). */
+static void unit_read_status(struct unit *u, int status)
+{
+    if (status < 0 && (u->status == 0 || rs_vol_refusal(status)))
+        u->status = status;
+}
+
 static void unit_io(struct unit *u, uint32_t member, uint32_t op, uint64_t sector,
                     uint64_t sectors, void *buf, rs_mio_done_fn done)
 {
@@ -240,8 +248,7 @@ static void row_unit_compute(struct unit *u);
 static void row_unit_read(struct rs_mio *mio, int status)
 {
     struct unit *u = mio->owner;
-    if (status < 0 && (u->status == 0 || rs_vol_refusal(status)))
-        u->status = status;
+    unit_read_status(u, status);
     if (--u->outstanding == 0)
         row_unit_compute(u);
 }
@@ -331,8 +338,7 @@ static void mirror_unit_read(struct rs_mio *mio, int status)
     struct unit *u = mio->owner;
     struct rs_sweep *sw = u->sw;
     rshare_volume *vol = sw->vol;
-    if (status < 0 && (u->status == 0 || rs_vol_refusal(status)))
-        u->status = status;
+    unit_read_status(u, status);
     if (--u->outstanding)
         return;
     if (u->status < 0) {

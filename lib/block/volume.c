@@ -302,7 +302,7 @@ static void resync_done(rshare_volume *vol, int status, uint64_t mismatches, voi
 
 static uint8_t *bitmap_copy(rshare_volume *vol)
 {
-    size_t bytes = (size_t)((vol->bitmap.regions + 7) / 8);
+    size_t bytes = rs_region_set_bytes(vol->bitmap.regions);
     uint8_t *copy = rs_malloc(vol->node, bytes);
     if (copy)
         memcpy(copy, vol->bitmap.bits, bytes);
@@ -315,22 +315,21 @@ void rs_vol_unsynced(rshare_volume *vol, uint64_t start, uint64_t end)
      * unsynced set them) and stay set while a resync is pending: the tick
      * does not clean them, and close does not store the bitmap clean. */
     if (!vol->resync_regions)
-        vol->resync_regions = rs_calloc(vol->node, (size_t)((vol->bitmap.regions + 7) / 8), 1);
+        vol->resync_regions = rs_calloc(vol->node, rs_region_set_bytes(vol->bitmap.regions), 1);
     if (!vol->resync_regions) {
-        /* No memory to say which: every dirty region counts. */
-        vol->resync_regions = NULL;
+        /* No memory to say which: every region counts (rs_vol_key_unsynced). */
         rs_log_warn(vol->node, "volume %s: out of memory; resyncing every dirty region",
                     vol->desc.name);
     } else {
         uint64_t first = rs_bitmap_region(&vol->bitmap, start);
         uint64_t last = rs_bitmap_region(&vol->bitmap, end - 1);
         for (uint64_t r = first; r <= last && r < vol->bitmap.regions; r++)
-            vol->resync_regions[r >> 3] |= (uint8_t)(1u << (r & 7));
+            rs_region_set_add(vol->resync_regions, r);
     }
     rs_log_info(vol->node, "volume %s: keys %llu-%llu may differ between copies: resync owed",
                 vol->desc.name, (unsigned long long)start, (unsigned long long)end - 1);
     vol->resync_pending = true;
-    if (vol->sweep && rs_sweep_kind(vol) == RS_SWEEP_RESYNC)
+    if (rs_sweep_kind(vol) == RS_SWEEP_RESYNC)
         vol->resync_again = true;
 }
 
@@ -344,8 +343,7 @@ bool rs_vol_key_unsynced(const rshare_volume *vol, uint64_t key)
      * were added behind it. */
     if (key < vol->resync_cursor && !vol->resync_again)
         return false;
-    uint64_t region = rs_bitmap_region(&vol->bitmap, key);
-    return (vol->resync_regions[region >> 3] >> (region & 7)) & 1;
+    return rs_region_set_has(vol->resync_regions, rs_bitmap_region(&vol->bitmap, key));
 }
 
 static void start_background(rshare_volume *vol)
