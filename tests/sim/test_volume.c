@@ -1021,6 +1021,11 @@ START_TEST(raid5_resyncs_dirty_regions_after_power_loss)
 }
 END_TEST
 
+static int sweep_gone(void *ud)
+{
+    return ((rshare_volume *)ud)->sweep == NULL;
+}
+
 /* The volume's writer is cut off from the voters while the rest of the
  * cluster moves its map on: the host of its remote mirror refuses every
  * request as issued against another map version (RSHARE_ESTALE), until the
@@ -1102,6 +1107,17 @@ START_TEST(raid1_cut_off_writer_keeps_its_members)
         ck_assert_int_eq(run_io(vol, false, 65536, got, sizeof(got)), 0);
         ck_assert_mem_eq(got, b, sizeof(b));
     }
+
+    /* A resync that node 5 refuses stays owed; closed meanwhile, the
+     * volume is not stored clean, and opened again it owes it still. */
+    rshare_loop_net_run(net, nodes, NODES, NULL, NULL, 10000000u);
+    ck_assert(vol->resync_pending);
+    rs_sweep_stop(vol); /* close runs node 4 alone: let the sweep end first */
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, sweep_gone, vol, 60000000u), 0);
+    rshare_volume_close(vol);
+    vol = open_volume_on(3, "vol");
+    ck_assert(vol->resync_pending);
+    ck_assert(rs_vol_key_unsynced(vol, 65536 / 512));
 
     /* Back: the map catches up, the resync copies the first copy over. */
     node4_heard_again(voters);
@@ -1375,11 +1391,6 @@ static void stop_half_way(rshare_volume *vol, int status, uint64_t done, uint64_
 static int sweep_running(void *ud)
 {
     return ((rshare_volume *)ud)->sweep != NULL;
-}
-
-static int sweep_gone(void *ud)
-{
-    return ((rshare_volume *)ud)->sweep == NULL;
 }
 
 /* A rebuild interrupted by a restart of the node running it resumes where
