@@ -19,13 +19,21 @@ struct agent_volume {
     rshare_volume *vol;
 };
 
-enum client_state { CLIENT_READING, CLIENT_WAITING, CLIENT_WATCHING };
+/* A map change asked while there is no manager (an election under way)
+ * waits for one: the request is run again every AGENT_RETRY_STEP_MS until
+ * AGENT_RETRY_MS have passed (doc/AGENT.md). */
+#define AGENT_RETRY_MS 10000
+#define AGENT_RETRY_STEP_MS 100
+
+enum client_state { CLIENT_READING, CLIENT_WAITING, CLIENT_WATCHING, CLIENT_RETRYING };
 
 struct client {
     struct agent *agent;
     int fd;
     char in[AGENT_REQUEST_MAX];
     size_t in_len;
+    char request[AGENT_REQUEST_MAX]; /* the request line as received, to run again */
+    uint64_t retry_until_ms, retry_at_ms; /* CLIENT_RETRYING (monotonic ms) */
     bool json;
     enum client_state state;
     struct agent_volume *watch; /* CLIENT_WATCHING: rebuild progress of this volume */
@@ -66,6 +74,9 @@ void control_service(struct agent *a, const struct pollfd *fds, size_t n);
 void client_finish(struct client *c, const struct reply *body, int status, const char *message);
 /* A streamed line (progress). */
 void client_send_line(struct client *c, const char *line);
+/* A map change found no manager: true if the client is to run the request
+ * again a little later (CLIENT_RETRYING), false once AGENT_RETRY_MS are up. */
+bool client_retry_later(struct client *c);
 
 /* commands.c: one request line; replies now or later (client_finish). */
 void command_run(struct client *c, char *line);

@@ -587,7 +587,7 @@ void command_run(struct client *c, char *line)
     reply_init(&r, c->json);
     refusal = NULL;
     int rc = 0;
-    bool later = false;
+    bool later = false, map_change = false;
     const char *why = NULL;
     if (n == 0) {
         rc = RSHARE_EINVAL;
@@ -611,9 +611,11 @@ void command_run(struct client *c, char *line)
         if (!strcmp(w[1], "create")) {
             rc = cmd_volume_create(c, w, n);
             later = rc == 0;
+            map_change = true;
         } else if (!strcmp(w[1], "destroy") || !strcmp(w[1], "add-spare")) {
             rc = cmd_volume_change(c, w, n);
             later = rc == 0;
+            map_change = true;
         } else if (!strcmp(w[1], "status") && n == 3) {
             rc = find_volume(c->agent, w[2], &v);
             if (rc == 0) {
@@ -633,10 +635,15 @@ void command_run(struct client *c, char *line)
     } else if (!strcmp(w[0], "identity")) {
         rc = identity_command(c, w, n, &why);
         later = rc == 0;
+        map_change = true;
     } else {
         rc = RSHARE_EINVAL;
         why = usage_text;
     }
+    /* No manager at the moment: nothing was changed, so the request can
+     * wait for the election and run again. */
+    if (rc == RSHARE_EAGAIN && map_change && client_retry_later(c))
+        return;
     if (rc < 0 && !why)
         why = refusal ? refusal : rshare_node_errmsg(c->agent->node);
     if (rc < 0 || !later)

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 int control_open(struct agent *a, char *err, size_t err_len)
@@ -122,6 +123,32 @@ void client_finish(struct client *c, const struct reply *body, int status, const
     c->closed = true;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool client_retry_later(struct client *c)
+{
+    uint64_t now = now_ms();
+    if (!c->retry_until_ms)
+        c->retry_until_ms = now + AGENT_RETRY_MS;
+    if (now + AGENT_RETRY_STEP_MS > c->retry_until_ms)
+        return false;
+    c->retry_at_ms = now + AGENT_RETRY_STEP_MS;
+    c->state = CLIENT_RETRYING;
+    return true;
+}
+
+static void run_request(struct client *c)
+{
+    c->state = CLIENT_WAITING;
+    memcpy(c->in, c->request, sizeof(c->in)); /* command_run cuts its line into words */
+    command_run(c, c->in);
+}
+
 size_t control_poll_fds(struct agent *a, struct pollfd *fds, size_t max)
 {
     size_t n = 0;
@@ -173,8 +200,8 @@ static void read_request(struct client *c)
         return;
     }
     *nl = 0;
-    c->state = CLIENT_WAITING;
-    command_run(c, c->in);
+    memcpy(c->request, c->in, sizeof(c->request));
+    run_request(c);
 }
 
 void control_service(struct agent *a, const struct pollfd *fds, size_t n)
@@ -190,9 +217,13 @@ void control_service(struct agent *a, const struct pollfd *fds, size_t n)
             if (c->fd == fds[i].fd && c->state == CLIENT_READING)
                 read_request(c);
     }
-    for (struct client *c = a->clients; c; c = c->next)
+    uint64_t now = now_ms();
+    for (struct client *c = a->clients; c; c = c->next) {
         if (c->state == CLIENT_WATCHING && !c->closed)
             command_watch(c);
+        else if (c->state == CLIENT_RETRYING && !c->closed && now >= c->retry_at_ms)
+            run_request(c);
+    }
     for (struct client *c = a->clients, *next; c; c = next) {
         next = c->next;
         if (c->closed)

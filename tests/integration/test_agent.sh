@@ -174,6 +174,26 @@ check "bad usage: exit 2" [ "$rc" = 2 ]
 $CTL --socket "$WORK/none.sock" status 2> "$WORK/err"; rc=$?
 check "no agent: exit 3" [ "$rc" = 3 ]
 check "and a clear message" grep -q "cannot reach the agent" "$WORK/err"
+# --- a map change waits for a manager ------------------------------------------
+# Agents 2 and 3 stand still: agent 1 loses its quorum and its manager.
+# A volume created meanwhile is not refused: it waits for the election that
+# follows when they move again.
+kill -STOP "$(cat "$WORK/a2.pid")" "$(cat "$WORK/a3.pid")"
+lost=no
+for _ in $(seq 1 100); do
+    if $CTL1 status | grep -q "manager: none"; then lost=yes; break; fi
+    sleep 0.1
+done
+check "two agents stopped: no manager" [ "$lost" = yes ]
+$CTL1 volume create v4 linear 3.1 2> "$WORK/err" &
+create=$!
+sleep 1
+kill -CONT "$(cat "$WORK/a2.pid")" "$(cat "$WORK/a3.pid")"
+wait $create; rc=$?
+check "a volume created without a manager waits for one (exit $rc)" [ "$rc" = 0 ]
+check "and is there" sh -c "$CTL1 volumes | grep -q '^volume v4 '"
+check "destroy it" $CTL1 volume destroy v4
+
 check "destroy the volume" $CTL1 volume destroy v1
 check "it is gone" sh -c "$CTL1 volumes | grep -q 'no volumes'"
 
