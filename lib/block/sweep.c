@@ -4,7 +4,12 @@
  * A sweep walks the key space in order, in units of at most
  * rebuild_step_sectors: a window of one RAID-5 row (under the row's lock),
  * or one mirrored extent (under its logical range's lock), so foreground
- * writes and the sweep never interleave on the same blocks.  Up to four
+ * writes and the sweep never interleave on the same blocks.  A RAID-5
+ * rebuild of an idle volume takes several whole rows per unit (as many as
+ * rebuild_step_sectors holds): a member's chunks of consecutive rows are
+ * consecutive on the member, and the lost member is the XOR of all the
+ * others whichever of them holds parity, so each member is read with one
+ * request and the target written with one.  Up to four
  * units are in flight while the volume is idle, one at a time with a pause
  * between them while it is busy.  A rebuild's progress is the lowest key
  * not yet done; it is stored every second so a restart resumes there. */
@@ -27,7 +32,7 @@ struct unit {
     uint64_t key;          /* row, or first logical sector */
     struct rs_extent ext;  /* mirrors: the extent */
     uint64_t lo, hi;       /* RAID-5: window in the chunk */
-    uint64_t sectors;      /* progress this unit is worth */
+    uint64_t rows;         /* RAID-5: rows from key on (more than 1: whole chunks) */
     struct rs_range_lock lock;
     uint8_t *mem, *buf[RS_LAYOUT_MAX_MEMBERS + 1];
     uint32_t outstanding;
@@ -264,7 +269,8 @@ static void row_unit_compute(struct unit *u)
     }
     struct rs_stripe st;
     rs_layout_stripe(&vol->layout, u->key, &st);
-    size_t bytes = (size_t)(u->hi - u->lo) * 512u;
+    uint64_t sectors = u->rows * (u->hi - u->lo);
+    size_t bytes = (size_t)sectors * 512u;
     const void *srcs[RS_LAYOUT_MAX_MEMBERS];
     size_t n = 0;
     uint32_t write_to;
@@ -295,7 +301,7 @@ static void row_unit_compute(struct unit *u)
         from = computed;
     }
     u->outstanding = 1;
-    unit_io(u, write_to, RSHARE_BLOCK_WRITE, st.member_sector + u->lo, u->hi - u->lo, from,
+    unit_io(u, write_to, RSHARE_BLOCK_WRITE, st.member_sector + u->lo, sectors, from,
             unit_written);
     unit_put(u); /* drop the guard */
 }
@@ -308,9 +314,12 @@ static void row_unit_start(struct unit *u)
     rs_layout_stripe(&vol->layout, u->key, &st);
     uint32_t n = vol->desc.member_count;
     for (uint32_t j = 0; j < n; j++)
-        if ((sw->kind != RS_SWEEP_REBUILD || j != sw->target) && !rs_vol_readable(vol, j, u->key)) {
+        if ((sw->kind != RS_SWEEP_REBUILD || j != sw->target) &&
+            !rs_vol_readable(vol, j, u->key + u->rows - 1)) {
             /* Not every member can be read: a rebuild cannot go on, a
-             * scrub or resync of a degraded volume has nothing to compare. */
+             * scrub or resync of a degraded volume has nothing to compare.
+             * (A member readable at the unit's last row is at the others:
+             * a rebuild makes rows readable in order.) */
             u->status = sw->kind == RS_SWEEP_REBUILD ? RSHARE_EIO : 0;
             unit_end(u);
             return;
@@ -318,8 +327,8 @@ static void row_unit_start(struct unit *u)
     u->outstanding = 1;
     for (uint32_t j = 0; j < n; j++)
         if (sw->kind != RS_SWEEP_REBUILD || j != sw->target)
-            unit_io(u, j, RSHARE_BLOCK_READ, st.member_sector + u->lo, u->hi - u->lo, u->buf[j],
-                    row_unit_read);
+            unit_io(u, j, RSHARE_BLOCK_READ, st.member_sector + u->lo, u->rows * (u->hi - u->lo),
+                    u->buf[j], row_unit_read);
     if (--u->outstanding == 0) /* drop the guard */
         row_unit_compute(u);
 }
@@ -441,6 +450,35 @@ static void unit_granted(struct rs_range_lock *lock)
         mirror_unit_start(u);
 }
 
+/* How many whole RAID-5 rows the next unit takes: several only for a
+ * rebuild of an idle volume at a row's start, as many as
+ * rebuild_step_sectors holds, within the volume and the region (a resumed
+ * rebuild may have regions), and only where the rows' member sectors are
+ * consecutive (they are in every md RAID-5 layout). */
+static uint64_t rebuild_rows(const struct rs_sweep *sw)
+{
+    rshare_volume *vol = sw->vol;
+    uint64_t chunk = vol->layout.desc.chunk_sectors;
+    if (sw->kind != RS_SWEEP_REBUILD || sw->sub != 0 || vol->inflight ||
+        vol->cfg.rebuild_step_sectors < 2 * chunk)
+        return 1;
+    uint64_t rows = vol->cfg.rebuild_step_sectors / chunk;
+    if (rows > vol->keys - sw->pos)
+        rows = vol->keys - sw->pos;
+    if (sw->regions) {
+        uint64_t region_end =
+            (rs_bitmap_region(&vol->bitmap, sw->pos) + 1) * vol->bitmap.keys_per_region;
+        if (sw->pos + rows > region_end)
+            rows = region_end - sw->pos;
+    }
+    struct rs_stripe first, last;
+    if (rows < 2 || rs_layout_stripe(&vol->layout, sw->pos, &first) < 0 ||
+        rs_layout_stripe(&vol->layout, sw->pos + rows - 1, &last) < 0 ||
+        last.member_sector != first.member_sector + (rows - 1) * chunk)
+        return 1;
+    return rows;
+}
+
 /* The next unit from sw->pos on, or NULL when the sweep has handed out
  * everything (or memory is short: the sweep then stops with ENOMEM). */
 static struct unit *next_unit(struct rs_sweep *sw)
@@ -465,15 +503,15 @@ static struct unit *next_unit(struct rs_sweep *sw)
     if (vol->parity) {
         uint64_t chunk = vol->layout.desc.chunk_sectors;
         uint64_t step = vol->cfg.rebuild_step_sectors < chunk ? vol->cfg.rebuild_step_sectors : chunk;
+        u->rows = rebuild_rows(sw);
         u->lo = sw->sub;
-        u->hi = sw->sub + step < chunk ? sw->sub + step : chunk;
-        u->sectors = u->hi - u->lo;
+        u->hi = u->rows > 1 || sw->sub + step >= chunk ? chunk : sw->sub + step;
         sw->sub = u->hi;
         if (sw->sub >= chunk) {
             sw->sub = 0;
-            sw->pos++;
+            sw->pos += u->rows;
         }
-        bytes = (size_t)u->sectors * 512u;
+        bytes = (size_t)(u->rows * (u->hi - u->lo)) * 512u;
         n += 1; /* room for computed parity */
     } else {
         uint64_t left = vol->keys - sw->pos;
@@ -487,9 +525,8 @@ static struct unit *next_unit(struct rs_sweep *sw)
             sw->status = RSHARE_EIO;
             return NULL;
         }
-        u->sectors = u->ext.sectors;
         sw->pos += u->ext.sectors;
-        bytes = (size_t)u->sectors * 512u;
+        bytes = (size_t)u->ext.sectors * 512u;
         n = u->ext.copies;
     }
     u->mem = rs_malloc(vol->node, n * bytes + RS_XOR_ALIGN);
@@ -527,7 +564,7 @@ static void sweep_fill(struct rs_sweep *sw)
         *at = u;
         sw->unit_count++;
         uint64_t start = vol->parity ? u->key : u->ext.logical;
-        uint64_t end = vol->parity ? u->key + 1 : u->ext.logical + u->ext.sectors;
+        uint64_t end = vol->parity ? u->key + u->rows : u->ext.logical + u->ext.sectors;
         if (rs_range_lock(&vol->locks, &u->lock, start, end, unit_granted))
             unit_granted(&u->lock);
     }

@@ -36,6 +36,7 @@ struct disk {
     uint64_t bad_start, bad_end; /* DISK_BAD_RANGE: reads fail here until written */
     uint64_t bytes_written;
     uint64_t bytes_discarded;
+    uint64_t reads, writes; /* requests served */
     uint64_t writes_in_bad;
     /* Writes from hold_from on wait (not applied, not completed) until
      * disk_release(): a slow region of the disk. */
@@ -67,6 +68,7 @@ static int disk_submit(void *backend, struct rshare_block_io *io)
     if (d->mode == DISK_DEAD) {
         status = RSHARE_EIO;
     } else if (io->op == RSHARE_BLOCK_READ) {
+        d->reads++;
         if (d->mode == DISK_BAD_RANGE && io->offset < d->bad_end &&
             io->offset + io->length > d->bad_start)
             status = RSHARE_EIO;
@@ -78,6 +80,7 @@ static int disk_submit(void *backend, struct rshare_block_io *io)
     } else if (io->op == RSHARE_BLOCK_WRITE) {
         memcpy(d->bytes + io->offset, io->buf, io->length);
         d->bytes_written += io->length;
+        d->writes++;
         if (d->mode == DISK_BAD_RANGE && io->offset <= d->bad_start &&
             io->offset + io->length >= d->bad_end) {
             d->writes_in_bad++;
@@ -631,6 +634,43 @@ static void fail_and_rebuild(uint32_t layout, uint32_t members, uint32_t chunk, 
     workload_fini(&w);
     rshare_volume_close(vol);
 }
+
+static int sweep_gone(void *ud);
+
+/* A rebuild of an idle RAID-5 volume reads each member and writes the
+ * spare in units of several rows (rebuild_step_sectors, 256 here, is 16
+ * chunks of 16): a member's chunks of consecutive rows are consecutive on
+ * it.  The spare gets exactly what the lost member held. */
+START_TEST(raid5_idle_rebuild_moves_many_rows_per_request)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, true);
+    rshare_volume *vol = open_volume("vol");
+    struct workload w;
+    workload_init(&w, vol, 21);
+    for (int b = 0; b < 10; b++)
+        run_batch(&w, 100);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, sweep_gone, vol, 10000000u), 0);
+    uint64_t rows = vol->keys, reads[4], spare_writes = disks[NODES - 1].writes;
+    for (int i = 0; i < 4; i++)
+        reads[i] = disks[i].reads;
+    ck_assert_int_eq(rshare_volume_fail_member(vol, 1), 0);
+    ck_assert_int_eq(rshare_loop_net_run(net, nodes, NODES, optimal, vol, 60000000u), 0);
+    /* 16 rows a unit: 16 units for 256 rows, one write of the spare each
+     * and one read of every other member (disk 0 serves at most 32 KiB a
+     * request: four for a unit's 128 KiB; a few more reads are the
+     * bitmap's business). */
+    ck_assert_uint_eq(rows, DISK_BYTES / 512 / 16);
+    ck_assert_uint_eq(disks[NODES - 1].writes - spare_writes, rows / 16);
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
+            ck_assert_uint_le(disks[i].reads - reads[i], (i == 0 ? 4 : 1) * rows / 16 + 4);
+    ck_assert_int_eq(memcmp(disks[NODES - 1].bytes, disks[1].bytes, DISK_BYTES), 0);
+    verify_all(&w);
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    workload_fini(&w);
+    rshare_volume_close(vol);
+}
+END_TEST
 
 START_TEST(raid5_member_fails_and_spare_rebuilds)
 {
@@ -1603,6 +1643,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, linear_matches_model);
+    tcase_add_test(tc, raid5_idle_rebuild_moves_many_rows_per_request);
     tcase_add_test(tc, raid0_matches_model);
     tcase_add_test(tc, linear_discard);
     tcase_add_test(tc, raid0_discard);
