@@ -2,7 +2,8 @@
  * and member boundaries (layout.c) and each piece goes to its member(s):
  * one member for linear and RAID-0, the mirrors for RAID-1 and RAID-10,
  * the row's data member for RAID-5 reads (rows being written are stripe.c's
- * work).  Member I/O is retried here within the volume's budget; what
+ * work); a striped read's chunks that follow each other on a remote member
+ * go as one request (a run).  Member I/O is retried here within the volume's budget; what
  * still fails fails the member, and the piece goes on with the others. */
 #include "config.h"
 
@@ -425,6 +426,103 @@ static void start_piece(struct rs_vreq *req, const struct rs_extent *ext)
                  ext->sectors, p->buf, single_done, p);
 }
 
+/* --- reads of one member's consecutive chunks ------------------------------------------ */
+
+/* A striped read (RAID-0, RAID-5) touches each member in chunks that are
+ * consecutive on the member but not in the caller's buffer: the other
+ * members' chunks lie between them.  For a member on another node, one
+ * request per chunk costs a message each way per chunk, which costs
+ * more than the data (doc/PERFORMANCE.md): the chunks are read with one
+ * request into one buffer and copied out to their places.  A run that
+ * fails goes back to one piece per chunk, which knows how to reconstruct
+ * and repair. */
+#define RUN_MAX_BYTES (1u << 20)
+
+struct run {
+    struct rs_vreq *req;
+    uint32_t count;
+    uint8_t *buf;
+    struct rs_mio mio;
+    struct rs_extent ext[];
+};
+
+static void run_done(struct rs_mio *mio, int status)
+{
+    struct run *r = mio->owner;
+    struct rs_vreq *req = r->req;
+    rshare_volume *vol = req->vol;
+    size_t off = 0;
+    for (uint32_t i = 0; i < r->count; i++) {
+        const struct rs_extent *e = &r->ext[i];
+        if (status == 0)
+            memcpy(req->buf + (e->logical - req->sector) * 512u, r->buf + off, e->sectors * 512u);
+        else
+            start_piece(req, e);
+        off += e->sectors * 512u;
+    }
+    if (status == 0)
+        vol->m[mio->member].next_sector = (mio->io.offset + mio->io.length) / 512u;
+    rs_free(vol->node, r->buf);
+    rs_free(vol->node, r);
+    rs_vreq_piece_done(req, 0);
+}
+
+static bool remote_member(const rshare_volume *vol, uint32_t member)
+{
+    return (uint32_t)(vol->m[member].resource >> 32) != rshare_node_id(vol->node);
+}
+
+static bool run_readable(const rshare_volume *vol, const struct rs_extent *e)
+{
+    return !vol->parity || rs_vol_readable(vol, e->member, e->row);
+}
+
+/* Extents [0, n) of a read: those of one member that follow each other on
+ * it go out as runs; the rest one piece each.  `taken` has n bytes. */
+static void start_reads(struct rs_vreq *req, const struct rs_extent *ext, int n, uint8_t *taken)
+{
+    rshare_volume *vol = req->vol;
+    for (int i = 0; i < n; i++) {
+        if (taken[i])
+            continue;
+        taken[i] = 1;
+        uint32_t member = ext[i].member;
+        int idx[64], count = 1;
+        idx[0] = i;
+        uint64_t end = ext[i].member_sector + ext[i].sectors, bytes = ext[i].sectors * 512u;
+        /* The member's next chunk, if it follows, is within the next row. */
+        if (remote_member(vol, member) && run_readable(vol, &ext[i]))
+            for (int j = i + 1; j < n && count < 64 &&
+                                j <= idx[count - 1] + (int)vol->desc.member_count;
+                 j++)
+                if (!taken[j] && ext[j].member == member && ext[j].member_sector == end &&
+                    bytes + ext[j].sectors * 512u <= RUN_MAX_BYTES && run_readable(vol, &ext[j])) {
+                    taken[j] = 1;
+                    idx[count++] = j;
+                    end += ext[j].sectors;
+                    bytes += ext[j].sectors * 512u;
+                }
+        struct run *r = count > 1 ? rs_calloc(vol->node, 1, sizeof(*r) + (size_t)count *
+                                                                 sizeof(r->ext[0]))
+                                  : NULL;
+        uint8_t *buf = r ? rs_malloc(vol->node, bytes) : NULL;
+        if (!buf) {
+            rs_free(vol->node, r);
+            for (int k = 0; k < count; k++)
+                start_piece(req, &ext[idx[k]]);
+            continue;
+        }
+        r->req = req;
+        r->count = (uint32_t)count;
+        r->buf = buf;
+        for (int k = 0; k < count; k++)
+            r->ext[k] = ext[idx[k]];
+        req->pending++;
+        rs_mio_start(vol, &r->mio, member, RSHARE_BLOCK_READ, ext[i].member_sector,
+                     bytes / 512u, buf, run_done, r);
+    }
+}
+
 static void start_flush(struct rs_vreq *req)
 {
     rshare_volume *vol = req->vol;
@@ -467,6 +565,14 @@ void rs_vreq_start(struct rs_vreq *req)
         rs_vreq_piece_done(req, n);
         return;
     }
+    uint8_t *taken = req->op == RS_VREQ_READ && !vol->mirrored && n > 1
+                         ? rs_calloc(vol->node, (size_t)n, 1)
+                         : NULL;
+    if (taken) {
+        start_reads(req, ext, n, taken);
+        n = 0;
+    }
+    rs_free(vol->node, taken);
     for (int i = 0; i < n;) {
         if (vol->parity && req->op == RS_VREQ_WRITE) {
             int k = i + 1;

@@ -716,6 +716,48 @@ START_TEST(raid5_read_error_is_repaired)
 }
 END_TEST
 
+/* A large RAID-5 read asks each remote member once for every run of its
+ * chunks that follow each other on it (a run ends where the member holds
+ * a row's parity), not once per chunk, and returns the right bytes.  With a
+ * medium error inside a run the read still succeeds: the run goes back to
+ * one piece per chunk, and the bad chunk is rebuilt and repaired. */
+START_TEST(raid5_read_asks_each_member_once_per_run)
+{
+    define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
+    rshare_volume *vol = open_volume("vol");
+    size_t len = 48 * 16 * 512; /* 16 rows of three 8 KiB data chunks */
+    uint8_t *data = malloc(len), *back = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 7 + i / 4096);
+    ck_assert_int_eq(run_io(vol, true, 0, data, len), 0);
+    uint64_t reads[4];
+    for (int i = 0; i < 4; i++)
+        reads[i] = disks[i].reads;
+    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
+    ck_assert(memcmp(data, back, len) == 0);
+    /* Left-symmetric parity walks members 3, 2, 1, 0: member 1 holds data
+     * in rows 0-1, 3-5, 7-9, 11-13 and 15 (5 runs), member 2 in 0, 2-4,
+     * 6-8, 10-12, 14-15 (5), member 3 in 1-3, 5-7, 9-11, 13-15 (4).
+     * Member 0 is this node's own disk: one read per chunk, as before. */
+    ck_assert_uint_eq(disks[1].reads - reads[1], 5);
+    ck_assert_uint_eq(disks[2].reads - reads[2], 5);
+    ck_assert_uint_eq(disks[3].reads - reads[3], 4);
+    ck_assert_uint_eq(disks[0].reads - reads[0], 12);
+
+    disks[2].mode = DISK_BAD_RANGE; /* inside its run of rows 2-4 */
+    disks[2].bad_start = 3 * 16 * 512;
+    disks[2].bad_end = 3 * 16 * 512 + 4096;
+    memset(back, 0, len);
+    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
+    ck_assert(memcmp(data, back, len) == 0);
+    ck_assert_uint_eq(disks[2].writes_in_bad, 1);
+    ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_OPTIMAL);
+    free(data);
+    free(back);
+    rshare_volume_close(vol);
+}
+END_TEST
+
 /* A mirror is away for a while, then comes back: only the regions written
  * meanwhile are copied to it. */
 START_TEST(raid1_member_returns_and_resyncs_only_dirty_regions)
@@ -1644,6 +1686,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, linear_matches_model);
     tcase_add_test(tc, raid5_idle_rebuild_moves_many_rows_per_request);
+    tcase_add_test(tc, raid5_read_asks_each_member_once_per_run);
     tcase_add_test(tc, raid0_matches_model);
     tcase_add_test(tc, linear_discard);
     tcase_add_test(tc, raid0_discard);
