@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blockwire.h"
 #include "cluster/cluster.h"
 
 struct rs_block_op {
@@ -25,6 +26,8 @@ struct rs_block_op {
     struct rs_block_op *prev, *next;
     int status;
     bool completed; /* the backend called done */
+    const struct rs_block_seg *seg; /* a gathered write's segments (rs_block_submit_gather) */
+    uint32_t nseg;
 };
 
 struct op_list {
@@ -56,6 +59,7 @@ struct rshare_block {
     unsigned delivering;   /* nesting of deliver(): the handle must not go away under it */
     bool closed;
     bool backend_closed;
+    bool gathers; /* the backend takes gathered writes (rs_block_submit_gather) */
 };
 
 /* --- lists and records ------------------------------------------------------- */
@@ -440,7 +444,8 @@ static int check_io(rshare_block *b, const struct rshare_block_io *io)
 }
 
 /* Hand `io` (already checked) to `b`'s backend on behalf of handle `via`. */
-static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io *io)
+static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io *io,
+                     const struct rs_block_seg *seg, uint32_t nseg)
 {
     rshare_node *node = b->node;
     if (io->op == RSHARE_BLOCK_FLUSH && !(b->info.caps & RSHARE_BLOCK_CAP_FLUSH)) {
@@ -471,6 +476,8 @@ static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io 
     op->user = io;
     op->block = b;
     op->via = via;
+    op->seg = seg;
+    op->nseg = nseg;
     via->inflight++;
     list_push(&b->held, op);
     int rc = b->ops.submit(b->backend, &op->io);
@@ -488,7 +495,8 @@ static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io 
     return 0;
 }
 
-int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
+static int submit(rshare_block *block, struct rshare_block_io *io, const struct rs_block_seg *seg,
+                  uint32_t nseg)
 {
     if (!block || !io)
         return RSHARE_EINVAL;
@@ -498,7 +506,7 @@ int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
     if (rc < 0)
         return rc;
     if (!block->alias_of)
-        return submit_to(block, block, io);
+        return submit_to(block, block, io, seg, nseg);
     struct rs_block_reg *reg = rs_block_reg_find(block->node, block->alias_of);
     if (!reg)
         return rs_errorf(block->node, RSHARE_ENOENT, "resource %llx is no longer served here",
@@ -507,7 +515,43 @@ int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
         return rs_errorf(block->node, RSHARE_EBUSY, "resource %llx changed backend under I/O",
                          (unsigned long long)block->alias_of);
     block->target = reg->block;
-    return submit_to(reg->block, block, io);
+    return submit_to(reg->block, block, io, NULL, 0);
+}
+
+int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
+{
+    return submit(block, io, NULL, 0);
+}
+
+int rs_block_submit_gather(rshare_block *block, struct rshare_block_io *io,
+                           const struct rs_block_seg *seg, uint32_t nseg)
+{
+    if (!block || !io || !seg || !nseg)
+        return RSHARE_EINVAL;
+    if (!block->gathers || block->alias_of)
+        return RSHARE_ENOTSUP;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < nseg; i++)
+        sum += seg[i].length;
+    if (io->op != RSHARE_BLOCK_WRITE || sum != io->length || io->buf != seg[0].buf)
+        return rs_errorf(block->node, RSHARE_EINVAL, "a gathered write's segments do not add up");
+    return submit(block, io, seg, nseg);
+}
+
+void rs_block_takes_gathers(rshare_block *block)
+{
+    block->gathers = true;
+}
+
+bool rs_block_io_gather(const struct rshare_block_io *io, const struct rs_block_seg **seg,
+                        uint32_t *nseg)
+{
+    const struct rs_block_op *op = io->user_data;
+    if (!op || &op->io != io || !op->seg)
+        return false;
+    *seg = op->seg;
+    *nseg = op->nseg;
+    return true;
 }
 
 RSHARE_API int rshare_block_submit(rshare_block *block, struct rshare_block_io *io)

@@ -38,6 +38,33 @@ size_t rs_block_bstr_head(uint8_t out[9], uint64_t len)
     return 9;
 }
 
+/* A write's data as a byte string, copied straight from its segments. */
+static void put_gathered(struct rs_cbor_writer *w, const struct rs_block_req *req)
+{
+    uint8_t head[9];
+    size_t n = rs_block_bstr_head(head, req->length);
+    if (w->overflow || req->length > w->cap - w->len || n > w->cap - w->len - req->length) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->buf + w->len, head, n);
+    w->len += n;
+    uint64_t skip = req->seg_skip, left = req->length;
+    for (uint32_t i = 0; i < req->nseg && left; i++) {
+        if (skip >= req->seg[i].length) {
+            skip -= req->seg[i].length;
+            continue;
+        }
+        size_t take = req->seg[i].length - skip < left ? req->seg[i].length - skip : left;
+        memcpy(w->buf + w->len, (const uint8_t *)req->seg[i].buf + skip, take);
+        w->len += take;
+        left -= take;
+        skip = 0;
+    }
+    if (left)
+        w->overflow = true; /* the segments hold less than `length` */
+}
+
 size_t rs_block_req_encode(const struct rs_block_req *req, uint8_t *buf, size_t cap)
 {
     struct rs_cbor_writer w;
@@ -59,7 +86,10 @@ size_t rs_block_req_encode(const struct rs_block_req *req, uint8_t *buf, size_t 
         rs_cbor_put_uint(&w, req->op);
         rs_cbor_put_uint(&w, req->resource);
         rs_cbor_put_uint(&w, req->offset);
-        rs_cbor_put_bytes(&w, req->data, (size_t)req->length);
+        if (req->seg)
+            put_gathered(&w, req);
+        else
+            rs_cbor_put_bytes(&w, req->data, (size_t)req->length);
         break;
     case RSHARE_BLOCK_FLUSH:
         rs_cbor_put_array(&w, 2 + extra);

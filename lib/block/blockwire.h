@@ -29,12 +29,24 @@
 #define RS_BLOCK_CRED_OVERHEAD (12 + RS_BLOCK_COOKIE_MAX)
 
 /* A decoded request.  `data` and `cookie` point into the body. */
+/* One buffer of a write gathered from several (backend.h,
+ * rs_block_submit_gather). */
+struct rs_block_seg {
+    const void *buf;
+    size_t length;
+};
+
 struct rs_block_req {
     uint32_t op;       /* enum rshare_block_op */
     uint64_t resource;
     uint64_t offset;   /* reads, writes, discards */
     uint64_t length;   /* reads and discards: as sent; writes: the data's length */
     const uint8_t *data;
+    /* Encoding a write from several buffers instead (rs_block_seg): its
+     * data is `length` bytes from byte `seg_skip` of their concatenation. */
+    const struct rs_block_seg *seg;
+    uint32_t nseg;
+    uint64_t seg_skip;
     bool has_cred;     /* the credentials item is present */
     const uint8_t *cookie;
     size_t cookie_len;

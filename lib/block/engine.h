@@ -43,6 +43,7 @@ struct rs_vmember {
     bool incomplete;        /* rebuilding (not in sync) since the map last said active */
     struct rs_member_block *mb; /* NULL when it could not be opened */
     uint64_t next_sector;   /* where the last read from it ended (sequential reads) */
+    struct rs_mio *plug, **plug_tail; /* writes to it held until the turn ends (volume_io.c) */
 };
 
 struct rs_sweep;
@@ -87,6 +88,7 @@ struct rshare_volume {
     struct rs_proposal *proposal; /* map change in flight */
     struct rs_timer tick;
     struct rs_mio *deferred;      /* member I/Os that could not start */
+    uint32_t plugged;             /* member writes held in the members' plugs */
     struct rs_vreq *completed;    /* requests finished inside a submit call */
     struct rs_timer defer_timer;
     struct rs_timer hold_timer;   /* partial rows held for a sequential stream (stripe.c) */
@@ -158,6 +160,9 @@ struct rs_mio {
     void *owner;
     struct rs_mio *defer_next;
     int defer_status;
+    struct rs_mio *plug_next;
+    const struct rs_block_seg *seg; /* a plug's merged write: its data (rs_block_submit_gather) */
+    uint32_t nseg;
     struct rs_timer retry; /* the next try after a transient failure */
 };
 
@@ -169,6 +174,12 @@ struct rs_mio {
 void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
                   uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done,
                   void *owner);
+/* Writes to a member on another node are held until the loop turn ends
+ * (a plug): then those that follow each other on the member go as one
+ * write (rs_vol_unplug, from the volume's deferred work).  Dropping them
+ * (rs_vol_unplug_drop) is for a volume released without waiting. */
+void rs_vol_unplug(rshare_volume *vol);
+void rs_vol_unplug_drop(rshare_volume *vol);
 
 /* --- requests (volume_io.c, stripe.c) ------------------------------------- */
 

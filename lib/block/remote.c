@@ -8,8 +8,8 @@
  *
  * Copies: a read's data goes from the reply, in the message layer's
  * buffer, straight into the caller's buffer.  A write's data is copied
- * into the request body (lib/msg takes a contiguous body and copies it
- * once more into the message it sends). */
+ * once, into the message that goes out; a gathered write's
+ * (rs_block_submit_gather) straight from its segments. */
 #include "config.h"
 
 #include <string.h>
@@ -136,6 +136,9 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
     rio->io = io;
     rio->host = rb->host;
     rio->left = (unsigned)count;
+    const struct rs_block_seg *seg = NULL;
+    uint32_t nseg = 0;
+    rs_block_io_gather(io, &seg, &nseg);
     int rc = 0;
     unsigned sent = 0;
     for (uint64_t i = 0; i < count; i++) {
@@ -148,8 +151,13 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
                                    .offset = io->offset + p->offset, .length = p->length,
                                    .has_cred = rb->has_cred, .cookie = rb->cookie,
                                    .cookie_len = rb->cookie_len, .fence = rb->fence};
-        if (io->op == RSHARE_BLOCK_WRITE)
+        if (io->op == RSHARE_BLOCK_WRITE && seg) {
+            req.seg = seg;
+            req.nseg = nseg;
+            req.seg_skip = p->offset;
+        } else if (io->op == RSHARE_BLOCK_WRITE) {
             req.data = (const uint8_t *)io->buf + p->offset;
+        }
         /* Each piece's body is encoded (a write's data copied) straight
          * into the message that goes out. */
         size_t cap = RS_BLOCK_REQ_OVERHEAD +
@@ -264,6 +272,8 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     int rc = rs_block_create(node, &remote_ops, rb, &info, remote_abandon, out);
     if (rc < 0)
         rs_free(node, rb);
+    else
+        rs_block_takes_gathers(*out);
     return rc;
 }
 

@@ -407,6 +407,7 @@ static void run_deferred(rshare_node *node, struct rs_timer *timer)
     rshare_volume *vol = (rshare_volume *)((char *)timer - offsetof(rshare_volume, defer_timer));
     rs_ppl_commit(vol); /* rows logged in the last turn: durable, then written */
     rs_stripe_flush_pending(vol);
+    rs_vol_unplug(vol);
     while (vol->deferred || vol->completed) {
         struct rs_mio *mio = vol->deferred;
         if (mio) {
@@ -418,6 +419,7 @@ static void run_deferred(rshare_node *node, struct rs_timer *timer)
         vol->completed = req->next;
         complete_request(req);
     }
+    rs_vol_unplug(vol); /* writes the completions started */
 }
 
 static void arm_deferred(rshare_volume *vol)
@@ -987,6 +989,7 @@ static void release(rshare_volume *vol)
     rs_timer_cancel(node, &vol->tick);
     rs_timer_cancel(node, &vol->defer_timer);
     rs_timer_cancel(node, &vol->hold_timer);
+    rs_vol_unplug_drop(vol);
     for (uint32_t i = 0; i < vol->desc.member_count; i++)
         member_close(vol, i);
     rs_bitmap_fini(node, &vol->bitmap);
@@ -1010,7 +1013,8 @@ RSHARE_API void rshare_volume_close(rshare_volume *volume)
     rs_sweep_stop(vol);
     /* Let what is in flight finish (bounded: members time out). */
     uint64_t deadline = rs_now_us(node) + 60u * 1000000u;
-    while ((vol->inflight || vol->queue_head || vol->sweep || vol->deferred || vol->completed) &&
+    while ((vol->inflight || vol->queue_head || vol->sweep || vol->deferred || vol->completed ||
+            vol->plugged) &&
            rs_now_us(node) < deadline)
         if (rshare_node_run(node, 10) < 0)
             break;

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "backend.h"
+#include "blockwire.h"
 #include "cluster/cluster.h"
 #include "engine.h"
 
@@ -54,11 +56,18 @@ static uint64_t piece_length(const struct rs_mio *mio)
 
 #define RETRY_FIRST_US 50000u /* then 100, 200, 400, 800 ms */
 
+/* To the backend: as one buffer, or from a plug's segments. */
+static int backend_submit(struct rs_mio *mio)
+{
+    return mio->seg ? rs_block_submit_gather(mio->mb->block, &mio->io, mio->seg, mio->nseg)
+                    : rs_block_submit(mio->mb->block, &mio->io);
+}
+
 static void mio_retry(rshare_node *node, struct rs_timer *timer)
 {
     (void)node;
     struct rs_mio *mio = (struct rs_mio *)((char *)timer - offsetof(struct rs_mio, retry));
-    int rc = rshare_block_submit(mio->mb->block, &mio->io);
+    int rc = backend_submit(mio);
     if (rc < 0)
         mio->io.done(&mio->io, rc); /* counts as another try */
 }
@@ -77,7 +86,7 @@ static void mio_io_done(struct rshare_block_io *io, int status)
             io->buf = (uint8_t *)io->buf + io->length;
         io->length = piece_length(mio);
         mio->tries = 0;
-        status = rshare_block_submit(mio->mb->block, io);
+        status = backend_submit(mio);
         if (status == 0)
             return;
     }
@@ -116,8 +125,14 @@ static void mb_put(rshare_volume *vol, struct rs_member_block *mb)
     }
 }
 
-void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
-                  uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done, void *owner)
+static bool remote_member(const rshare_volume *vol, uint32_t member)
+{
+    return (uint32_t)(vol->m[member].resource >> 32) != rshare_node_id(vol->node);
+}
+
+static void mio_init(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
+                     uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done,
+                     void *owner)
 {
     memset(mio, 0, sizeof(*mio));
     rshare_block_io_init(&mio->io, sizeof(mio->io));
@@ -131,20 +146,132 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
     mio->io.buf = buf;
     mio->io.done = mio_io_done;
     rs_timer_init(&mio->retry, mio_retry);
+}
+
+static void mio_attach(struct rs_mio *mio, struct rs_member_block *mb)
+{
+    mb->refs++;
+    mb->inflight++;
+    mio->mb = mb;
+    mio->total = mio->io.length;
+    mio->io.length = piece_length(mio);
+}
+
+static void mio_submit(struct rs_mio *mio)
+{
+    int rc = backend_submit(mio);
+    if (rc < 0)
+        rs_vol_defer(mio->vol, mio, rc); /* complete from the loop like any other failure */
+}
+
+void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
+                  uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done, void *owner)
+{
+    mio_init(vol, mio, member, op, sector, sectors, buf, done, owner);
     struct rs_member_block *mb = vol->m[member].mb;
-    int rc = RSHARE_EIO;
-    if (mb && !vol->m[member].failed_here) {
-        mb->refs++;
-        mb->inflight++;
-        mio->mb = mb;
-        mio->total = mio->io.length;
-        mio->io.length = piece_length(mio);
-        rc = rshare_block_submit(mb->block, &mio->io);
-        if (rc == 0)
-            return;
+    if (!mb || vol->m[member].failed_here) {
+        rs_vol_defer(vol, mio, RSHARE_EIO); /* not started */
+        return;
     }
-    /* Not started: complete from the loop like any other failure. */
-    rs_vol_defer(vol, mio, rc);
+    mio_attach(mio, mb);
+    if (op == RSHARE_BLOCK_WRITE && remote_member(vol, member) && mio->io.length == mio->total) {
+        struct rs_vmember *m = &vol->m[member];
+        if (!m->plug)
+            m->plug_tail = &m->plug;
+        *m->plug_tail = mio;
+        m->plug_tail = &mio->plug_next;
+        vol->plugged++;
+        rs_vol_defer_rows(vol); /* the deferred work runs rs_vol_unplug() */
+        return;
+    }
+    mio_submit(mio);
+}
+
+/* --- plugs: a remote member's writes of one loop turn ------------------------------ */
+
+/* Writes that follow each other on a member on another node (the chunks of
+ * consecutive RAID-5 rows written as full stripes, the pieces of a large
+ * RAID-0 write) cost a message each way apiece, more than their data
+ * (doc/PERFORMANCE.md): held until the turn ends, they go as one write of
+ * at most PLUG_MAX_BYTES whose message is filled straight from their
+ * buffers (rs_block_submit_gather), and each ends with its status.  A
+ * write waits for nothing but the end of the turn. */
+#define PLUG_MAX_BYTES (1u << 20)
+#define PLUG_MAX_WRITES 64
+
+struct batch {
+    rshare_volume *vol;
+    uint32_t count;
+    struct rs_mio leader;
+    struct rs_mio *mio[PLUG_MAX_WRITES];
+    struct rs_block_seg seg[PLUG_MAX_WRITES];
+};
+
+static void batch_done(struct rs_mio *leader, int status)
+{
+    struct batch *b = leader->owner;
+    for (uint32_t i = 0; i < b->count; i++)
+        mio_finish(b->mio[i], status);
+    rs_free(b->vol->node, b);
+}
+
+/* `n` plugged writes, one after the other on the same member backend. */
+static void submit_group(rshare_volume *vol, struct rs_mio **group, uint32_t n, uint64_t bytes)
+{
+    struct batch *b = n > 1 ? rs_calloc(vol->node, 1, sizeof(*b)) : NULL;
+    if (!b) {
+        for (uint32_t i = 0; i < n; i++)
+            mio_submit(group[i]);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        b->seg[i] = (struct rs_block_seg){.buf = group[i]->io.buf, .length = group[i]->io.length};
+        b->mio[i] = group[i];
+    }
+    b->vol = vol;
+    b->count = n;
+    /* The group's backend, even if a spare took the slot meanwhile: the
+     * writes were meant for it, and fail or land as they would have. */
+    mio_init(vol, &b->leader, group[0]->member, RSHARE_BLOCK_WRITE, group[0]->io.offset / 512u,
+             bytes / 512u, group[0]->io.buf, batch_done, b);
+    b->leader.seg = b->seg;
+    b->leader.nseg = n;
+    mio_attach(&b->leader, group[0]->mb);
+    mio_submit(&b->leader);
+}
+
+void rs_vol_unplug(rshare_volume *vol)
+{
+    for (uint32_t i = 0; vol->plugged && i < vol->desc.member_count; i++) {
+        struct rs_mio *mio = vol->m[i].plug, *group[PLUG_MAX_WRITES];
+        vol->m[i].plug = NULL;
+        while (mio) {
+            uint32_t n = 0;
+            uint64_t bytes = 0;
+            do {
+                group[n++] = mio;
+                bytes += mio->io.length;
+                mio = mio->plug_next;
+                vol->plugged--;
+            } while (mio && n < PLUG_MAX_WRITES && mio->mb == group[0]->mb &&
+                     mio->io.offset == group[n - 1]->io.offset + group[n - 1]->io.length &&
+                     bytes + mio->io.length <= PLUG_MAX_BYTES &&
+                     (!mio->mb->max_io_bytes || bytes + mio->io.length <= mio->mb->max_io_bytes));
+            submit_group(vol, group, n, bytes);
+        }
+    }
+}
+
+void rs_vol_unplug_drop(rshare_volume *vol)
+{
+    for (uint32_t i = 0; i < vol->desc.member_count; i++)
+        while (vol->m[i].plug) {
+            struct rs_mio *mio = vol->m[i].plug;
+            vol->m[i].plug = mio->plug_next;
+            mio->mb->inflight--;
+            mb_put(vol, mio->mb);
+            vol->plugged--;
+        }
 }
 
 /* --- the request --------------------------------------------------------------- */
@@ -465,11 +592,6 @@ static void run_done(struct rs_mio *mio, int status)
     rs_free(vol->node, r->buf);
     rs_free(vol->node, r);
     rs_vreq_piece_done(req, 0);
-}
-
-static bool remote_member(const rshare_volume *vol, uint32_t member)
-{
-    return (uint32_t)(vol->m[member].resource >> 32) != rshare_node_id(vol->node);
 }
 
 static bool run_readable(const rshare_volume *vol, const struct rs_extent *e)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block/backend.h"
 #include "block/blockwire.h"
 #include "msg/msg.h"
 #include "rshare/rshare.h"
@@ -287,6 +288,54 @@ START_TEST(test_remote_large_io)
     ck_assert_mem_eq(r, w, 4u << 20);
     rshare_block_close(m);
     free(w);
+    free(r);
+}
+END_TEST
+
+/* A write gathered from several buffers (the volume engine's plugs) goes
+ * in pieces below the message limit, each piece filled from whichever
+ * buffers it spans; the host holds their concatenation.  Only the remote
+ * backend takes gathers; segments that do not add up are refused. */
+START_TEST(test_remote_gathered_write)
+{
+    rshare_block *m;
+    ck_assert_int_eq(rshare_block_open_resource(nodes[1], mem_id, &m), 0);
+    static const size_t sizes[] = {512, 700 * 512, 64 << 10, 1u << 20, 3 * 512, 900 << 10, 512};
+    enum { NSEG = sizeof(sizes) / sizeof(sizes[0]) };
+    struct rs_block_seg seg[NSEG];
+    uint8_t *bufs[NSEG];
+    size_t total = 0;
+    for (int i = 0; i < NSEG; i++) {
+        bufs[i] = malloc(sizes[i]);
+        fill(bufs[i], sizes[i], 10 + (unsigned)i);
+        seg[i] = (struct rs_block_seg){.buf = bufs[i], .length = sizes[i]};
+        total += sizes[i];
+    }
+    struct waiter w;
+    waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total);
+    struct rshare_node_stats before, after;
+    ck_assert_int_eq(rshare_node_stats(nodes[1], &before, sizeof(before)), 0);
+    ck_assert_int_eq(rs_block_submit_gather(m, &w.io, seg, NSEG), 0);
+    ck_assert_int_eq(run(waiter_finished, &w, 30000000u), 0);
+    ck_assert_int_eq(w.status, 0);
+    ck_assert_int_eq(rshare_node_stats(nodes[1], &after, sizeof(after)), 0);
+    ck_assert_uint_ge(after.msgs_sent - before.msgs_sent, 3); /* 2.9 MiB in pieces */
+    uint8_t *r = malloc(total);
+    host_read(mem_block, 1024, r, total);
+    size_t off = 0;
+    for (int i = 0; i < NSEG; i++) {
+        ck_assert_mem_eq(r + off, bufs[i], sizes[i]);
+        off += sizes[i];
+    }
+    /* Refused: segments that do not add up; a backend that is not remote. */
+    waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total - 512);
+    ck_assert_int_eq(rs_block_submit_gather(m, &w.io, seg, NSEG), RSHARE_EINVAL);
+    waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total);
+    ck_assert_int_eq(rs_block_submit_gather(mem_block, &w.io, seg, NSEG), RSHARE_ENOTSUP);
+    ck_assert_int_eq(w.calls, 0);
+    rshare_block_close(m);
+    for (int i = 0; i < NSEG; i++)
+        free(bufs[i]);
     free(r);
 }
 END_TEST
@@ -597,6 +646,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_remote_read_write_flush);
     tcase_add_test(tc, test_remote_large_io);
+    tcase_add_test(tc, test_remote_gathered_write);
     tcase_add_test(tc, test_remote_refusals);
     tcase_add_test(tc, test_host_splits_to_backend_limit);
     tcase_add_test(tc, test_host_checks_raw_requests);
