@@ -26,7 +26,7 @@ struct rs_block_op {
     struct rs_block_op *prev, *next;
     int status;
     bool completed; /* the backend called done */
-    const struct rs_block_seg *seg; /* a gathered write's segments (rs_block_submit_gather) */
+    const struct rs_block_seg *seg; /* a vectored I/O's segments (rs_block_submit_vec) */
     uint32_t nseg;
 };
 
@@ -59,7 +59,7 @@ struct rshare_block {
     unsigned delivering;   /* nesting of deliver(): the handle must not go away under it */
     bool closed;
     bool backend_closed;
-    bool gathers; /* the backend takes gathered writes (rs_block_submit_gather) */
+    bool vectors; /* the backend takes vectored I/O (rs_block_submit_vec) */
 };
 
 /* --- lists and records ------------------------------------------------------- */
@@ -523,27 +523,28 @@ int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
     return submit(block, io, NULL, 0);
 }
 
-int rs_block_submit_gather(rshare_block *block, struct rshare_block_io *io,
-                           const struct rs_block_seg *seg, uint32_t nseg)
+int rs_block_submit_vec(rshare_block *block, struct rshare_block_io *io,
+                        const struct rs_block_seg *seg, uint32_t nseg)
 {
     if (!block || !io || !seg || !nseg)
         return RSHARE_EINVAL;
-    if (!block->gathers || block->alias_of)
+    if (!block->vectors || block->alias_of)
         return RSHARE_ENOTSUP;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < nseg; i++)
         sum += seg[i].length;
-    if (io->op != RSHARE_BLOCK_WRITE || sum != io->length || io->buf != seg[0].buf)
-        return rs_errorf(block->node, RSHARE_EINVAL, "a gathered write's segments do not add up");
+    if ((io->op != RSHARE_BLOCK_READ && io->op != RSHARE_BLOCK_WRITE) || sum != io->length ||
+        io->buf != seg[0].buf)
+        return rs_errorf(block->node, RSHARE_EINVAL, "a vectored I/O's segments do not add up");
     return submit(block, io, seg, nseg);
 }
 
-void rs_block_takes_gathers(rshare_block *block)
+void rs_block_takes_vectors(rshare_block *block)
 {
-    block->gathers = true;
+    block->vectors = true;
 }
 
-bool rs_block_io_gather(const struct rshare_block_io *io, const struct rs_block_seg **seg,
+bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_block_seg **seg,
                         uint32_t *nseg)
 {
     const struct rs_block_op *op = io->user_data;

@@ -39,20 +39,21 @@ void rs_blocks_fini(rshare_node *node);
  * negative code means it never runs.  For the volume engine: member I/O
  * goes through this whatever the member's backend (file, memory, remote). */
 int rs_block_submit(rshare_block *block, struct rshare_block_io *io);
-/* A write whose data is the concatenation of `nseg` buffers (the volume
- * engine's plugs: one message instead of one per buffer, with no copy to
- * join them).  `io->buf` is the first segment's, `io->length` their sum;
- * the segments live until `io->done`.  Only blocks whose backend said
- * it takes them (rs_block_takes_gathers: the remote backend) do;
- * RSHARE_ENOTSUP otherwise, before anything is checked or started. */
+/* A read into, or a write from, the concatenation of `nseg` buffers (the
+ * volume engine's runs and plugs: one message instead of one per buffer,
+ * with no copy to join or part them).  `io->buf` is the first segment's,
+ * `io->length` their sum; the segments live until `io->done`.  Only
+ * blocks whose backend said it takes them (rs_block_takes_vectors: the
+ * remote backend) do; RSHARE_ENOTSUP otherwise, before anything is
+ * checked or started. */
 struct rs_block_seg;
-int rs_block_submit_gather(rshare_block *block, struct rshare_block_io *io,
-                           const struct rs_block_seg *seg, uint32_t nseg);
-void rs_block_takes_gathers(rshare_block *block);
+int rs_block_submit_vec(rshare_block *block, struct rshare_block_io *io,
+                        const struct rs_block_seg *seg, uint32_t nseg);
+void rs_block_takes_vectors(rshare_block *block);
 /* For a backend that takes them: the segments of an I/O it was given, if
- * it came from rs_block_submit_gather (else false). */
-bool rs_block_io_gather(const struct rshare_block_io *io, const struct rs_block_seg **seg,
-                        uint32_t *nseg);
+ * it came from rs_block_submit_vec (else false). */
+bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_block_seg **seg,
+                          uint32_t *nseg);
 /* The range part of that check: `length` bytes at `offset` are whole
  * blocks, not none, and within the block; else RSHARE_EINVAL with the
  * detail in the node's error message.  For a request split into parts

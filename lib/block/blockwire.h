@@ -29,10 +29,10 @@
 #define RS_BLOCK_CRED_OVERHEAD (12 + RS_BLOCK_COOKIE_MAX)
 
 /* A decoded request.  `data` and `cookie` point into the body. */
-/* One buffer of a write gathered from several (backend.h,
- * rs_block_submit_gather). */
+/* One buffer of an I/O that reads into or writes from several
+ * (backend.h, rs_block_submit_vec). */
 struct rs_block_seg {
-    const void *buf;
+    void *buf;
     size_t length;
 };
 

@@ -7,9 +7,9 @@
  * map-versioned, so a host never serves one against another map.
  *
  * Copies: a read's data goes from the reply, in the message layer's
- * buffer, straight into the caller's buffer.  A write's data is copied
- * once, into the message that goes out; a gathered write's
- * (rs_block_submit_gather) straight from its segments. */
+ * buffer, straight into the caller's buffer (or buffers, for a vectored
+ * read: rs_block_submit_vec).  A write's data is copied once, into the
+ * message that goes out, from its buffer or buffers. */
 #include "config.h"
 
 #include <string.h>
@@ -49,6 +49,8 @@ struct remote_io {
     uint32_t host;
     unsigned left; /* pieces still out */
     int status;
+    const struct rs_block_seg *seg; /* a vectored I/O's buffers (rs_block_submit_vec) */
+    uint32_t nseg;
     struct remote_piece piece[];
 };
 
@@ -62,6 +64,23 @@ static void unlink_io(struct remote_io *rio)
     if (rio->next)
         rio->next->prev = rio->prev;
     rio->prev = rio->next = NULL;
+}
+
+/* `len` bytes of data that belong at byte `at` of the segments' concatenation. */
+static void scatter(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, const uint8_t *data,
+                    size_t len)
+{
+    for (uint32_t i = 0; i < nseg && len; i++) {
+        if (at >= seg[i].length) {
+            at -= seg[i].length;
+            continue;
+        }
+        size_t take = seg[i].length - at < len ? (size_t)(seg[i].length - at) : len;
+        memcpy((uint8_t *)seg[i].buf + at, data, take);
+        data += take;
+        len -= take;
+        at = 0;
+    }
 }
 
 /* A piece's answer (or the message layer's verdict on it). */
@@ -87,6 +106,8 @@ static void piece_done(rshare_node *node, const struct rshare_reply *reply, void
             len != piece->length) {
             status = rs_errorf(node, RSHARE_EPROTO, "node %u sent a malformed block read reply",
                                rio->host);
+        } else if (rio->seg) {
+            scatter(rio->seg, rio->nseg, piece->offset, data, len);
         } else {
             memcpy((uint8_t *)rio->io->buf + piece->offset, data, len);
         }
@@ -138,7 +159,9 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
     rio->left = (unsigned)count;
     const struct rs_block_seg *seg = NULL;
     uint32_t nseg = 0;
-    rs_block_io_gather(io, &seg, &nseg);
+    rs_block_io_segments(io, &seg, &nseg);
+    rio->seg = seg;
+    rio->nseg = nseg;
     int rc = 0;
     unsigned sent = 0;
     for (uint64_t i = 0; i < count; i++) {
@@ -273,7 +296,7 @@ static int open_remote(rshare_node *node, const struct rshare_resource_desc *des
     if (rc < 0)
         rs_free(node, rb);
     else
-        rs_block_takes_gathers(*out);
+        rs_block_takes_vectors(*out);
     return rc;
 }
 

@@ -59,7 +59,7 @@ static uint64_t piece_length(const struct rs_mio *mio)
 /* To the backend: as one buffer, or from a plug's segments. */
 static int backend_submit(struct rs_mio *mio)
 {
-    return mio->seg ? rs_block_submit_gather(mio->mb->block, &mio->io, mio->seg, mio->nseg)
+    return mio->seg ? rs_block_submit_vec(mio->mb->block, &mio->io, mio->seg, mio->nseg)
                     : rs_block_submit(mio->mb->block, &mio->io);
 }
 
@@ -187,6 +187,27 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
     mio_submit(mio);
 }
 
+/* A member I/O into or from several buffers (rs_block_submit_vec): only for
+ * members on other nodes, never plugged. */
+static void mio_start_vec(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
+                             uint64_t sector, const struct rs_block_seg *seg, uint32_t nseg,
+                             rs_mio_done_fn done, void *owner)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < nseg; i++)
+        bytes += seg[i].length;
+    mio_init(vol, mio, member, op, sector, bytes / 512u, seg[0].buf, done, owner);
+    mio->seg = seg;
+    mio->nseg = nseg;
+    struct rs_member_block *mb = vol->m[member].mb;
+    if (!mb || vol->m[member].failed_here) {
+        rs_vol_defer(vol, mio, RSHARE_EIO); /* not started */
+        return;
+    }
+    mio_attach(mio, mb);
+    mio_submit(mio);
+}
+
 /* --- plugs: a remote member's writes of one loop turn ------------------------------ */
 
 /* Writes that follow each other on a member on another node (the chunks of
@@ -194,7 +215,7 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
  * RAID-0 write) cost a message each way apiece, more than their data
  * (doc/PERFORMANCE.md): held until the turn ends, they go as one write of
  * at most PLUG_MAX_BYTES whose message is filled straight from their
- * buffers (rs_block_submit_gather), and each ends with its status.  A
+ * buffers (rs_block_submit_vec), and each ends with its status.  A
  * write waits for nothing but the end of the turn. */
 #define PLUG_MAX_BYTES (1u << 20)
 #define PLUG_MAX_WRITES 64
@@ -560,17 +581,18 @@ static void start_piece(struct rs_vreq *req, const struct rs_extent *ext)
  * members' chunks lie between them.  For a member on another node, one
  * request per chunk costs a message each way per chunk, which costs
  * more than the data (doc/PERFORMANCE.md): the chunks are read with one
- * request into one buffer and copied out to their places.  A run that
- * fails goes back to one piece per chunk, which knows how to reconstruct
- * and repair. */
+ * vectored request (rs_block_submit_vec), each straight into its place.
+ * A run that fails goes back to one piece per chunk, which knows how to
+ * reconstruct and repair. */
 #define RUN_MAX_BYTES (1u << 20)
+#define RUN_MAX_CHUNKS 64
 
 struct run {
     struct rs_vreq *req;
     uint32_t count;
-    uint8_t *buf;
     struct rs_mio mio;
-    struct rs_extent ext[];
+    struct rs_extent ext[RUN_MAX_CHUNKS];
+    struct rs_block_seg seg[RUN_MAX_CHUNKS];
 };
 
 static void run_done(struct rs_mio *mio, int status)
@@ -578,18 +600,11 @@ static void run_done(struct rs_mio *mio, int status)
     struct run *r = mio->owner;
     struct rs_vreq *req = r->req;
     rshare_volume *vol = req->vol;
-    size_t off = 0;
-    for (uint32_t i = 0; i < r->count; i++) {
-        const struct rs_extent *e = &r->ext[i];
-        if (status == 0)
-            memcpy(req->buf + (e->logical - req->sector) * 512u, r->buf + off, e->sectors * 512u);
-        else
-            start_piece(req, e);
-        off += e->sectors * 512u;
-    }
     if (status == 0)
         vol->m[mio->member].next_sector = (mio->io.offset + mio->io.length) / 512u;
-    rs_free(vol->node, r->buf);
+    else
+        for (uint32_t i = 0; i < r->count; i++)
+            start_piece(req, &r->ext[i]);
     rs_free(vol->node, r);
     rs_vreq_piece_done(req, 0);
 }
@@ -609,39 +624,43 @@ static void start_reads(struct rs_vreq *req, const struct rs_extent *ext, int n,
             continue;
         taken[i] = 1;
         uint32_t member = ext[i].member;
-        int idx[64], count = 1;
+        int idx[RUN_MAX_CHUNKS], count = 1;
         idx[0] = i;
         uint64_t end = ext[i].member_sector + ext[i].sectors, bytes = ext[i].sectors * 512u;
-        /* The member's next chunk, if it follows, is within the next row. */
+        /* The member's next chunk, if it follows, is within the next row.
+         * A run is one I/O: within the backend's limit too. */
+        const struct rs_member_block *mb = vol->m[member].mb;
+        uint64_t most = mb && mb->max_io_bytes && mb->max_io_bytes < RUN_MAX_BYTES
+                            ? mb->max_io_bytes
+                            : RUN_MAX_BYTES;
         if (remote_member(vol, member) && run_readable(vol, &ext[i]))
-            for (int j = i + 1; j < n && count < 64 &&
+            for (int j = i + 1; j < n && count < RUN_MAX_CHUNKS &&
                                 j <= idx[count - 1] + (int)vol->desc.member_count;
                  j++)
                 if (!taken[j] && ext[j].member == member && ext[j].member_sector == end &&
-                    bytes + ext[j].sectors * 512u <= RUN_MAX_BYTES && run_readable(vol, &ext[j])) {
+                    bytes + ext[j].sectors * 512u <= most && run_readable(vol, &ext[j])) {
                     taken[j] = 1;
                     idx[count++] = j;
                     end += ext[j].sectors;
                     bytes += ext[j].sectors * 512u;
                 }
-        struct run *r = count > 1 ? rs_calloc(vol->node, 1, sizeof(*r) + (size_t)count *
-                                                                 sizeof(r->ext[0]))
-                                  : NULL;
-        uint8_t *buf = r ? rs_malloc(vol->node, bytes) : NULL;
-        if (!buf) {
-            rs_free(vol->node, r);
+        struct run *r = count > 1 ? rs_malloc(vol->node, sizeof(*r)) : NULL;
+        if (!r) {
             for (int k = 0; k < count; k++)
                 start_piece(req, &ext[idx[k]]);
             continue;
         }
         r->req = req;
         r->count = (uint32_t)count;
-        r->buf = buf;
-        for (int k = 0; k < count; k++)
+        for (int k = 0; k < count; k++) {
             r->ext[k] = ext[idx[k]];
+            r->seg[k] = (struct rs_block_seg){
+                .buf = req->buf + (r->ext[k].logical - req->sector) * 512u,
+                .length = r->ext[k].sectors * 512u};
+        }
         req->pending++;
-        rs_mio_start(vol, &r->mio, member, RSHARE_BLOCK_READ, ext[i].member_sector,
-                     bytes / 512u, buf, run_done, r);
+        mio_start_vec(vol, &r->mio, member, RSHARE_BLOCK_READ, ext[i].member_sector,
+                         r->seg, (uint32_t)count, run_done, r);
     }
 }
 

@@ -292,11 +292,12 @@ START_TEST(test_remote_large_io)
 }
 END_TEST
 
-/* A write gathered from several buffers (the volume engine's plugs) goes
- * in pieces below the message limit, each piece filled from whichever
- * buffers it spans; the host holds their concatenation.  Only the remote
- * backend takes gathers; segments that do not add up are refused. */
-START_TEST(test_remote_gathered_write)
+/* A write from several buffers (the volume engine's plugs) goes in pieces
+ * below the message limit, each piece filled from whichever buffers it
+ * spans; the host holds their concatenation.  A read into several buffers
+ * (the engine's runs) puts each piece's data where it belongs.  Only the
+ * remote backend takes vectors; segments that do not add up are refused. */
+START_TEST(test_remote_vectored_io)
 {
     rshare_block *m;
     ck_assert_int_eq(rshare_block_open_resource(nodes[1], mem_id, &m), 0);
@@ -315,7 +316,7 @@ START_TEST(test_remote_gathered_write)
     waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total);
     struct rshare_node_stats before, after;
     ck_assert_int_eq(rshare_node_stats(nodes[1], &before, sizeof(before)), 0);
-    ck_assert_int_eq(rs_block_submit_gather(m, &w.io, seg, NSEG), 0);
+    ck_assert_int_eq(rs_block_submit_vec(m, &w.io, seg, NSEG), 0);
     ck_assert_int_eq(run(waiter_finished, &w, 30000000u), 0);
     ck_assert_int_eq(w.status, 0);
     ck_assert_int_eq(rshare_node_stats(nodes[1], &after, sizeof(after)), 0);
@@ -327,11 +328,29 @@ START_TEST(test_remote_gathered_write)
         ck_assert_mem_eq(r + off, bufs[i], sizes[i]);
         off += sizes[i];
     }
+    /* Read back into segments cut elsewhere (pieces span them too). */
+    static const size_t cuts[] = {1536, 1u << 20, 512, 1500 * 512, 512 * 1024};
+    enum { NCUT = sizeof(cuts) / sizeof(cuts[0]) };
+    uint8_t *into = malloc(total);
+    memset(into, 0, total);
+    struct rs_block_seg rseg[NCUT + 1];
+    size_t at = 0;
+    for (int i = 0; i < NCUT; i++) {
+        rseg[i] = (struct rs_block_seg){.buf = into + at, .length = cuts[i]};
+        at += cuts[i];
+    }
+    rseg[NCUT] = (struct rs_block_seg){.buf = into + at, .length = total - at};
+    waiter_init(&w, RSHARE_BLOCK_READ, 1024, into, total);
+    ck_assert_int_eq(rs_block_submit_vec(m, &w.io, rseg, NCUT + 1), 0);
+    ck_assert_int_eq(run(waiter_finished, &w, 30000000u), 0);
+    ck_assert_int_eq(w.status, 0);
+    ck_assert_mem_eq(into, r, total);
+    free(into);
     /* Refused: segments that do not add up; a backend that is not remote. */
     waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total - 512);
-    ck_assert_int_eq(rs_block_submit_gather(m, &w.io, seg, NSEG), RSHARE_EINVAL);
+    ck_assert_int_eq(rs_block_submit_vec(m, &w.io, seg, NSEG), RSHARE_EINVAL);
     waiter_init(&w, RSHARE_BLOCK_WRITE, 1024, bufs[0], total);
-    ck_assert_int_eq(rs_block_submit_gather(mem_block, &w.io, seg, NSEG), RSHARE_ENOTSUP);
+    ck_assert_int_eq(rs_block_submit_vec(mem_block, &w.io, seg, NSEG), RSHARE_ENOTSUP);
     ck_assert_int_eq(w.calls, 0);
     rshare_block_close(m);
     for (int i = 0; i < NSEG; i++)
@@ -646,7 +665,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_remote_read_write_flush);
     tcase_add_test(tc, test_remote_large_io);
-    tcase_add_test(tc, test_remote_gathered_write);
+    tcase_add_test(tc, test_remote_vectored_io);
     tcase_add_test(tc, test_remote_refusals);
     tcase_add_test(tc, test_host_splits_to_backend_limit);
     tcase_add_test(tc, test_host_checks_raw_requests);
