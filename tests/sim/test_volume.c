@@ -717,6 +717,16 @@ START_TEST(raid5_read_error_is_repaired)
 }
 END_TEST
 
+/* `len` bytes of a pattern that differs from sector to sector. */
+static uint8_t *pattern(size_t len, unsigned seed)
+{
+    uint8_t *p = malloc(len);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)(i * seed + i / 512);
+    return p;
+}
+
 /* A large RAID-5 read asks each remote member once for every run of its
  * chunks that follow each other on it (a run ends where the member holds
  * a row's parity), not once per chunk, and returns the right bytes.  With a
@@ -727,9 +737,7 @@ START_TEST(raid5_read_asks_each_member_once_per_run)
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
     rshare_volume *vol = open_volume("vol");
     size_t len = 48 * 16 * 512; /* 16 rows of three 8 KiB data chunks */
-    uint8_t *data = malloc(len), *back = malloc(len);
-    for (size_t i = 0; i < len; i++)
-        data[i] = (uint8_t)(i * 7 + i / 4096);
+    uint8_t *data = pattern(len, 7), *back = malloc(len);
     ck_assert_int_eq(run_io(vol, true, 0, data, len), 0);
     uint64_t reads[4];
     for (int i = 0; i < 4; i++)
@@ -768,9 +776,7 @@ START_TEST(raid5_writes_of_a_turn_go_as_one)
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
     rshare_volume *vol = open_volume("vol");
     size_t len = 48 * 16 * 512;
-    uint8_t *data = malloc(len), *back = malloc(len);
-    for (size_t i = 0; i < len; i++)
-        data[i] = (uint8_t)(i * 13 + i / 512);
+    uint8_t *data = pattern(len, 13), *back = malloc(len);
     ck_assert_int_eq(run_io(vol, true, 0, data, len), 0); /* the bitmap's bits set */
     uint64_t writes[4];
     for (int i = 0; i < 4; i++)
