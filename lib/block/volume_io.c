@@ -125,6 +125,11 @@ static void mb_put(rshare_volume *vol, struct rs_member_block *mb)
     }
 }
 
+/* Writes from this size on go at once: their message already outweighs its
+ * overhead, and merging them would only make each wait for the other
+ * (a rebuild's units, a large RAID-1 write). */
+#define PLUG_BELOW_BYTES (256u << 10)
+
 static bool remote_member(const rshare_volume *vol, uint32_t member)
 {
     return (uint32_t)(vol->m[member].resource >> 32) != rshare_node_id(vol->node);
@@ -174,7 +179,8 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
         return;
     }
     mio_attach(mio, mb);
-    if (op == RSHARE_BLOCK_WRITE && remote_member(vol, member) && mio->io.length == mio->total) {
+    if (op == RSHARE_BLOCK_WRITE && remote_member(vol, member) && mio->io.length == mio->total &&
+        mio->total < PLUG_BELOW_BYTES) {
         struct rs_vmember *m = &vol->m[member];
         if (!m->plug)
             m->plug_tail = &m->plug;
