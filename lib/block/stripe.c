@@ -156,7 +156,8 @@ static void row_write_put(struct rs_rowop *op)
 {
     if (--op->outstanding)
         return;
-    if (op->refusal && op->stale && op->landed && op->req->op == RS_VREQ_WRITE && op->rewrites < ROW_REWRITE_MAX && !op->vol->closing) {
+    if (op->refusal && op->stale && op->landed && op->req->op == RS_VREQ_WRITE &&
+        op->rewrites < ROW_REWRITE_MAX && !op->vol->closing) {
         /* Some chunks landed, and hosts whose map differs from ours refused
          * the others: the row is torn until they take theirs.  Still under
          * the row's lock and with every buffer at hand, write those again

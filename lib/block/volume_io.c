@@ -2,9 +2,11 @@
  * and member boundaries (layout.c) and each piece goes to its member(s):
  * one member for linear and RAID-0, the mirrors for RAID-1 and RAID-10,
  * the row's data member for RAID-5 reads (rows being written are stripe.c's
- * work); a striped read's chunks that follow each other on a remote member
- * go as one request (a run).  Member I/O is retried here within the volume's budget; what
- * still fails fails the member, and the piece goes on with the others. */
+ * work).  A striped read's chunks that follow each other on a remote
+ * member go as one request (a run), and so do a remote member's writes of
+ * one loop turn that follow each other (a plug).  Member I/O is retried
+ * here within the volume's budget; what still fails fails the member, and
+ * the piece goes on with the others. */
 #include "config.h"
 
 #include <string.h>
@@ -196,8 +198,8 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
 /* A member I/O into or from several buffers (rs_block_submit_vec): only for
  * members on other nodes, never plugged. */
 static void mio_start_vec(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
-                             uint64_t sector, const struct rs_block_seg *seg, uint32_t nseg,
-                             rs_mio_done_fn done, void *owner)
+                          uint64_t sector, const struct rs_block_seg *seg, uint32_t nseg,
+                          rs_mio_done_fn done, void *owner)
 {
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < nseg; i++)
