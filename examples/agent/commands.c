@@ -327,7 +327,7 @@ static int cmd_volume_create(struct client *c, char **w, int n)
         return bad("layout: say linear, raid0, raid1, raid5 or raid10");
     if (v.layout == RSHARE_LAYOUT_RAID0 || v.layout == RSHARE_LAYOUT_RAID5 ||
         v.layout == RSHARE_LAYOUT_RAID10)
-        v.chunk_sectors = 128; /* 64 KiB, md's default */
+        v.chunk_sectors = 128; /* 64 KiB, md's default for arrays without metadata */
     if (v.layout == RSHARE_LAYOUT_RAID5)
         v.algorithm = RSHARE_RAID5_LEFT_SYMMETRIC;
     char *save = NULL;
