@@ -5,11 +5,12 @@
  * rebuild_step_sectors: a window of one RAID-5 row (under the row's lock),
  * or one mirrored extent (under its logical range's lock), so foreground
  * writes and the sweep never interleave on the same blocks.  A RAID-5
- * rebuild of an idle volume takes several whole rows per unit (as many as
- * rebuild_step_sectors holds): a member's chunks of consecutive rows are
- * consecutive on the member, and the lost member is the XOR of all the
- * others whichever of them holds parity, so each member is read with one
- * request and the target written with one.  Up to four
+ * rebuild or check of an idle volume takes several whole rows per unit (as
+ * many as rebuild_step_sectors holds): a member's chunks of consecutive
+ * rows are consecutive on the member, and the lost member is the XOR of
+ * all the others whichever of them holds parity (a row is consistent when
+ * the XOR of all its members is zero), so each member is read with one
+ * request and a rebuild's target written with one.  Up to four
  * units are in flight while the volume is idle, one at a time with a pause
  * between them while it is busy.  A rebuild's progress is the lowest key
  * not yet done; it is stored every second so a restart resumes there. */
@@ -282,6 +283,23 @@ static void row_unit_compute(struct unit *u)
         rs_xor_gen(u->buf[sw->target], srcs, n, bytes);
         write_to = sw->target;
         from = u->buf[sw->target];
+    } else if (u->rows > 1) {
+        /* A check of several rows: a row is consistent when the XOR of all
+         * its members (data and parity) is zero. */
+        uint8_t *sum = u->buf[vol->desc.member_count];
+        for (uint32_t j = 0; j < vol->desc.member_count; j++)
+            srcs[n++] = u->buf[j];
+        rs_xor_gen(sum, srcs, n, bytes);
+        size_t row_bytes = (size_t)(u->hi - u->lo) * 512u;
+        for (uint64_t r = 0; r < u->rows; r++) {
+            const uint8_t *x = sum + r * row_bytes;
+            struct rs_stripe sr;
+            rs_layout_stripe(&vol->layout, u->key + r, &sr);
+            if ((x[0] || memcmp(x, x + 1, row_bytes - 1)) && rs_vol_writable(vol, sr.parity_member))
+                sw->mismatches++;
+        }
+        unit_end(u);
+        return;
     } else {
         uint8_t *computed = u->buf[vol->desc.member_count];
         for (uint32_t k = 0; k < st.data_count; k++)
@@ -451,16 +469,17 @@ static void unit_granted(struct rs_range_lock *lock)
 }
 
 /* How many whole RAID-5 rows the next unit takes: several only for a
- * rebuild of an idle volume at a row's start, as many as
+ * rebuild or a check (scrub without repair) of an idle volume at a row's
+ * start, as many as
  * rebuild_step_sectors holds, within the volume and the region (a resumed
  * rebuild may have regions), and only where the rows' member sectors are
  * consecutive (they are in every md RAID-5 layout). */
-static uint64_t rebuild_rows(const struct rs_sweep *sw)
+static uint64_t unit_rows(const struct rs_sweep *sw)
 {
     rshare_volume *vol = sw->vol;
     uint64_t chunk = vol->layout.desc.chunk_sectors;
-    if (sw->kind != RS_SWEEP_REBUILD || sw->sub != 0 || vol->inflight ||
-        vol->cfg.rebuild_step_sectors < 2 * chunk)
+    bool whole_rows = sw->kind == RS_SWEEP_REBUILD || sw->kind == RS_SWEEP_CHECK;
+    if (!whole_rows || sw->sub != 0 || vol->inflight || vol->cfg.rebuild_step_sectors < 2 * chunk)
         return 1;
     uint64_t rows = vol->cfg.rebuild_step_sectors / chunk;
     if (rows > vol->keys - sw->pos)
@@ -503,7 +522,7 @@ static struct unit *next_unit(struct rs_sweep *sw)
     if (vol->parity) {
         uint64_t chunk = vol->layout.desc.chunk_sectors;
         uint64_t step = vol->cfg.rebuild_step_sectors < chunk ? vol->cfg.rebuild_step_sectors : chunk;
-        u->rows = rebuild_rows(sw);
+        u->rows = unit_rows(sw);
         u->lo = sw->sub;
         u->hi = u->rows > 1 || sw->sub + step >= chunk ? chunk : sw->sub + step;
         sw->sub = u->hi;

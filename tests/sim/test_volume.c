@@ -640,7 +640,8 @@ static int sweep_gone(void *ud);
 /* A rebuild of an idle RAID-5 volume reads each member and writes the
  * spare in units of several rows (rebuild_step_sectors, 256 here, is 16
  * chunks of 16): a member's chunks of consecutive rows are consecutive on
- * it.  The spare gets exactly what the lost member held. */
+ * it.  The spare gets exactly what the lost member held.  A check (scrub
+ * without repair) goes in the same units and still counts row by row. */
 START_TEST(raid5_idle_rebuild_moves_many_rows_per_request)
 {
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, true);
@@ -667,6 +668,20 @@ START_TEST(raid5_idle_rebuild_moves_many_rows_per_request)
             ck_assert_uint_le(disks[i].reads - reads[i], (i == 0 ? 4 : 1) * rows / 16 + 4);
     ck_assert_int_eq(memcmp(disks[NODES - 1].bytes, disks[1].bytes, DISK_BYTES), 0);
     verify_all(&w);
+    /* A check goes in the same units, and counts each row that is wrong:
+     * rows 3 and 5 (one unit; parity and data spoiled) and 40. */
+    for (int i = 0; i < 4; i++)
+        reads[i] = disks[i].reads;
+    ck_assert_uint_eq(scrub(vol, 0), 0);
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
+            ck_assert_uint_le(disks[i].reads - reads[i], (i == 0 ? 4 : 1) * rows / 16 + 4);
+    uint8_t *slot1 = disks[NODES - 1].bytes; /* the spare holds slot 1 now */
+    disks[3 - 3 % 4].bytes[3 * 8192 + 100] ^= 1; /* row 3's parity */
+    slot1[5 * 8192 + 7] ^= 0x80;                  /* a data chunk of row 5 */
+    disks[2].bytes[40 * 8192 + 8191] ^= 4;
+    ck_assert_uint_eq(scrub(vol, 0), 3);
+    ck_assert_uint_eq(scrub(vol, 1), 3);
     ck_assert_uint_eq(scrub(vol, 0), 0);
     workload_fini(&w);
     rshare_volume_close(vol);
