@@ -38,6 +38,27 @@ size_t rs_block_bstr_head(uint8_t out[9], uint64_t len)
     return 9;
 }
 
+size_t rs_block_seg_copy(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, void *to,
+                         const void *from, size_t len)
+{
+    size_t done = 0;
+    for (uint32_t i = 0; i < nseg && done < len; i++) {
+        if (at >= seg[i].length) {
+            at -= seg[i].length;
+            continue;
+        }
+        size_t take = seg[i].length - at < len - done ? (size_t)(seg[i].length - at) : len - done;
+        uint8_t *s = (uint8_t *)seg[i].buf + at;
+        if (to)
+            memcpy((uint8_t *)to + done, s, take);
+        else
+            memcpy(s, (const uint8_t *)from + done, take);
+        done += take;
+        at = 0;
+    }
+    return done;
+}
+
 /* A write's data as a byte string, copied straight from its segments. */
 static void put_gathered(struct rs_cbor_writer *w, const struct rs_block_req *req)
 {
@@ -49,20 +70,10 @@ static void put_gathered(struct rs_cbor_writer *w, const struct rs_block_req *re
     }
     memcpy(w->buf + w->len, head, n);
     w->len += n;
-    uint64_t skip = req->seg_skip, left = req->length;
-    for (uint32_t i = 0; i < req->nseg && left; i++) {
-        if (skip >= req->seg[i].length) {
-            skip -= req->seg[i].length;
-            continue;
-        }
-        size_t take = req->seg[i].length - skip < left ? req->seg[i].length - skip : left;
-        memcpy(w->buf + w->len, (const uint8_t *)req->seg[i].buf + skip, take);
-        w->len += take;
-        left -= take;
-        skip = 0;
-    }
-    if (left)
+    size_t len = (size_t)req->length;
+    if (rs_block_seg_copy(req->seg, req->nseg, req->seg_skip, w->buf + w->len, NULL, len) < len)
         w->overflow = true; /* the segments hold less than `length` */
+    w->len += len;
 }
 
 size_t rs_block_req_encode(const struct rs_block_req *req, uint8_t *buf, size_t cap)

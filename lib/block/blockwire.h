@@ -36,6 +36,13 @@ struct rs_block_seg {
     size_t length;
 };
 
+/* Copy `len` bytes between a flat buffer and the segments' concatenation,
+ * from its byte `at` on: out of the segments into `to`, or, with `to`
+ * NULL, from `from` into the segments.  Returns the bytes copied (fewer
+ * when the segments end first). */
+size_t rs_block_seg_copy(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, void *to,
+                         const void *from, size_t len);
+
 struct rs_block_req {
     uint32_t op;       /* enum rshare_block_op */
     uint64_t resource;

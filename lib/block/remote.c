@@ -66,23 +66,6 @@ static void unlink_io(struct remote_io *rio)
     rio->prev = rio->next = NULL;
 }
 
-/* `len` bytes of data that belong at byte `at` of the segments' concatenation. */
-static void scatter(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, const uint8_t *data,
-                    size_t len)
-{
-    for (uint32_t i = 0; i < nseg && len; i++) {
-        if (at >= seg[i].length) {
-            at -= seg[i].length;
-            continue;
-        }
-        size_t take = seg[i].length - at < len ? (size_t)(seg[i].length - at) : len;
-        memcpy((uint8_t *)seg[i].buf + at, data, take);
-        data += take;
-        len -= take;
-        at = 0;
-    }
-}
-
 /* A piece's answer (or the message layer's verdict on it). */
 static void piece_done(rshare_node *node, const struct rshare_reply *reply, void *user_data)
 {
@@ -107,7 +90,7 @@ static void piece_done(rshare_node *node, const struct rshare_reply *reply, void
             status = rs_errorf(node, RSHARE_EPROTO, "node %u sent a malformed block read reply",
                                rio->host);
         } else if (rio->seg) {
-            scatter(rio->seg, rio->nseg, piece->offset, data, len);
+            rs_block_seg_copy(rio->seg, rio->nseg, piece->offset, NULL, data, len);
         } else {
             memcpy((uint8_t *)rio->io->buf + piece->offset, data, len);
         }
@@ -157,11 +140,7 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
     rio->io = io;
     rio->host = rb->host;
     rio->left = (unsigned)count;
-    const struct rs_block_seg *seg = NULL;
-    uint32_t nseg = 0;
-    rs_block_io_segments(io, &seg, &nseg);
-    rio->seg = seg;
-    rio->nseg = nseg;
+    rs_block_io_segments(io, &rio->seg, &rio->nseg);
     int rc = 0;
     unsigned sent = 0;
     for (uint64_t i = 0; i < count; i++) {
@@ -174,9 +153,9 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
                                    .offset = io->offset + p->offset, .length = p->length,
                                    .has_cred = rb->has_cred, .cookie = rb->cookie,
                                    .cookie_len = rb->cookie_len, .fence = rb->fence};
-        if (io->op == RSHARE_BLOCK_WRITE && seg) {
-            req.seg = seg;
-            req.nseg = nseg;
+        if (io->op == RSHARE_BLOCK_WRITE && rio->seg) {
+            req.seg = rio->seg;
+            req.nseg = rio->nseg;
             req.seg_skip = p->offset;
         } else if (io->op == RSHARE_BLOCK_WRITE) {
             req.data = (const uint8_t *)io->buf + p->offset;

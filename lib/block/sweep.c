@@ -71,6 +71,12 @@ static bool region_selected(const struct rs_sweep *sw, uint64_t key)
     return rs_region_set_has(sw->regions, r);
 }
 
+/* The first key after `key`'s bitmap region. */
+static uint64_t region_end(const rshare_volume *vol, uint64_t key)
+{
+    return (rs_bitmap_region(&vol->bitmap, key) + 1) * vol->bitmap.keys_per_region;
+}
+
 static uint64_t unit_span(const rshare_volume *vol)
 {
     return vol->parity ? (uint64_t)vol->layout.desc.chunk_sectors : 1;
@@ -470,10 +476,9 @@ static void unit_granted(struct rs_range_lock *lock)
 
 /* How many whole RAID-5 rows the next unit takes: several only for a
  * rebuild or a check (scrub without repair) of an idle volume at a row's
- * start, as many as
- * rebuild_step_sectors holds, within the volume and the region (a resumed
- * rebuild may have regions), and only where the rows' member sectors are
- * consecutive (they are in every md RAID-5 layout). */
+ * start, as many as rebuild_step_sectors holds, within the volume and the
+ * region (a resumed rebuild may have regions), and only where the rows'
+ * member sectors are consecutive (they are in every md RAID-5 layout). */
 static uint64_t unit_rows(const struct rs_sweep *sw)
 {
     rshare_volume *vol = sw->vol;
@@ -484,12 +489,8 @@ static uint64_t unit_rows(const struct rs_sweep *sw)
     uint64_t rows = vol->cfg.rebuild_step_sectors / chunk;
     if (rows > vol->keys - sw->pos)
         rows = vol->keys - sw->pos;
-    if (sw->regions) {
-        uint64_t region_end =
-            (rs_bitmap_region(&vol->bitmap, sw->pos) + 1) * vol->bitmap.keys_per_region;
-        if (sw->pos + rows > region_end)
-            rows = region_end - sw->pos;
-    }
+    if (sw->regions && sw->pos + rows > region_end(vol, sw->pos))
+        rows = region_end(vol, sw->pos) - sw->pos;
     struct rs_stripe first, last;
     if (rows < 2 || rs_layout_stripe(&vol->layout, sw->pos, &first) < 0 ||
         rs_layout_stripe(&vol->layout, sw->pos + rows - 1, &last) < 0 ||
@@ -504,7 +505,7 @@ static struct unit *next_unit(struct rs_sweep *sw)
 {
     rshare_volume *vol = sw->vol;
     while (sw->pos < vol->keys && !region_selected(sw, sw->pos)) {
-        uint64_t next = (rs_bitmap_region(&vol->bitmap, sw->pos) + 1) * vol->bitmap.keys_per_region;
+        uint64_t next = region_end(vol, sw->pos);
         sw->pos = next < vol->keys ? next : vol->keys;
         sw->sub = 0;
     }
@@ -535,10 +536,8 @@ static struct unit *next_unit(struct rs_sweep *sw)
     } else {
         uint64_t left = vol->keys - sw->pos;
         uint64_t step = vol->cfg.rebuild_step_sectors < left ? vol->cfg.rebuild_step_sectors : left;
-        uint64_t region_end =
-            (rs_bitmap_region(&vol->bitmap, sw->pos) + 1) * vol->bitmap.keys_per_region;
-        if (sw->regions && sw->pos + step > region_end)
-            step = region_end - sw->pos;
+        if (sw->regions && sw->pos + step > region_end(vol, sw->pos))
+            step = region_end(vol, sw->pos) - sw->pos;
         if (rs_layout_map(&vol->layout, sw->pos, step, &u->ext) < 0) {
             rs_free(vol->node, u);
             sw->status = RSHARE_EIO;

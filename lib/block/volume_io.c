@@ -171,16 +171,26 @@ static void mio_submit(struct rs_mio *mio)
         rs_vol_defer(mio->vol, mio, rc); /* complete from the loop like any other failure */
 }
 
+/* Take the member's backend for `mio`, or complete it with RSHARE_EIO from
+ * the loop when the member cannot be used (false). */
+static bool mio_begin(struct rs_mio *mio)
+{
+    rshare_volume *vol = mio->vol;
+    struct rs_member_block *mb = vol->m[mio->member].mb;
+    if (!mb || vol->m[mio->member].failed_here) {
+        rs_vol_defer(vol, mio, RSHARE_EIO); /* not started */
+        return false;
+    }
+    mio_attach(mio, mb);
+    return true;
+}
+
 void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
                   uint64_t sector, uint64_t sectors, void *buf, rs_mio_done_fn done, void *owner)
 {
     mio_init(vol, mio, member, op, sector, sectors, buf, done, owner);
-    struct rs_member_block *mb = vol->m[member].mb;
-    if (!mb || vol->m[member].failed_here) {
-        rs_vol_defer(vol, mio, RSHARE_EIO); /* not started */
+    if (!mio_begin(mio))
         return;
-    }
-    mio_attach(mio, mb);
     if (op == RSHARE_BLOCK_WRITE && remote_member(vol, member) && mio->io.length == mio->total &&
         mio->total < PLUG_BELOW_BYTES) {
         struct rs_vmember *m = &vol->m[member];
@@ -207,13 +217,8 @@ static void mio_start_vec(rshare_volume *vol, struct rs_mio *mio, uint32_t membe
     mio_init(vol, mio, member, op, sector, bytes / 512u, seg[0].buf, done, owner);
     mio->seg = seg;
     mio->nseg = nseg;
-    struct rs_member_block *mb = vol->m[member].mb;
-    if (!mb || vol->m[member].failed_here) {
-        rs_vol_defer(vol, mio, RSHARE_EIO); /* not started */
-        return;
-    }
-    mio_attach(mio, mb);
-    mio_submit(mio);
+    if (mio_begin(mio))
+        mio_submit(mio);
 }
 
 /* --- plugs: a remote member's writes of one loop turn ------------------------------ */
@@ -667,8 +672,8 @@ static void start_reads(struct rs_vreq *req, const struct rs_extent *ext, int n,
                 .length = r->ext[k].sectors * 512u};
         }
         req->pending++;
-        mio_start_vec(vol, &r->mio, member, RSHARE_BLOCK_READ, ext[i].member_sector,
-                         r->seg, (uint32_t)count, run_done, r);
+        mio_start_vec(vol, &r->mio, member, RSHARE_BLOCK_READ, ext[i].member_sector, r->seg,
+                      (uint32_t)count, run_done, r);
     }
 }
 
@@ -691,6 +696,8 @@ static void start_flush(struct rs_vreq *req)
     if (--p->outstanding == 0)
         piece_end(p, p->written ? 0 : RSHARE_EIO);
 }
+
+static void start_pieces(struct rs_vreq *req, const struct rs_extent *ext, int n);
 
 void rs_vreq_start(struct rs_vreq *req)
 {
@@ -717,11 +724,19 @@ void rs_vreq_start(struct rs_vreq *req)
     uint8_t *taken = req->op == RS_VREQ_READ && !vol->mirrored && n > 1
                          ? rs_calloc(vol->node, (size_t)n, 1)
                          : NULL;
-    if (taken) {
+    if (taken)
         start_reads(req, ext, n, taken);
-        n = 0;
-    }
+    else
+        start_pieces(req, ext, n);
     rs_free(vol->node, taken);
+    rs_free(vol->node, ext);
+    rs_vreq_piece_done(req, 0);
+}
+
+/* Extents [0, n) one piece each (RAID-5 writes: one row's at a time). */
+static void start_pieces(struct rs_vreq *req, const struct rs_extent *ext, int n)
+{
+    rshare_volume *vol = req->vol;
     for (int i = 0; i < n;) {
         if (vol->parity && req->op == RS_VREQ_WRITE) {
             int k = i + 1;
@@ -735,8 +750,6 @@ void rs_vreq_start(struct rs_vreq *req)
         start_piece(req, &ext[i]);
         i++;
     }
-    rs_free(vol->node, ext);
-    rs_vreq_piece_done(req, 0);
 }
 
 void rs_vreq_piece_done(struct rs_vreq *req, int status)
