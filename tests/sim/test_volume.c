@@ -732,6 +732,16 @@ START_TEST(raid5_read_error_is_repaired)
 }
 END_TEST
 
+/* The volume holds `data` from byte 0 on. */
+static void reads_back(rshare_volume *vol, const uint8_t *data, size_t len)
+{
+    uint8_t *back = calloc(1, len);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
+    ck_assert(memcmp(data, back, len) == 0);
+    free(back);
+}
+
 /* `len` bytes of a pattern that differs from sector to sector. */
 static uint8_t *pattern(size_t len, unsigned seed)
 {
@@ -752,13 +762,12 @@ START_TEST(raid5_read_asks_each_member_once_per_run)
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
     rshare_volume *vol = open_volume("vol");
     size_t len = 48 * 16 * 512; /* 16 rows of three 8 KiB data chunks */
-    uint8_t *data = pattern(len, 7), *back = malloc(len);
+    uint8_t *data = pattern(len, 7);
     ck_assert_int_eq(run_io(vol, true, 0, data, len), 0);
     uint64_t reads[4];
     for (int i = 0; i < 4; i++)
         reads[i] = disks[i].reads;
-    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
-    ck_assert(memcmp(data, back, len) == 0);
+    reads_back(vol, data, len);
     /* Left-symmetric parity walks members 3, 2, 1, 0: member 1 holds data
      * in rows 0-1, 3-5, 7-9, 11-13 and 15 (5 runs), member 2 in 0, 2-4,
      * 6-8, 10-12, 14-15 (5), member 3 in 1-3, 5-7, 9-11, 13-15 (4).
@@ -771,13 +780,10 @@ START_TEST(raid5_read_asks_each_member_once_per_run)
     disks[2].mode = DISK_BAD_RANGE; /* inside its run of rows 2-4 */
     disks[2].bad_start = 3 * 16 * 512;
     disks[2].bad_end = 3 * 16 * 512 + 4096;
-    memset(back, 0, len);
-    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
-    ck_assert(memcmp(data, back, len) == 0);
+    reads_back(vol, data, len);
     ck_assert_uint_eq(disks[2].writes_in_bad, 1);
     ck_assert_uint_eq(status_of(vol).state, RSHARE_VOLUME_OPTIMAL);
     free(data);
-    free(back);
     rshare_volume_close(vol);
 }
 END_TEST
@@ -785,13 +791,15 @@ END_TEST
 /* A write of 16 whole RAID-5 rows: each remote member's 16 chunks (data
  * and parity alike) follow each other on it, and go as one write of 128
  * KiB instead of 16; this node's own disk takes them one by one.  What is
- * read back is what was written, and parity agrees. */
+ * read back is what was written, and parity agrees.  When a member's disk
+ * dies, its merged write fails as a whole: the member is failed once, and
+ * every row is still written (degraded). */
 START_TEST(raid5_writes_of_a_turn_go_as_one)
 {
     define("vol", RSHARE_LAYOUT_RAID5, 4, 16, false);
     rshare_volume *vol = open_volume("vol");
     size_t len = 48 * 16 * 512;
-    uint8_t *data = pattern(len, 13), *back = malloc(len);
+    uint8_t *data = pattern(len, 13);
     ck_assert_int_eq(run_io(vol, true, 0, data, len), 0); /* the bitmap's bits set */
     uint64_t writes[4];
     for (int i = 0; i < 4; i++)
@@ -802,11 +810,18 @@ START_TEST(raid5_writes_of_a_turn_go_as_one)
     for (int i = 1; i < 4; i++)
         ck_assert_uint_eq(disks[i].writes - writes[i], 1);
     ck_assert_uint_eq(disks[0].writes - writes[0], 16);
-    ck_assert_int_eq(run_io(vol, false, 0, back, len), 0);
-    ck_assert(memcmp(data, back, len) == 0);
+    reads_back(vol, data, len);
     ck_assert_uint_eq(scrub(vol, 0), 0);
+
+    disks[2].mode = DISK_DEAD;
+    for (size_t i = 0; i < len; i++)
+        data[i] += 3;
+    ck_assert_int_eq(run_io(vol, true, 0, data, len), 0);
+    struct rshare_volume_status st = status_of(vol);
+    ck_assert_uint_eq(st.state, RSHARE_VOLUME_DEGRADED);
+    ck_assert_uint_eq(st.member_state[2], RSHARE_VOLUME_MEMBER_FAILED);
+    reads_back(vol, data, len);
     free(data);
-    free(back);
     rshare_volume_close(vol);
 }
 END_TEST
