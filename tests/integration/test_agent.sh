@@ -176,8 +176,8 @@ check "no agent: exit 3" [ "$rc" = 3 ]
 check "and a clear message" grep -q "cannot reach the agent" "$WORK/err"
 # --- a map change waits for a manager ------------------------------------------
 # Agents 2 and 3 stand still: agent 1 loses its quorum and its manager.
-# A volume created meanwhile is not refused: it waits for the election that
-# follows when they move again.
+# A change asked meanwhile waits up to 10 s for a manager: refused when
+# none comes, done when the election that follows their return ends.
 kill -STOP "$(cat "$WORK/a2.pid")" "$(cat "$WORK/a3.pid")"
 lost=no
 for _ in $(seq 1 100); do
@@ -185,6 +185,12 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 check "two agents stopped: no manager" [ "$lost" = yes ]
+started=$(date +%s)
+$CTL1 volume create v5 linear 3.1 2> "$WORK/err"; rc=$?
+waited=$(($(date +%s) - started))
+check "no manager for 10 s: the change is refused (exit $rc after ${waited} s)" \
+    sh -c "[ $rc = 1 ] && [ $waited -ge 9 ]"
+check "saying why" grep -q "no manager at the moment" "$WORK/err"
 $CTL1 volume create v4 linear 3.1 2> "$WORK/err" &
 create=$!
 sleep 1
