@@ -3,7 +3,7 @@
  *
  *   bench_volume [--member-mib N] [--chunk-kib K] [--mtu BYTES] [--rounds R]
  *                [--seq-depth D] [--rand-seconds S] [--dir DIR] [--unix]
- *                [--only LIST] [--socket-buffer-mib N]
+ *                [--only LIST] [--socket-buffer-mib N] [--no-floor]
  *   (tests/bench/run_volume.sh BUILDDIR runs it and writes doc/PERFORMANCE.md;
  *    or `make bench-volume` from a build directory)
  *
@@ -36,6 +36,11 @@
  *              (rshare_volume_define) for the next round.  Anchor: one
  *              member file copied to another file in DIR with 1 MiB
  *              pread/pwrite, in this process.
+ * Each round also measures the UDP floor of write, read and rebuild
+ * (udp_floor.h, unless --no-floor): five more processes move the same bytes
+ * over UDP loopback with no protocol at all, which no implementation over
+ * UDP can beat; it tells how much of a gap to the anchor is the transport's
+ * and how much is rshare's.
  * Before the rounds, one untimed pass writes the volume and nbdkit's disk
  * (first writes allocate memory on both sides) and reads the volume back
  * to check it holds exactly the file's bytes; after the first rebuild the
@@ -43,7 +48,8 @@
  *
  * Output: one line per figure, `figure | rshare | anchor | ratio | target |
  * spread` (medians over the rounds; the ratio is rshare / anchor of the same
- * round, its median and min-max), as a markdown table, then details: CPU
+ * round, its median and min-max), as a markdown table; the floor's table
+ * (floor / anchor, rshare / floor, CPU seconds per GB); then details: CPU
  * use of this process and of the member processes during each rshare
  * phase, and the volume's counters.  An anchor whose tool is missing is
  * skipped with a message.  Exit status 0, 1 on an error, 2 on bad options. */
@@ -75,6 +81,7 @@
 #include <rshare/rshare.h>
 
 #include "bench_util.h"
+#include "udp_floor.h"
 
 extern char **environ;
 
@@ -92,7 +99,7 @@ struct options {
     uint32_t chunk_kib, mtu, rounds, seq_depth, socket_buffer_mib;
     double rand_seconds;
     const char *dir, *only;
-    int unix_socket;
+    int unix_socket, no_floor;
 };
 
 /* --- small helpers ----------------------------------------------------------------- */
@@ -186,6 +193,7 @@ struct bench {
     uint64_t vol_bytes;
     pid_t nbdkit;
     int nbd_port;
+    struct udp_floor *floor; /* NULL: --no-floor, or no figure that has one */
     /* rebuild state */
     bool rebuilt;
     int rebuild_status;
@@ -795,6 +803,10 @@ struct series {
      * engine and members; the anchor's tool and server (nbdkit). */
     double cpu_rs[2][MAX_ROUNDS], cpu_anchor[2][MAX_ROUNDS];
     uint32_t n, n_anchor;
+    /* The UDP floor (udp_floor.h) of the same round: MB/s, floor / anchor,
+     * rshare / floor, CPU seconds per GB. */
+    double floor[MAX_ROUNDS], floor_anchor[MAX_ROUNDS], rs_floor[MAX_ROUNDS], cpu_floor[MAX_ROUNDS];
+    uint32_t n_floor;
 };
 
 static void fmt_value(char *out, size_t len, double v, const char *unit)
@@ -803,6 +815,39 @@ static void fmt_value(char *out, size_t len, double v, const char *unit)
         snprintf(out, len, "%.0fk IOPS", v / 1000);
     else
         snprintf(out, len, "%.0f MB/s", v);
+}
+
+/* The second table: what moving the same bytes over UDP loopback costs at
+ * the least, against the anchor and against rshare. */
+static void report_floor(struct bench *b, struct series *s)
+{
+    bool any = false;
+    for (int f = 0; f < F_COUNT; f++) {
+        struct series *x = &s[f];
+        if (!x->n_floor || x->n_floor != x->n)
+            continue;
+        if (!any)
+            printf("| figure | UDP floor | floor / anchor | rshare / floor | CPU s per GB: "
+                   "rshare, floor |\n|---|---:|---:|---:|---|\n");
+        any = true;
+        double m, lo, hi, fa = 0, falo = 0, fahi = 0, rf, rflo, rfhi, c, e, k;
+        char v[32], fa_s[48] = "–";
+        stats(x->floor, x->n, &m, &lo, &hi);
+        fmt_value(v, sizeof(v), m, figures[f].unit);
+        if (x->n_anchor == x->n) {
+            stats(x->floor_anchor, x->n, &fa, &falo, &fahi);
+            snprintf(fa_s, sizeof(fa_s), "%.2f× (%.2f–%.2f)", fa, falo, fahi);
+        }
+        stats(x->rs_floor, x->n, &rf, &rflo, &rfhi);
+        stats(x->cpu_floor, x->n, &c, &lo, &hi);
+        stats(x->cpu_rs[0], x->n, &e, &lo, &hi);
+        stats(x->cpu_rs[1], x->n, &k, &lo, &hi);
+        printf("| %s | %s | %s | %.2f× (%.2f–%.2f) | %.2f, %.2f |\n", figures[f].label, v, fa_s,
+               rf, rflo, rfhi, e + k, c);
+    }
+    if (any)
+        printf("\n");
+    (void)b;
 }
 
 static void report(struct bench *b, struct series *s)
@@ -839,6 +884,7 @@ static void report(struct bench *b, struct series *s)
                figures[f].anchor, ratio, figures[f].target, spread);
     }
     printf("\n");
+    report_floor(b, s);
     for (int f = 0; f < F_COUNT; f++) {
         struct series *x = &s[f];
         if (!x->n)
@@ -938,6 +984,8 @@ int main(int argc, char **argv)
     if (mkdir(b.state_dir, 0700) < 0 && errno != EEXIST)
         die("%s: %s", b.state_dir, strerror(errno));
     make_file(b.copy_file, o.member_bytes, false);
+    if (!o.no_floor && (wanted(&o, "write") || wanted(&o, "read") || wanted(&o, "rebuild")))
+        b.floor = udp_floor_start(o.dir, o.member_bytes, o.chunk_kib * 1024u);
 
     note("starting 5 member nodes and the volume (%llu MiB members, %u KiB chunks, MTU %u)",
          (unsigned long long)(o.member_bytes >> 20), o.chunk_kib, o.mtu);
@@ -974,18 +1022,22 @@ int main(int argc, char **argv)
             if (!wanted(&o, figures[f].key))
                 continue;
             struct series *x = &s[f];
-            double v = 0, a = -1;
+            double v = 0, a = -1, fl = -1, fcpu[2] = {0, 0};
             awork = (double)b.vol_bytes / 1e9;
             switch (f) {
             case F_WRITE:
                 v = rshare_io(&b, true, false, cpu, &work);
                 if (have_nbdcopy)
                     a = nbdcopy(&b, true, acpu);
+                if (b.floor)
+                    fl = udp_floor_write(b.floor, b.src, fcpu);
                 break;
             case F_READ:
                 v = rshare_io(&b, false, false, cpu, &work);
                 if (have_nbdcopy)
                     a = nbdcopy(&b, false, acpu);
+                if (b.floor)
+                    fl = udp_floor_read(b.floor, fcpu);
                 break;
             case F_RAND:
                 v = rshare_io(&b, false, true, cpu, &work);
@@ -1001,6 +1053,11 @@ int main(int argc, char **argv)
                 find_volume(&b, &d);
                 a = copy_member(&b, b.files[disk_of(&b, d.members[1])], acpu);
                 x->extra[x->n] = delay;
+                if (b.floor) {
+                    fl = udp_floor_rebuild(b.floor, fcpu);
+                    if (r == 0 && !udp_floor_rebuilt_ok(b.floor))
+                        die("UDP floor: the rebuilt file differs from the member it replaces");
+                }
                 break;
             }
             }
@@ -1009,6 +1066,13 @@ int main(int argc, char **argv)
             if (a > 0 && awork > 0) {
                 x->cpu_anchor[0][x->n_anchor] = acpu[0] / awork;
                 x->cpu_anchor[1][x->n_anchor] = acpu[1] / awork;
+            }
+            if (fl > 0) {
+                x->floor[x->n_floor] = fl;
+                x->rs_floor[x->n_floor] = v / fl;
+                x->floor_anchor[x->n_floor] = a > 0 ? fl / a : 0;
+                x->cpu_floor[x->n_floor] = (fcpu[0] + fcpu[1]) / work;
+                x->n_floor++;
             }
             x->rs[x->n] = v;
             x->cpu_self[x->n] = cpu[0];
@@ -1020,8 +1084,9 @@ int main(int argc, char **argv)
                 x->n_anchor++;
             }
             x->n++;
-            note("round %u: %s: rshare %.1f, anchor %s%.1f", r + 1, figures[f].key, v,
-                 a > 0 ? "" : "(none) ", a > 0 ? a : 0.0);
+            note("round %u: %s: rshare %.1f, anchor %s%.1f, UDP floor %s%.1f", r + 1,
+                 figures[f].key, v, a > 0 ? "" : "(none) ", a > 0 ? a : 0.0,
+                 fl > 0 ? "" : "(none) ", fl > 0 ? fl : 0.0);
         }
     }
     report(&b, s);
@@ -1032,6 +1097,8 @@ int main(int argc, char **argv)
         kill(b.pids[i], SIGTERM);
         waitpid(b.pids[i], NULL, 0);
     }
+    if (b.floor)
+        udp_floor_stop(b.floor);
     if (b.nbdkit) {
         kill(b.nbdkit, SIGTERM);
         waitpid(b.nbdkit, NULL, 0);
@@ -1047,7 +1114,7 @@ static void usage(void)
             "usage: bench_volume [--member-mib N] [--chunk-kib K] [--mtu BYTES] [--rounds R]\n"
             "                    [--seq-depth D] [--rand-seconds S] [--dir DIR] [--unix]\n"
             "                    [--only write,read,rand,rebuild]"
-            " [--socket-buffer-mib N]\n");
+            " [--socket-buffer-mib N] [--no-floor]\n");
     exit(2);
 }
 
@@ -1058,7 +1125,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"rounds", 1, NULL, 'r'},     {"seq-depth", 1, NULL, 'd'},
         {"rand-seconds", 1, NULL, 's'},
         {"dir", 1, NULL, 'D'},        {"unix", 0, NULL, 'U'},         {"only", 1, NULL, 'o'},
-        {"socket-buffer-mib", 1, NULL, 'b'},
+        {"socket-buffer-mib", 1, NULL, 'b'}, {"no-floor", 0, NULL, 'F'},
         {"help", 0, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
@@ -1080,6 +1147,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'U': o->unix_socket = 1; break;
         case 'o': o->only = optarg; break;
         case 'b': o->socket_buffer_mib = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'F': o->no_floor = 1; break;
         default: usage();
         }
     }
