@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core.h"
+#include "shared.h"
 
 #define DEFAULT_MAX_MESSAGE (4u << 20)
 #define DEFAULT_MAX_PEERS 256u
@@ -177,6 +178,7 @@ void rs_core_fini(struct rs_core *core, rshare_node *node)
     rs_persist_fini(node);
     rs_free(node, core->timers.items);
     core->timers.items = NULL;
+    rs_shared_drain(node);
     sodium_memzero(core->cluster_key, sizeof(core->cluster_key));
 }
 

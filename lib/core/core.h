@@ -72,6 +72,12 @@ struct rs_core {
     uint64_t session;
 
     char *state_dir; /* default persistence, NULL when none */
+
+    /* Big shared buffers kept for reuse (shared.c), most recently released
+     * first. */
+    struct rs_shared_head *spares;
+    uint32_t spare_count;
+    size_t spare_bytes;
 };
 
 /* The node handle starts with its core (lib/node.c composes the layers). */

@@ -1,4 +1,5 @@
-/* rshare core — reference-counted byte buffers (shared.h). */
+/* rshare core — reference-counted byte buffers, big ones kept for reuse
+ * (shared.h). */
 #include "config.h"
 
 #include <stdalign.h>
@@ -6,24 +7,61 @@
 
 #include "shared.h"
 
-/* The count sits in front of the data, padded to malloc's alignment. */
-struct shared_head {
+/* The count and the capacity sit in front of the data, padded to malloc's
+ * alignment.  A spare's first bytes of data link it to the next spare. */
+struct rs_shared_head {
     alignas(max_align_t) size_t refs;
+    size_t cap;
 };
 
-static struct shared_head *head_of(uint8_t *buf)
+static struct rs_shared_head *head_of(uint8_t *buf)
 {
-    return (struct shared_head *)(void *)(buf - sizeof(struct shared_head));
+    return (struct rs_shared_head *)(void *)(buf - sizeof(struct rs_shared_head));
+}
+
+static struct rs_shared_head **next_of(struct rs_shared_head *h)
+{
+    return (struct rs_shared_head **)(void *)(h + 1);
+}
+
+/* The most recently released spare that holds `len` bytes without wasting
+ * more than as much again; taken off the list. */
+static struct rs_shared_head *take_spare(struct rs_core *core, size_t len)
+{
+    for (struct rs_shared_head **pp = &core->spares; *pp; pp = next_of(*pp)) {
+        struct rs_shared_head *h = *pp;
+        if (h->cap >= len && h->cap / 2 <= len) {
+            *pp = *next_of(h);
+            core->spare_count--;
+            core->spare_bytes -= h->cap;
+            return h;
+        }
+    }
+    return NULL;
 }
 
 uint8_t *rs_shared_alloc(rshare_node *node, size_t len)
 {
-    if (len > SIZE_MAX - sizeof(struct shared_head))
+    struct rs_core *core = rs_core(node);
+    size_t cap = len;
+    if (len >= RS_SHARED_KEEP_MIN) {
+        struct rs_shared_head *h = take_spare(core, len);
+        if (h) {
+            h->refs = 1;
+            return (uint8_t *)(h + 1);
+        }
+        /* Whole units, so that the next message of about the same size
+         * fits this one when it is a spare. */
+        if (len <= SIZE_MAX - RS_SHARED_KEEP_MIN)
+            cap = (len + RS_SHARED_KEEP_MIN - 1) / RS_SHARED_KEEP_MIN * RS_SHARED_KEEP_MIN;
+    }
+    if (cap > SIZE_MAX - sizeof(struct rs_shared_head))
         return NULL;
-    struct shared_head *h = rs_malloc(node, sizeof(*h) + len);
+    struct rs_shared_head *h = rs_malloc(node, sizeof(*h) + cap);
     if (!h)
         return NULL;
     h->refs = 1;
+    h->cap = cap;
     return (uint8_t *)(h + 1);
 }
 
@@ -37,7 +75,39 @@ void rs_shared_unref(rshare_node *node, uint8_t *buf)
 {
     if (!buf)
         return;
-    struct shared_head *h = head_of(buf);
-    if (--h->refs == 0)
+    struct rs_shared_head *h = head_of(buf);
+    if (--h->refs)
+        return;
+    struct rs_core *core = rs_core(node);
+    if (h->cap < RS_SHARED_KEEP_MIN || h->cap > RS_SHARED_KEEP_BYTES) {
         rs_free(node, h);
+        return;
+    }
+    *next_of(h) = core->spares;
+    core->spares = h;
+    core->spare_count++;
+    core->spare_bytes += h->cap;
+    /* Over the limits: drop the least recently released. */
+    while (core->spare_count > RS_SHARED_KEEP_COUNT || core->spare_bytes > RS_SHARED_KEEP_BYTES) {
+        struct rs_shared_head **pp = &core->spares;
+        while (*next_of(*pp))
+            pp = next_of(*pp);
+        struct rs_shared_head *last = *pp;
+        *pp = NULL;
+        core->spare_count--;
+        core->spare_bytes -= last->cap;
+        rs_free(node, last);
+    }
+}
+
+void rs_shared_drain(rshare_node *node)
+{
+    struct rs_core *core = rs_core(node);
+    while (core->spares) {
+        struct rs_shared_head *h = core->spares;
+        core->spares = *next_of(h);
+        rs_free(node, h);
+    }
+    core->spare_count = 0;
+    core->spare_bytes = 0;
 }

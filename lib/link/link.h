@@ -12,7 +12,8 @@
 #include "protect.h"
 
 /* A message handed up.  When `owned` is true the upper layer may take the
- * buffer (set `owned` to false and release it later with rs_free()). */
+ * buffer, a shared one (set `owned` to false and release it later with
+ * rs_shared_unref()). */
 struct rs_link_msg {
     uint8_t *data;
     size_t len;

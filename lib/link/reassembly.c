@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "core/shared.h"
 #include "link.h"
 #include "reassembly.h"
 
@@ -22,7 +23,7 @@ static void reassembly_free(rshare_node *node, struct rs_reassembly *r)
     r->peer->in_count--;
     rs_link(node)->reassembly_bytes -= r->total;
     rs_timer_cancel(node, &r->timer);
-    rs_free(node, r->buf);
+    rs_shared_unref(node, r->buf);
     rs_free(node, r->have);
     rs_free(node, r);
 }
@@ -73,10 +74,10 @@ static struct rs_reassembly *start(rshare_node *node, struct rs_peer *peer,
     struct rs_reassembly *r = rs_calloc(node, 1, sizeof(*r));
     if (!r)
         return NULL;
-    r->buf = rs_malloc(node, d->total);
+    r->buf = rs_shared_alloc(node, d->total);
     r->have = rs_calloc(node, d->count, 1);
     if (!r->buf || !r->have) {
-        rs_free(node, r->buf);
+        rs_shared_unref(node, r->buf);
         rs_free(node, r->have);
         rs_free(node, r);
         return NULL;
@@ -135,7 +136,7 @@ void rs_reassembly_on_data(rshare_node *node, struct rs_peer *peer, const struct
         reassembly_free(node, r);
         link->deliver(node, src, &msg);
         if (msg.owned)
-            rs_free(node, msg.data);
+            rs_shared_unref(node, msg.data);
         return;
     }
     if (gap || r->since_ack >= RS_ACK_EVERY || d->index + 1u == r->count)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "core/shared.h"
 #include "dedupe.h"
 #include "msg.h"
 
@@ -102,7 +103,7 @@ static void incoming_release(rshare_node *node, struct rshare_request *req)
         msg->incoming = req->next;
     if (req->next)
         req->next->prev = req->prev;
-    rs_free(node, req->owned);
+    rs_shared_unref(node, req->owned);
     rs_free(node, req);
 }
 
@@ -160,7 +161,7 @@ static void on_request(rshare_node *node, uint32_t src, const struct rs_msg_hdr 
         lm->owned = false;
         req->data = data;
     } else {
-        req->owned = rs_malloc(node, len ? len : 1);
+        req->owned = rs_shared_alloc(node, len ? len : 1);
         if (!req->owned) {
             rs_free(node, req);
             answer_error(node, &to, RSHARE_ENOMEM, "out of memory");

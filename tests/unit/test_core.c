@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "core/shared.h"
 #include "rshare/rshare.h"
 
 START_TEST(test_errors)
@@ -180,6 +181,90 @@ static void on_fire(rshare_node *node, struct rs_timer *t)
     (void)t;
     fired++;
 }
+
+/* Big shared buffers are kept after their last reference and given to the
+ * next allocation they fit; small ones, and those over the limits, go back
+ * to the allocator at once; the node's end frees the rest. */
+START_TEST(test_shared_spares)
+{
+    struct counting c = {.fail_after = -1};
+    struct rshare_node_config cfg;
+    rshare_node_config_init(&cfg, sizeof(cfg));
+    cfg.node_id = 9;
+    cfg.log.max_level = RSHARE_LOG_ERROR;
+    cfg.allocator = (struct rshare_allocator){count_malloc, count_realloc, count_free, &c};
+    rshare_node *node;
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    long base = c.live;
+
+    /* Small: freed on the last reference, not before. */
+    uint8_t *small = rs_shared_alloc(node, 1000);
+    ck_assert_ptr_nonnull(small);
+    ck_assert_int_eq(c.live, base + 1);
+    rs_shared_ref(small);
+    rs_shared_unref(node, small);
+    ck_assert_int_eq(c.live, base + 1);
+    rs_shared_unref(node, small);
+    ck_assert_int_eq(c.live, base);
+
+    /* Big: kept, and the next message of about its size gets it back. */
+    size_t mib = 1u << 20;
+    uint8_t *big = rs_shared_alloc(node, mib + 40);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 0xa5, mib + 40); /* all of it is usable */
+    rs_shared_unref(node, big);
+    ck_assert_int_eq(c.live, base + 1);
+    uint8_t *again = rs_shared_alloc(node, mib + 1000);
+    ck_assert_ptr_eq(again, big);
+    ck_assert_int_eq(c.live, base + 1);
+    /* One that would waste more than half of it gets a fresh buffer. */
+    uint8_t *half = rs_shared_alloc(node, 200u * 1024u);
+    ck_assert_ptr_nonnull(half);
+    ck_assert_ptr_ne(half, big);
+    ck_assert_int_eq(c.live, base + 2);
+    rs_shared_unref(node, half);
+    rs_shared_unref(node, again);
+    ck_assert_int_eq(c.live, base + 2);
+    /* A smaller request passes over the 1 MiB spare for the 200 KiB one. */
+    ck_assert_ptr_eq(rs_shared_alloc(node, 150u * 1024u), half);
+    rs_shared_unref(node, half);
+
+    /* At most RS_SHARED_KEEP_COUNT spares and RS_SHARED_KEEP_BYTES: ten
+     * 512 KiB buffers released leave eight, the least recently released
+     * dropped first. */
+    rshare_node_destroy(node);
+    ck_assert_int_eq(c.live, 0);
+    ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
+    base = c.live;
+    uint8_t *b[10];
+    for (int i = 0; i < 10; i++)
+        ck_assert_ptr_nonnull(b[i] = rs_shared_alloc(node, 512u * 1024u));
+    ck_assert_int_eq(c.live, base + 10);
+    for (int i = 0; i < 10; i++)
+        rs_shared_unref(node, b[i]);
+    ck_assert_int_eq(c.live, base + (long)RS_SHARED_KEEP_COUNT);
+    /* The two released first were dropped: the spares are b[2..9]. */
+    for (int i = 9; i >= 2; i--)
+        ck_assert_ptr_eq(rs_shared_alloc(node, 512u * 1024u), b[i]);
+    ck_assert_int_eq(c.live, base + (long)RS_SHARED_KEEP_COUNT);
+    for (int i = 2; i < 10; i++)
+        rs_shared_unref(node, b[i]);
+    for (int i = 0; i < 8; i++)
+        ck_assert_ptr_nonnull(b[i] = rs_shared_alloc(node, mib));
+    for (int i = 0; i < 8; i++)
+        rs_shared_unref(node, b[i]);
+    /* The 512 KiB spares made room for the 1 MiB ones: 8 MiB in all. */
+    ck_assert_int_eq(c.live, base + (long)(RS_SHARED_KEEP_BYTES / mib));
+    /* A buffer bigger than the byte limit is never kept. */
+    uint8_t *huge = rs_shared_alloc(node, RS_SHARED_KEEP_BYTES + 1);
+    ck_assert_ptr_nonnull(huge);
+    long before = c.live;
+    rs_shared_unref(node, huge);
+    ck_assert_int_eq(c.live, before - 1);
+    rshare_node_destroy(node);
+    ck_assert_int_eq(c.live, 0);
+}
+END_TEST
 
 START_TEST(test_injected_clock_and_timers)
 {
@@ -416,6 +501,7 @@ int main(void)
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_config_checks);
     tcase_add_test(tc, test_allocator_and_log_hooks);
+    tcase_add_test(tc, test_shared_spares);
     tcase_add_test(tc, test_injected_clock_and_timers);
     tcase_add_test(tc, test_real_clock_fd_wakes_for_timers);
     tcase_add_test(tc, test_persistent_boot_counter);
