@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "core/shared.h"
 #include "engine.h"
 #include "xor.h"
 
@@ -92,7 +93,7 @@ static void row_end(struct rs_rowop *op, int status)
     memcpy(more, op->more, merged * sizeof(more[0]));
     struct rs_ppl_batch *batch = op->batch;
     rs_free(vol->node, op->partial);
-    rs_free(vol->node, op->mem);
+    rs_shared_unref(vol->node, op->mem);
     rs_free(vol->node, op);
     if (batch)
         rs_ppl_row_done(vol, batch);
@@ -106,7 +107,7 @@ static int alloc_windows(struct rs_rowop *op)
     rshare_volume *vol = op->vol;
     size_t bytes = (size_t)window(op) * 512u;
     size_t n = vol->desc.member_count;
-    op->mem = rs_malloc(vol->node, n * bytes + RS_XOR_ALIGN);
+    op->mem = rs_shared_alloc(vol->node, n * bytes + RS_XOR_ALIGN);
     if (!op->mem)
         return RSHARE_ENOMEM;
     uint8_t *p = op->mem + (RS_XOR_ALIGN - ((uintptr_t)op->mem & (RS_XOR_ALIGN - 1)));

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/endian.h"
+#include "core/shared.h"
 #include "engine.h"
 #include "xor.h"
 
@@ -190,7 +191,7 @@ static void unit_end(struct unit *u)
     if (u->next)
         u->next->prev = u->prev;
     sw->unit_count--;
-    rs_free(vol->node, u->mem);
+    rs_shared_unref(vol->node, u->mem);
     rs_free(vol->node, u);
     progress(sw);
     if (sw->status < 0)
@@ -547,7 +548,7 @@ static struct unit *next_unit(struct rs_sweep *sw)
         bytes = (size_t)u->ext.sectors * 512u;
         n = u->ext.copies;
     }
-    u->mem = rs_malloc(vol->node, n * bytes + RS_XOR_ALIGN);
+    u->mem = rs_shared_alloc(vol->node, n * bytes + RS_XOR_ALIGN);
     if (!u->mem) {
         rs_free(vol->node, u);
         sw->status = RSHARE_ENOMEM;

@@ -30,7 +30,7 @@ void rs_shared_unref(rshare_node *node, uint8_t *buf);
 void rs_shared_drain(rshare_node *node);
 
 #define RS_SHARED_KEEP_MIN (64u * 1024u)
-#define RS_SHARED_KEEP_COUNT 8u
-#define RS_SHARED_KEEP_BYTES (8u * 1024u * 1024u)
+#define RS_SHARED_KEEP_COUNT 16u
+#define RS_SHARED_KEEP_BYTES (16u * 1024u * 1024u)
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "block/blockwire.h"
+#include "core/shared.h"
 #include "link/link.h"
 #include "msg/msg.h"
 
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d.rights = RSHARE_RIGHT_READ;
         rshare_resource_register_block(node, &d, ro, NULL);
     }
-    uint8_t *msg = rs_malloc(node, RS_MSG_HDR_LEN + size);
+    uint8_t *msg = rs_shared_alloc(node, RS_MSG_HDR_LEN + size); /* as the link hands it up */
     if (msg) {
         struct rs_msg_hdr hdr;
         rs_msg_fill_hdr(node, &hdr, RS_MSG_REQUEST, RS_MSG_BLOCK, 1);
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct rs_link_msg lm = {.data = msg, .len = RS_MSG_HDR_LEN + size, .owned = true};
         rs_msg_deliver(node, 1, &lm);
         if (lm.owned)
-            rs_free(node, lm.data);
+            rs_shared_unref(node, lm.data);
     }
     /* The backend's completion arrives from the loop, then the answer. */
     for (int i = 0; i < 3; i++)

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/shared.h"
 #include "link/link.h"
 #include "msg/msg.h"
 
@@ -40,13 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Outstanding requests 1..3 so that answers find something to match. */
     for (int i = 0; i < 3; i++)
         rshare_node_call(node, 1, 0x8001, "q", 1, ignore_reply, NULL);
-    uint8_t *copy = rs_malloc(node, size ? size : 1);
+    uint8_t *copy = rs_shared_alloc(node, size ? size : 1); /* as the link hands it up */
     if (copy) {
         memcpy(copy, data, size);
         struct rs_link_msg msg = {.data = copy, .len = size, .owned = true};
         rs_msg_deliver(node, 1, &msg);
         if (msg.owned)
-            rs_free(node, msg.data);
+            rs_shared_unref(node, msg.data);
     }
     rshare_node_destroy(node);
     return 0;

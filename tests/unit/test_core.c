@@ -229,32 +229,43 @@ START_TEST(test_shared_spares)
     ck_assert_ptr_eq(rs_shared_alloc(node, 150u * 1024u), half);
     rs_shared_unref(node, half);
 
-    /* At most RS_SHARED_KEEP_COUNT spares and RS_SHARED_KEEP_BYTES: ten
-     * 512 KiB buffers released leave eight, the least recently released
-     * dropped first. */
+    /* At most RS_SHARED_KEEP_COUNT spares and RS_SHARED_KEEP_BYTES: two
+     * more 512 KiB buffers than that released leave RS_SHARED_KEEP_COUNT,
+     * the least recently released dropped first. */
+    enum { N = RS_SHARED_KEEP_COUNT + 2, M = RS_SHARED_KEEP_BYTES / (1u << 20) };
+    ck_assert_uint_le(N * 512u * 1024u, RS_SHARED_KEEP_BYTES); /* the count limit bites */
+    ck_assert_uint_le(M, RS_SHARED_KEEP_COUNT);
     rshare_node_destroy(node);
     ck_assert_int_eq(c.live, 0);
     ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
     base = c.live;
-    uint8_t *b[10];
-    for (int i = 0; i < 10; i++)
+    uint8_t *b[N];
+    for (int i = 0; i < N; i++)
         ck_assert_ptr_nonnull(b[i] = rs_shared_alloc(node, 512u * 1024u));
-    ck_assert_int_eq(c.live, base + 10);
-    for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(c.live, base + N);
+    for (int i = 0; i < N; i++)
         rs_shared_unref(node, b[i]);
     ck_assert_int_eq(c.live, base + (long)RS_SHARED_KEEP_COUNT);
-    /* The two released first were dropped: the spares are b[2..9]. */
-    for (int i = 9; i >= 2; i--)
+    /* The two released first were dropped: the spares are b[2..N-1]. */
+    for (int i = N - 1; i >= 2; i--)
         ck_assert_ptr_eq(rs_shared_alloc(node, 512u * 1024u), b[i]);
     ck_assert_int_eq(c.live, base + (long)RS_SHARED_KEEP_COUNT);
-    for (int i = 2; i < 10; i++)
+    for (int i = 2; i < N; i++)
         rs_shared_unref(node, b[i]);
-    for (int i = 0; i < 8; i++)
+    /* 1 MiB buffers up to the byte limit: the 512 KiB spares make room. */
+    for (int i = 0; i < M; i++)
         ck_assert_ptr_nonnull(b[i] = rs_shared_alloc(node, mib));
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < M; i++)
         rs_shared_unref(node, b[i]);
-    /* The 512 KiB spares made room for the 1 MiB ones: 8 MiB in all. */
-    ck_assert_int_eq(c.live, base + (long)(RS_SHARED_KEEP_BYTES / mib));
+    ck_assert_int_eq(c.live, base + M);
+    /* A 2 MiB one released over the byte limit: the two oldest go. */
+    uint8_t *two = rs_shared_alloc(node, 2 * mib);
+    ck_assert_ptr_nonnull(two);
+    ck_assert_int_eq(c.live, base + M + 1);
+    rs_shared_unref(node, two);
+    ck_assert_int_eq(c.live, base + M - 1);
+    ck_assert_ptr_eq(rs_shared_alloc(node, 2 * mib), two);
+    rs_shared_unref(node, two);
     /* A buffer bigger than the byte limit is never kept. */
     uint8_t *huge = rs_shared_alloc(node, RS_SHARED_KEEP_BYTES + 1);
     ck_assert_ptr_nonnull(huge);
