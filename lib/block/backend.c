@@ -26,7 +26,7 @@ struct rs_block_op {
     struct rs_block_op *prev, *next;
     int status;
     bool completed; /* the backend called done */
-    const struct rs_block_seg *seg; /* a vectored I/O's segments (rs_block_submit_vec) */
+    const struct rs_seg *seg; /* a vectored I/O's segments (rs_block_submit_vec) */
     uint32_t nseg;
 };
 
@@ -445,7 +445,7 @@ static int check_io(rshare_block *b, const struct rshare_block_io *io)
 
 /* Hand `io` (already checked) to `b`'s backend on behalf of handle `via`. */
 static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io *io,
-                     const struct rs_block_seg *seg, uint32_t nseg)
+                     const struct rs_seg *seg, uint32_t nseg)
 {
     rshare_node *node = b->node;
     if (io->op == RSHARE_BLOCK_FLUSH && !(b->info.caps & RSHARE_BLOCK_CAP_FLUSH)) {
@@ -495,7 +495,7 @@ static int submit_to(rshare_block *b, rshare_block *via, struct rshare_block_io 
     return 0;
 }
 
-static int submit(rshare_block *block, struct rshare_block_io *io, const struct rs_block_seg *seg,
+static int submit(rshare_block *block, struct rshare_block_io *io, const struct rs_seg *seg,
                   uint32_t nseg)
 {
     if (!block || !io)
@@ -524,7 +524,7 @@ int rs_block_submit(rshare_block *block, struct rshare_block_io *io)
 }
 
 int rs_block_submit_vec(rshare_block *block, struct rshare_block_io *io,
-                        const struct rs_block_seg *seg, uint32_t nseg)
+                        const struct rs_seg *seg, uint32_t nseg)
 {
     if (!block || !io || !seg || !nseg)
         return RSHARE_EINVAL;
@@ -544,7 +544,7 @@ void rs_block_takes_vectors(rshare_block *block)
     block->vectors = true;
 }
 
-bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_block_seg **seg,
+bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_seg **seg,
                         uint32_t *nseg)
 {
     const struct rs_block_op *op = io->user_data;

@@ -46,13 +46,13 @@ int rs_block_submit(rshare_block *block, struct rshare_block_io *io);
  * blocks whose backend said it takes them (rs_block_takes_vectors: the
  * remote backend) do; RSHARE_ENOTSUP otherwise, before anything is
  * checked or started. */
-struct rs_block_seg;
+struct rs_seg;
 int rs_block_submit_vec(rshare_block *block, struct rshare_block_io *io,
-                        const struct rs_block_seg *seg, uint32_t nseg);
+                        const struct rs_seg *seg, uint32_t nseg);
 void rs_block_takes_vectors(rshare_block *block);
 /* For a backend that takes them: the segments of an I/O it was given, if
  * it came from rs_block_submit_vec (else false). */
-bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_block_seg **seg,
+bool rs_block_io_segments(const struct rshare_block_io *io, const struct rs_seg **seg,
                           uint32_t *nseg);
 /* The range part of that check: `length` bytes at `offset` are whole
  * blocks, not none, and within the block; else RSHARE_EINVAL with the

@@ -38,27 +38,6 @@ size_t rs_block_bstr_head(uint8_t out[9], uint64_t len)
     return 9;
 }
 
-size_t rs_block_seg_copy(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, void *to,
-                         const void *from, size_t len)
-{
-    size_t done = 0;
-    for (uint32_t i = 0; i < nseg && done < len; i++) {
-        if (at >= seg[i].length) {
-            at -= seg[i].length;
-            continue;
-        }
-        size_t take = seg[i].length - at < len - done ? (size_t)(seg[i].length - at) : len - done;
-        uint8_t *s = (uint8_t *)seg[i].buf + at;
-        if (to)
-            memcpy((uint8_t *)to + done, s, take);
-        else
-            memcpy(s, (const uint8_t *)from + done, take);
-        done += take;
-        at = 0;
-    }
-    return done;
-}
-
 /* A write's data as a byte string, copied straight from its segments. */
 static void put_gathered(struct rs_cbor_writer *w, const struct rs_block_req *req)
 {
@@ -71,7 +50,7 @@ static void put_gathered(struct rs_cbor_writer *w, const struct rs_block_req *re
     memcpy(w->buf + w->len, head, n);
     w->len += n;
     size_t len = (size_t)req->length;
-    if (rs_block_seg_copy(req->seg, req->nseg, req->seg_skip, w->buf + w->len, NULL, len) < len)
+    if (rs_seg_copy(req->seg, req->nseg, req->seg_skip, w->buf + w->len, NULL, len) < len)
         w->overflow = true; /* the segments hold less than `length` */
     w->len += len;
 }

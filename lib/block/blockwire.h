@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/seg.h"
+
 /* lib/msg carries rshare's own types (below 0x8000) with raw CBOR bodies;
  * the cluster layer uses 0x0001-0x0004. */
 #define RS_MSG_BLOCK 0x0010
@@ -29,19 +31,6 @@
 #define RS_BLOCK_CRED_OVERHEAD (12 + RS_BLOCK_COOKIE_MAX)
 
 /* A decoded request.  `data` and `cookie` point into the body. */
-/* One buffer of an I/O that reads into or writes from several
- * (backend.h, rs_block_submit_vec). */
-struct rs_block_seg {
-    void *buf;
-    size_t length;
-};
-
-/* Copy `len` bytes between a flat buffer and the segments' concatenation,
- * from its byte `at` on: out of the segments into `to`, or, with `to`
- * NULL, from `from` into the segments.  Returns the bytes copied (fewer
- * when the segments end first). */
-size_t rs_block_seg_copy(const struct rs_block_seg *seg, uint32_t nseg, uint64_t at, void *to,
-                         const void *from, size_t len);
 
 struct rs_block_req {
     uint32_t op;       /* enum rshare_block_op */
@@ -49,9 +38,9 @@ struct rs_block_req {
     uint64_t offset;   /* reads, writes, discards */
     uint64_t length;   /* reads and discards: as sent; writes: the data's length */
     const uint8_t *data;
-    /* Encoding a write from several buffers instead (rs_block_seg): its
+    /* Encoding a write from several buffers instead (core/seg.h): its
      * data is `length` bytes from byte `seg_skip` of their concatenation. */
-    const struct rs_block_seg *seg;
+    const struct rs_seg *seg;
     uint32_t nseg;
     uint64_t seg_skip;
     bool has_cred;     /* the credentials item is present */

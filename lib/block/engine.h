@@ -161,7 +161,7 @@ struct rs_mio {
     struct rs_mio *defer_next;
     int defer_status;
     struct rs_mio *plug_next;
-    const struct rs_block_seg *seg; /* a run's or a plug's buffers (rs_block_submit_vec) */
+    const struct rs_seg *seg; /* a run's or a plug's buffers (rs_block_submit_vec) */
     uint32_t nseg;
     struct rs_timer retry; /* the next try after a transient failure */
 };

@@ -39,6 +39,9 @@ struct remote_piece {
     struct remote_io *parent;
     uint64_t offset; /* within the I/O's buffer */
     uint64_t length;
+    /* A read's reply data goes straight into the caller's buffers. */
+    struct rs_reply_sink sink;
+    struct rs_seg flat; /* the sink's one segment for a plain I/O */
 };
 
 struct remote_io {
@@ -47,9 +50,10 @@ struct remote_io {
     rshare_node *node;
     struct rshare_block_io *io;
     uint32_t host;
-    unsigned left; /* pieces still out */
+    unsigned count; /* pieces */
+    unsigned left;  /* pieces still out */
     int status;
-    const struct rs_block_seg *seg; /* a vectored I/O's buffers (rs_block_submit_vec) */
+    const struct rs_seg *seg; /* a vectored I/O's buffers (rs_block_submit_vec) */
     uint32_t nseg;
     struct remote_piece piece[];
 };
@@ -89,8 +93,10 @@ static void piece_done(rshare_node *node, const struct rshare_reply *reply, void
             len != piece->length) {
             status = rs_errorf(node, RSHARE_EPROTO, "node %u sent a malformed block read reply",
                                rio->host);
+        } else if (piece->sink.filled) {
+            /* already there: received straight into the caller's buffers */
         } else if (rio->seg) {
-            rs_block_seg_copy(rio->seg, rio->nseg, piece->offset, NULL, data, len);
+            rs_seg_copy(rio->seg, rio->nseg, piece->offset, NULL, data, len);
         } else {
             memcpy((uint8_t *)rio->io->buf + piece->offset, data, len);
         }
@@ -139,7 +145,7 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
     rio->node = node;
     rio->io = io;
     rio->host = rb->host;
-    rio->left = (unsigned)count;
+    rio->count = rio->left = (unsigned)count;
     rs_block_io_segments(io, &rio->seg, &rio->nseg);
     int rc = 0;
     unsigned sent = 0;
@@ -172,7 +178,19 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
             rs_msg_discard(node, wire);
             break;
         }
-        rc = rs_msg_call_prepared(node, rb->host, RS_MSG_BLOCK, wire, len, piece_done, p);
+        if (io->op == RSHARE_BLOCK_READ) {
+            p->flat = (struct rs_seg){rio->seg ? NULL : (uint8_t *)io->buf + p->offset, p->length};
+            p->sink = (struct rs_reply_sink){.seg = rio->seg ? rio->seg : &p->flat,
+                                             .nseg = rio->seg ? rio->nseg : 1,
+                                             .skip = rio->seg ? p->offset : 0,
+                                             .length = p->length,
+                                             .armed = true};
+            p->sink.head_len = (uint8_t)rs_block_bstr_head(p->sink.head, p->length);
+            rc = rs_msg_call_into(node, rb->host, RS_MSG_BLOCK, wire, len, &p->sink, piece_done,
+                                  p);
+        } else {
+            rc = rs_msg_call_prepared(node, rb->host, RS_MSG_BLOCK, wire, len, piece_done, p);
+        }
         if (rc < 0)
             break;
         sent++;
@@ -194,7 +212,8 @@ static int remote_submit(void *backend, struct rshare_block_io *io)
 }
 
 /* The handle closes with requests still out: their answers will find no
- * one waiting (and write into no caller's buffer). */
+ * one waiting (and write into no caller's buffer: their sinks are
+ * disarmed). */
 static void remote_abandon(void *backend)
 {
     struct remote_backend *rb = backend;
@@ -202,6 +221,8 @@ static void remote_abandon(void *backend)
         struct remote_io *rio = rb->ios;
         unlink_io(rio);
         rio->rb = NULL;
+        for (unsigned i = 0; i < rio->count; i++)
+            rio->piece[i].sink.armed = false;
     }
 }
 

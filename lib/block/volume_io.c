@@ -208,7 +208,7 @@ void rs_mio_start(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint3
 /* A member I/O into or from several buffers (rs_block_submit_vec): only for
  * members on other nodes, never plugged. */
 static void mio_start_vec(rshare_volume *vol, struct rs_mio *mio, uint32_t member, uint32_t op,
-                          uint64_t sector, const struct rs_block_seg *seg, uint32_t nseg,
+                          uint64_t sector, const struct rs_seg *seg, uint32_t nseg,
                           rs_mio_done_fn done, void *owner)
 {
     uint64_t bytes = 0;
@@ -238,7 +238,7 @@ struct batch {
     uint32_t count;
     struct rs_mio leader;
     struct rs_mio *mio[PLUG_MAX_WRITES];
-    struct rs_block_seg seg[PLUG_MAX_WRITES];
+    struct rs_seg seg[PLUG_MAX_WRITES];
 };
 
 static void batch_done(struct rs_mio *leader, int status)
@@ -259,7 +259,7 @@ static void submit_group(rshare_volume *vol, struct rs_mio **group, uint32_t n, 
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
-        b->seg[i] = (struct rs_block_seg){.buf = group[i]->io.buf, .length = group[i]->io.length};
+        b->seg[i] = (struct rs_seg){.buf = group[i]->io.buf, .length = group[i]->io.length};
         b->mio[i] = group[i];
     }
     b->vol = vol;
@@ -605,7 +605,7 @@ struct run {
     uint32_t count;
     struct rs_mio mio;
     struct rs_extent ext[RUN_MAX_CHUNKS];
-    struct rs_block_seg seg[RUN_MAX_CHUNKS];
+    struct rs_seg seg[RUN_MAX_CHUNKS];
 };
 
 static void run_done(struct rs_mio *mio, int status)
@@ -667,7 +667,7 @@ static void start_reads(struct rs_vreq *req, const struct rs_extent *ext, int n,
         r->count = (uint32_t)count;
         for (int k = 0; k < count; k++) {
             r->ext[k] = ext[idx[k]];
-            r->seg[k] = (struct rs_block_seg){
+            r->seg[k] = (struct rs_seg){
                 .buf = req->buf + (r->ext[k].logical - req->sector) * 512u,
                 .length = r->ext[k].sectors * 512u};
         }

@@ -56,6 +56,11 @@ void rs_link_set_upper(rshare_node *node, rs_link_deliver_fn deliver, rs_link_pe
     link->peer_free = peer_free;
 }
 
+void rs_link_set_placement(rshare_node *node, const struct rs_link_placement *placement)
+{
+    rs_link(node)->placement = *placement;
+}
+
 uint8_t *rs_link_scratch(rshare_node *node, size_t need, bool rx)
 {
     /* Two buffers that grow independently: a message delivered from the

@@ -13,11 +13,29 @@
 
 /* A message handed up.  When `owned` is true the upper layer may take the
  * buffer, a shared one (set `owned` to false and release it later with
- * rs_shared_unref()). */
+ * rs_shared_unref()).  When `placed` is true its data went straight to the
+ * sink the placement hook claimed it for, and those bytes of `data` are
+ * not filled in. */
 struct rs_link_msg {
     uint8_t *data;
     size_t len;
     bool owned;
+    bool placed;
+};
+
+/* Receiving a message's data straight to where its reader wants it (a
+ * block read's reply into the reader's buffers) instead of into the
+ * reassembly buffer first.  `claim` is asked when the first fragment of a
+ * multi-packet message from `src` arrives (`first`: its bytes): true when
+ * message bytes [*data_off, total) go to the sink named `*key`.  `place`
+ * copies message bytes [at, at + len), all at or after data_off, to that
+ * sink; false when the sink has gone (its request is over, so the message
+ * is of no use any more). */
+struct rs_link_placement {
+    bool (*claim)(rshare_node *node, uint32_t src, const uint8_t *first, size_t first_len,
+                  size_t total, uint32_t *key, size_t *data_off);
+    bool (*place)(rshare_node *node, uint32_t src, uint32_t key, size_t at,
+                  const uint8_t *bytes, size_t len);
 };
 
 typedef void (*rs_link_deliver_fn)(rshare_node *node, uint32_t src, struct rs_link_msg *msg);
@@ -38,6 +56,8 @@ struct rs_link {
     rs_link_deliver_fn deliver;
     rs_link_peer_fn peer_reset;
     rs_link_peer_fn peer_free;
+    struct rs_link_placement placement; /* both NULL: everything is reassembled */
+    uint64_t placed_bytes;              /* received straight to a sink (tests read it) */
 };
 
 struct rs_link *rs_link(rshare_node *node);
@@ -46,6 +66,7 @@ void rs_link_fini(rshare_node *node);
 
 void rs_link_set_upper(rshare_node *node, rs_link_deliver_fn deliver,
                        rs_link_peer_fn peer_reset, rs_link_peer_fn peer_free);
+void rs_link_set_placement(rshare_node *node, const struct rs_link_placement *placement);
 
 /* Send one message to `dst` (or RSHARE_NODE_ID_BROADCAST, single packet
  * only).  `*xfer_out` receives the transfer id when the message needed

@@ -94,6 +94,57 @@ static struct rs_reassembly *start(rshare_node *node, struct rs_peer *peer,
     return r;
 }
 
+/* The first fragment is in: ask whether the data has a sink. */
+static void decide_place(rshare_node *node, struct rs_reassembly *r, const uint8_t *first,
+                         size_t len)
+{
+    const struct rs_link_placement *pl = &rs_link(node)->placement;
+    uint32_t key;
+    size_t off;
+    r->place = RS_PLACE_BUFFER;
+    if (pl->claim && pl->claim(node, r->peer->id, first, len, r->total, &key, &off) &&
+        off <= len && off < r->total) {
+        r->place = RS_PLACE_SINK;
+        r->place_key = key;
+        r->data_off = (uint32_t)off;
+    }
+}
+
+/* A fragment's bytes (message bytes [at, at + len)): what precedes the
+ * data into the buffer, the data into the sink while it is there, else
+ * into the buffer too.  Returns its enum rs_have. */
+static uint8_t take_fragment(rshare_node *node, struct rs_reassembly *r, size_t at,
+                             const uint8_t *bytes, size_t len)
+{
+    struct rs_link *link = rs_link(node);
+    if (r->place == RS_PLACE_SINK && at + len > r->data_off) {
+        size_t head = at < r->data_off ? r->data_off - at : 0;
+        if (link->placement.place(node, r->peer->id, r->place_key, at + head, bytes + head,
+                                  len - head)) {
+            memcpy(r->buf + at, bytes, head);
+            link->placed_bytes += len - head;
+            return RS_HAVE_PLACED;
+        }
+    }
+    memcpy(r->buf + at, bytes, len);
+    return RS_HAVE_BUFFERED;
+}
+
+/* At the end: the data of fragments that came before the first one (or
+ * after the sink went) goes to the sink from the buffer. */
+static void place_buffered(rshare_node *node, struct rs_reassembly *r)
+{
+    uint32_t f = rs_pkt_fragment_size(r->total, r->count);
+    for (uint32_t i = 0; i < r->count; i++) {
+        size_t at = (size_t)i * f, end = i + 1u == r->count ? r->total : at + f;
+        if (r->have[i] != RS_HAVE_BUFFERED || end <= r->data_off)
+            continue;
+        at = at > r->data_off ? at : r->data_off;
+        rs_link(node)->placement.place(node, r->peer->id, r->place_key, at, r->buf + at,
+                                       end - at);
+    }
+}
+
 void rs_reassembly_on_data(rshare_node *node, struct rs_peer *peer, const struct rs_pkt_data *d,
                            const uint8_t *payload, size_t len, unsigned flags)
 {
@@ -116,8 +167,9 @@ void rs_reassembly_on_data(rshare_node *node, struct rs_peer *peer, const struct
     bool gap = d->index > r->highest + 1u && r->received;
     if (!r->have[d->index]) {
         uint32_t f = rs_pkt_fragment_size(r->total, r->count);
-        memcpy(r->buf + (size_t)d->index * f, payload, len);
-        r->have[d->index] = 1;
+        if (d->index == 0 && r->place == RS_PLACE_UNDECIDED)
+            decide_place(node, r, payload, len);
+        r->have[d->index] = take_fragment(node, r, (size_t)d->index * f, payload, len);
         r->received++;
         if (d->index > r->highest)
             r->highest = d->index;
@@ -128,7 +180,10 @@ void rs_reassembly_on_data(rshare_node *node, struct rs_peer *peer, const struct
     if (r->received == r->count) {
         send_ack(node, peer, r->xfer, r->count, 0, flags);
         rs_peer_remember_completed(peer, r->xfer);
-        struct rs_link_msg msg = {.data = r->buf, .len = r->total, .owned = true};
+        if (r->place == RS_PLACE_SINK)
+            place_buffered(node, r);
+        struct rs_link_msg msg = {.data = r->buf, .len = r->total, .owned = true,
+                                  .placed = r->place == RS_PLACE_SINK};
         uint32_t src = peer->id;
         struct rs_link *link = rs_link(node);
         /* Detach the buffer before delivery: the upper layer may keep it. */

@@ -11,6 +11,13 @@
 #define RS_REASSEMBLY_PER_PEER 16
 #define RS_ACK_EVERY 4
 
+/* Where a message's data goes (rs_link_placement): undecided until its
+ * first fragment is in, then to the claimer's sink or the buffer. */
+enum rs_place { RS_PLACE_UNDECIDED, RS_PLACE_SINK, RS_PLACE_BUFFER };
+/* A fragment that is in: its bytes in the buffer, or its data in the sink
+ * (the buffer holds only what comes before data_off). */
+enum rs_have { RS_HAVE_BUFFERED = 1, RS_HAVE_PLACED };
+
 struct rs_reassembly {
     struct rs_reassembly *next;
     struct rs_peer *peer;
@@ -22,7 +29,10 @@ struct rs_reassembly {
     uint16_t next_missing;
     uint16_t highest;        /* highest index received */
     uint16_t since_ack;
-    uint8_t *have;           /* one byte per fragment */
+    uint8_t place;           /* enum rs_place: where the data goes */
+    uint32_t place_key;      /* the sink's name, when placing */
+    uint32_t data_off;       /* message bytes from here on go to the sink */
+    uint8_t *have;           /* per fragment: 0, or enum rs_have */
     uint8_t *buf;
 };
 

@@ -207,7 +207,7 @@ void rs_msg_deliver(rshare_node *node, uint32_t src, struct rs_link_msg *lm)
     const uint8_t *body = lm->data + RS_MSG_HDR_LEN;
     size_t body_len = lm->len - RS_MSG_HDR_LEN;
     if (hdr.kind == RS_MSG_RESPONSE || hdr.kind == RS_MSG_ERROR) {
-        rs_request_on_answer(node, src, &hdr, body, body_len);
+        rs_request_on_answer(node, src, &hdr, body, body_len, lm->placed);
         return;
     }
     const uint8_t *data = body;

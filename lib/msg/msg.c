@@ -52,6 +52,7 @@ int rs_msg_init(rshare_node *node)
         return rs_errorf(node, RSHARE_EINVAL, "peer_slots above %u", RS_MSG_SLOTS_MAX);
     msg->next_request_id = 1;
     rs_link_set_upper(node, rs_msg_deliver, peer_reset, peer_free);
+    rs_link_set_placement(node, &rs_msg_placement);
     return 0;
 }
 

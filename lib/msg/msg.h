@@ -4,6 +4,7 @@
 #ifndef RSHARE_MSG_H
 #define RSHARE_MSG_H
 
+#include "core/seg.h"
 #include "core/core.h"
 #include "header.h"
 #include "link/link.h"
@@ -93,6 +94,30 @@ int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *
  * taken over whatever the outcome. */
 int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
                          size_t body_len, rshare_reply_fn done, void *user_data);
+/* Where a request's reply data is received straight to (rs_msg_call_into):
+ * a reply whose body is `head` followed by exactly `length` bytes has those
+ * bytes written into the segments from their byte `skip` on, fragment by
+ * fragment as they arrive, instead of into a reassembly buffer and then
+ * copied.  `filled` is set before the reply's callback when they were: the
+ * reply's body then holds its head but not its data.  The owner clears
+ * `armed` when its buffers go away before the reply comes; the sink itself
+ * must live until the request completes. */
+struct rs_reply_sink {
+    const struct rs_seg *seg;
+    uint32_t nseg;
+    uint64_t skip;
+    uint64_t length;
+    uint8_t head[9];
+    uint8_t head_len;
+    bool armed;
+    bool filled;
+};
+/* rs_msg_call_prepared() whose reply data may go straight to `sink`. */
+int rs_msg_call_into(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
+                     size_t body_len, struct rs_reply_sink *sink, rshare_reply_fn done,
+                     void *user_data);
+/* The link's placement hooks (rs_link_placement) for reply sinks. */
+extern const struct rs_link_placement rs_msg_placement;
 /* rshare_request_reply() with a prepared message; `wire` is taken over. */
 int rs_request_reply_prepared(rshare_request *request, uint8_t *wire, size_t body_len);
 int rs_msg_notify(rshare_node *node, uint32_t peer_id, uint16_t type, const void *body,
@@ -104,7 +129,7 @@ void rs_msg_set_map_version(rshare_node *node, uint32_t epoch, uint64_t version)
 
 /* request.c */
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
-                          const uint8_t *body, size_t body_len);
+                          const uint8_t *body, size_t body_len, bool placed);
 void rs_requests_fail_all(rshare_node *node, int status);
 /* The map version changed: resend requests that waited for it. */
 void rs_requests_map_advanced(rshare_node *node);

@@ -27,6 +27,7 @@ struct rs_pending {
     uint64_t deadline_us;
     uint8_t *wire;
     size_t wire_len;
+    struct rs_reply_sink *sink; /* NULL: the reply is reassembled, then handed over */
     rshare_reply_fn done;
     void *user_data;
 };
@@ -148,7 +149,8 @@ RSHARE_API int rshare_node_call(rshare_node *node, uint32_t peer_id, uint16_t ty
 /* Queue a request whose message is built (`wire`, taken over) and send it
  * when a slot is free. */
 static int submit(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
-                  size_t wire_len, rshare_reply_fn done, void *user_data)
+                  size_t wire_len, struct rs_reply_sink *sink, rshare_reply_fn done,
+                  void *user_data)
 {
     struct rs_msg *msg = rs_msg(node);
     struct rs_core *core = rs_core(node);
@@ -181,6 +183,7 @@ static int submit(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *w
     p->slot = -1;
     p->interval_ms = core->config.request_retry_ms;
     p->deadline_us = rs_now_us(node) + (uint64_t)core->config.request_timeout_ms * 1000u;
+    p->sink = sink;
     p->done = done;
     p->user_data = user_data;
     rs_timer_init(&p->timer, pending_timer);
@@ -207,7 +210,7 @@ int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *
     uint8_t *wire;
     size_t wire_len;
     int rc = rs_msg_build(node, &hdr, body, len, &wire, &wire_len);
-    return rc < 0 ? rc : submit(node, peer_id, type, wire, wire_len, done, user_data);
+    return rc < 0 ? rc : submit(node, peer_id, type, wire, wire_len, NULL, done, user_data);
 }
 
 int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
@@ -215,8 +218,62 @@ int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uin
 {
     if (!wire)
         return RSHARE_ENOMEM;
-    return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, done, user_data);
+    return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, NULL, done, user_data);
 }
+
+int rs_msg_call_into(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
+                     size_t body_len, struct rs_reply_sink *sink, rshare_reply_fn done,
+                     void *user_data)
+{
+    if (!wire)
+        return RSHARE_ENOMEM;
+    sink->filled = false;
+    return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, sink, done, user_data);
+}
+
+/* The request a reply from `src` answers, when its data may go to its
+ * sink. */
+static struct rs_pending *sink_owner(rshare_node *node, uint32_t src, uint32_t id)
+{
+    struct rs_pending *p = pending_find(rs_msg(node), id);
+    return p && p->peer == src && p->slot >= 0 && p->sink && p->sink->armed ? p : NULL;
+}
+
+static bool claim_reply(rshare_node *node, uint32_t src, const uint8_t *first, size_t first_len,
+                        size_t total, uint32_t *key, size_t *data_off)
+{
+    struct rs_msg_hdr hdr;
+    if (first_len < RS_MSG_HDR_LEN || rs_msg_hdr_decode(first, RS_MSG_HDR_LEN, &hdr) < 0 ||
+        hdr.kind != RS_MSG_RESPONSE || hdr.sender != src)
+        return false;
+    struct rs_pending *p = sink_owner(node, src, hdr.request_id);
+    if (!p || p->type != hdr.type)
+        return false;
+    const struct rs_reply_sink *s = p->sink;
+    size_t off = RS_MSG_HDR_LEN + s->head_len;
+    if (total != off + s->length || first_len < off ||
+        memcmp(first + RS_MSG_HDR_LEN, s->head, s->head_len) != 0)
+        return false;
+    *key = hdr.request_id;
+    *data_off = off;
+    return true;
+}
+
+static bool place_reply(rshare_node *node, uint32_t src, uint32_t key, size_t at,
+                        const uint8_t *bytes, size_t len)
+{
+    struct rs_pending *p = sink_owner(node, src, key);
+    if (!p)
+        return false;
+    const struct rs_reply_sink *s = p->sink;
+    size_t off = RS_MSG_HDR_LEN + s->head_len;
+    if (at < off || at - off > s->length || len > s->length - (at - off))
+        return false;
+    rs_seg_copy(s->seg, s->nseg, s->skip + (at - off), NULL, bytes, len);
+    return true;
+}
+
+const struct rs_link_placement rs_msg_placement = {claim_reply, place_reply};
 
 static void pending_timer(rshare_node *node, struct rs_timer *timer)
 {
@@ -256,11 +313,18 @@ static void pending_timer(rshare_node *node, struct rs_timer *timer)
 }
 
 void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_hdr *hdr,
-                          const uint8_t *body, size_t body_len)
+                          const uint8_t *body, size_t body_len, bool placed)
 {
     struct rs_pending *p = pending_find(rs_msg(node), hdr->request_id);
     if (!p || p->peer != src || p->type != hdr->type || p->slot < 0)
         return; /* late duplicate of an answer already taken */
+    if (placed) {
+        /* Its data went to the sink; without one that is still armed the
+         * body has holes where the data would be: nobody can use it. */
+        if (!p->sink || !p->sink->armed)
+            return;
+        p->sink->filled = true;
+    }
     struct rs_cbor_reader r;
     rs_cbor_reader_init(&r, body, body_len);
     struct rshare_reply reply = {0};
