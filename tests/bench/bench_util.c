@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,4 +209,19 @@ void join_alone(rshare_node *node, uint32_t id, uint32_t capabilities)
     cc.capabilities = capabilities;
     if (rshare_cluster_join(node, &cc) < 0)
         die("join: %s", rshare_node_errmsg(node));
+}
+
+pid_t fork_child(void)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
+        if (getppid() != parent)
+            _exit(1); /* it ended before the line above */
+    }
+    return pid;
 }

@@ -40,6 +40,9 @@ void stats(const double *v, uint32_t n, double *med, double *lo, double *hi);
 /* Join the cluster as its only voter (so its manager), with
  * `capabilities`; dies on an error. */
 void join_alone(rshare_node *node, uint32_t id, uint32_t capabilities);
+/* fork() a child that dies with this process (stdio flushed first so that
+ * nothing is written twice); dies on an error.  Returns what fork() does. */
+pid_t fork_child(void);
 /* Create (or truncate) `path` with `bytes` bytes: random ones (a fixed
  * seed) or a sparse file of zeroes. */
 void make_file(const char *path, uint64_t bytes, bool random);

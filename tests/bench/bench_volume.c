@@ -69,7 +69,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -290,18 +289,11 @@ static void setup_cluster(struct bench *b)
 {
     const struct options *o = b->o;
     int up[DISKS][2], down[DISKS][2];
-    pid_t parent = getpid();
     for (uint32_t i = 0; i < DISKS; i++) {
         if (pipe(up[i]) < 0 || pipe(down[i]) < 0)
             die("pipe: %s", strerror(errno));
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-            die("fork: %s", strerror(errno));
+        pid_t pid = fork_child();
         if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
-            if (getppid() != parent)
-                _exit(1);
             close(up[i][0]);
             close(down[i][1]);
             member_main(i + 1, b->files[i], o->mtu, o->socket_buffer_mib, up[i][1], down[i][0]);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -444,12 +443,8 @@ struct udp_floor *udp_floor_start(const char *dir, uint64_t member_bytes, uint32
         int pipefd[2];
         if (pipe(pipefd) < 0)
             die("pipe: %s", strerror(errno));
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-            die("fork: %s", strerror(errno));
+        pid_t pid = fork_child();
         if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
             close(pipefd[0]);
             struct proc p = {.index = (uint32_t)i, .chunk = chunk_bytes,
                              .member_bytes = member_bytes, .fd = open(f->files[i], O_RDWR)};
