@@ -176,9 +176,9 @@ void rs_core_fini(struct rs_core *core, rshare_node *node)
     rs_transports_close(node);
     rs_event_fini(node);
     rs_persist_fini(node);
+    rs_shared_drain(node);
     rs_free(node, core->timers.items);
     core->timers.items = NULL;
-    rs_shared_drain(node);
     sodium_memzero(core->cluster_key, sizeof(core->cluster_key));
 }
 

@@ -78,6 +78,7 @@ struct rs_core {
     struct rs_shared_head *spares;
     uint32_t spare_count;
     size_t spare_bytes;
+    struct rs_timer spare_timer; /* frees the spares that have waited too long */
 };
 
 /* The node handle starts with its core (lib/node.c composes the layers). */

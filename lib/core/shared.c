@@ -12,6 +12,7 @@
 struct rs_shared_head {
     alignas(max_align_t) size_t refs;
     size_t cap;
+    uint64_t released_us; /* a spare: when its last reference went */
 };
 
 static struct rs_shared_head *head_of(uint8_t *buf)
@@ -71,6 +72,33 @@ uint8_t *rs_shared_ref(uint8_t *buf)
     return buf;
 }
 
+static void drop(struct rs_core *core, rshare_node *node, struct rs_shared_head **pp)
+{
+    struct rs_shared_head *h = *pp;
+    *pp = *next_of(h);
+    core->spare_count--;
+    core->spare_bytes -= h->cap;
+    rs_free(node, h);
+}
+
+/* Free the spares that waited RS_SHARED_KEEP_US; wake again for the next. */
+static void spares_expire(rshare_node *node, struct rs_timer *timer)
+{
+    (void)timer;
+    struct rs_core *core = rs_core(node);
+    uint64_t now = rs_now_us(node), oldest = UINT64_MAX;
+    for (struct rs_shared_head **pp = &core->spares; *pp;) {
+        if ((*pp)->released_us + RS_SHARED_KEEP_US <= now) {
+            drop(core, node, pp);
+        } else {
+            oldest = (*pp)->released_us < oldest ? (*pp)->released_us : oldest;
+            pp = next_of(*pp);
+        }
+    }
+    if (core->spares)
+        rs_timer_schedule(node, &core->spare_timer, oldest + RS_SHARED_KEEP_US);
+}
+
 void rs_shared_unref(rshare_node *node, uint8_t *buf)
 {
     if (!buf)
@@ -83,6 +111,7 @@ void rs_shared_unref(rshare_node *node, uint8_t *buf)
         rs_free(node, h);
         return;
     }
+    h->released_us = rs_now_us(node);
     *next_of(h) = core->spares;
     core->spares = h;
     core->spare_count++;
@@ -92,22 +121,19 @@ void rs_shared_unref(rshare_node *node, uint8_t *buf)
         struct rs_shared_head **pp = &core->spares;
         while (*next_of(*pp))
             pp = next_of(*pp);
-        struct rs_shared_head *last = *pp;
-        *pp = NULL;
-        core->spare_count--;
-        core->spare_bytes -= last->cap;
-        rs_free(node, last);
+        drop(core, node, pp);
     }
+    if (!core->spare_timer.fire)
+        rs_timer_init(&core->spare_timer, spares_expire);
+    if (!rs_timer_pending(&core->spare_timer))
+        rs_timer_schedule(node, &core->spare_timer, h->released_us + RS_SHARED_KEEP_US);
 }
 
 void rs_shared_drain(rshare_node *node)
 {
     struct rs_core *core = rs_core(node);
-    while (core->spares) {
-        struct rs_shared_head *h = core->spares;
-        core->spares = *next_of(h);
-        rs_free(node, h);
-    }
-    core->spare_count = 0;
-    core->spare_bytes = 0;
+    if (rs_timer_pending(&core->spare_timer))
+        rs_timer_cancel(node, &core->spare_timer);
+    while (core->spares)
+        drop(core, node, &core->spares);
 }

@@ -9,7 +9,9 @@
  * reference, a few per node (RS_SHARED_KEEP_COUNT, RS_SHARED_KEEP_BYTES,
  * the least recently released dropped first), and given to the next
  * allocation they fit.  A fresh one costs a page fault and a zeroed page
- * per 4 KiB on its first touch, which is as much CPU as the bytes' copy. */
+ * per 4 KiB on its first touch, which is as much CPU as the bytes' copy.
+ * A spare not taken again within RS_SHARED_KEEP_US is freed, so a node
+ * that moved a big message once (a map snapshot) does not keep its memory. */
 #ifndef RSHARE_SHARED_H
 #define RSHARE_SHARED_H
 
@@ -32,5 +34,6 @@ void rs_shared_drain(rshare_node *node);
 #define RS_SHARED_KEEP_MIN (64u * 1024u)
 #define RS_SHARED_KEEP_COUNT 16u
 #define RS_SHARED_KEEP_BYTES (16u * 1024u * 1024u)
+#define RS_SHARED_KEEP_US 1000000u
 
 #endif

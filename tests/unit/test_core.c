@@ -185,6 +185,16 @@ static void on_fire(rshare_node *node, struct rs_timer *t)
 /* Big shared buffers are kept after their last reference and given to the
  * next allocation they fit; small ones, and those over the limits, go back
  * to the allocator at once; the node's end frees the rest. */
+/* Use the spare timer once (its first use grows the node's timer heap) and
+ * let the spare expire: then the node's live blocks stay as they are. */
+static long spares_warmed(rshare_node *node, const struct counting *c)
+{
+    rs_shared_unref(node, rs_shared_alloc(node, RS_SHARED_KEEP_MIN));
+    fake_now += RS_SHARED_KEEP_US;
+    rshare_node_process(node);
+    return c->live;
+}
+
 START_TEST(test_shared_spares)
 {
     struct counting c = {.fail_after = -1};
@@ -193,9 +203,11 @@ START_TEST(test_shared_spares)
     cfg.node_id = 9;
     cfg.log.max_level = RSHARE_LOG_ERROR;
     cfg.allocator = (struct rshare_allocator){count_malloc, count_realloc, count_free, &c};
+    cfg.clock = (struct rshare_clock){fake_clock, &fake_now};
+    fake_now = 1000;
     rshare_node *node;
     ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
-    long base = c.live;
+    long base = spares_warmed(node, &c);
 
     /* Small: freed on the last reference, not before. */
     uint8_t *small = rs_shared_alloc(node, 1000);
@@ -238,7 +250,7 @@ START_TEST(test_shared_spares)
     rshare_node_destroy(node);
     ck_assert_int_eq(c.live, 0);
     ck_assert_int_eq(rshare_node_create(&cfg, &node), 0);
-    base = c.live;
+    base = spares_warmed(node, &c);
     uint8_t *b[N];
     for (int i = 0; i < N; i++)
         ck_assert_ptr_nonnull(b[i] = rs_shared_alloc(node, 512u * 1024u));
@@ -272,6 +284,22 @@ START_TEST(test_shared_spares)
     long before = c.live;
     rs_shared_unref(node, huge);
     ck_assert_int_eq(c.live, before - 1);
+    /* Spares not taken again within RS_SHARED_KEEP_US are freed. */
+    fake_now += RS_SHARED_KEEP_US - 1;
+    rshare_node_process(node);
+    ck_assert_int_eq(c.live, before - 1);
+    uint8_t *late = rs_shared_alloc(node, 2 * mib); /* taken again: not freed */
+    ck_assert_ptr_eq(late, two);
+    fake_now += 1;
+    rshare_node_process(node);
+    ck_assert_int_eq(c.live, base + 1);
+    rs_shared_unref(node, late); /* released now: kept for another second */
+    fake_now += RS_SHARED_KEEP_US / 2;
+    rshare_node_process(node);
+    ck_assert_int_eq(c.live, base + 1);
+    fake_now += RS_SHARED_KEEP_US / 2;
+    rshare_node_process(node);
+    ck_assert_int_eq(c.live, base);
     rshare_node_destroy(node);
     ck_assert_int_eq(c.live, 0);
 }
