@@ -14,12 +14,17 @@
 #           Both nodes use the same UDP MTU (BENCH_MTU, 65507).
 #   anchor  nbdkit's file plugin serving a file of the same size in
 #           /dev/shm on another Unix socket.
+#   relay   nbdkit's nbd plugin on a third socket, forwarding to the
+#           anchor's server: the same bytes with one hop more, as rshare's
+#           member is one hop away, built from nbdkit alone.  It shows what
+#           a relaying design can reach at best next to the anchor (the
+#           second table; the summary reads only the first).
 # Each round, interleaved: write (nbdcopy --flush IMAGE → export, IMAGE a
-# file of random bytes in /dev/shm) into rshare, then into the anchor; read
-# (nbdcopy export → a file in /dev/shm) from rshare, then from the anchor.
+# file of random bytes in /dev/shm) into rshare, the anchor, the relay;
+# read (nbdcopy export → a file in /dev/shm) from each in the same order.
 # nbdcopy runs with its defaults (it opens 4 connections when the server
 # allows multi-conn, else 1; 64 requests of 256 KiB in flight).  Before the
-# rounds one untimed pass writes and reads back both exports and compares
+# rounds one untimed pass writes and reads back every export and compares
 # them with the image (cmp).  Besides the wall-clock time, the CPU time of
 # the server side (rshare: nbdkit + cluster_node; anchor: nbdkit) is read
 # from /proc before and after each copy.
@@ -104,7 +109,18 @@ nbdkit -f -U "$WORK/file.sock" -P "$WORK/file.pid" file file="$WORK/file.img" \
     >"$WORK/file.out" 2>"$WORK/file.err" &
 echo $! >"$WORK/file-nbdkit.pid"
 i=0
-until [ -s "$WORK/rshare.pid" ] && [ -s "$WORK/file.pid" ]; do
+until [ -s "$WORK/file.pid" ]; do
+    i=$((i + 1))
+    [ $i -le 700 ] || { echo "bench: nbdkit's file plugin did not start" >&2; exit 1; }
+    sleep 0.05
+done
+# The relay: nbdkit's nbd plugin in front of the anchor's server, one hop
+# more as rshare's member is one hop away (its node's pwrite).
+nbdkit -f -U "$WORK/relay.sock" -P "$WORK/relay.pid" nbd socket="$WORK/file.sock" \
+    >"$WORK/relay.out" 2>"$WORK/relay.err" &
+echo $! >"$WORK/relay-nbdkit.pid"
+i=0
+until [ -s "$WORK/rshare.pid" ] && [ -s "$WORK/file.pid" ] && [ -s "$WORK/relay.pid" ]; do
     i=$((i + 1))
     if [ $i -gt 700 ] || ! kill -0 "$(cat "$WORK/rshare-nbdkit.pid")" 2>/dev/null; then
         echo "bench: the servers did not start" >&2
@@ -113,12 +129,13 @@ until [ -s "$WORK/rshare.pid" ] && [ -s "$WORK/file.pid" ]; do
     fi
     sleep 0.05
 done
-rm -f "$WORK/rshare.pid" "$WORK/file.pid" # nbdkit's own (same pids as ours)
+rm -f "$WORK/rshare.pid" "$WORK/file.pid" "$WORK/relay.pid" # nbdkit's own (same pids as ours)
 RS="nbd+unix:///?socket=$WORK/rshare.sock"
 AN="nbd+unix:///?socket=$WORK/file.sock"
+RL="nbd+unix:///?socket=$WORK/relay.sock"
 
 # --- untimed pass: both exports hold the image -------------------------------------------
-for uri in "$RS" "$AN"; do
+for uri in "$RS" "$AN" "$RL"; do
     nbdcopy --flush "$WORK/src.img" "$uri"
     nbdcopy "$uri" "$WORK/back.img"
     cmp "$WORK/src.img" "$WORK/back.img" || { echo "bench: $uri reads back wrong" >&2; exit 1; }
@@ -130,11 +147,15 @@ children_cpu() { sed 's/.*) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'; }
 
 # copy SIDE DIRECTION: one timed nbdcopy; appends to $WORK/SIDE.DIRECTION
 # "MB/s server nbdkit member client", the last four in CPU seconds per GB:
-# the server side (nbdkit, plus the member's cluster_node for rshare),
-# nbdkit alone, the member node alone (0 for the anchor), nbdcopy.
+# the server side (nbdkit, plus the member's cluster_node for rshare or the
+# file plugin's nbdkit behind the relay), nbdkit alone, the one behind it
+# alone (0 for the anchor), nbdcopy.
 copy() {
-    if [ "$1" = rshare ]; then uri=$RS; k="$WORK/rshare-nbdkit.pid"; m="$WORK/node.pid"
-    else uri=$AN; k="$WORK/file-nbdkit.pid"; m=; fi
+    case $1 in
+    rshare) uri=$RS; k="$WORK/rshare-nbdkit.pid"; m="$WORK/node.pid" ;;
+    relay) uri=$RL; k="$WORK/relay-nbdkit.pid"; m="$WORK/file-nbdkit.pid" ;;
+    *) uri=$AN; k="$WORK/file-nbdkit.pid"; m= ;;
+    esac
     k0=$(cpu_of "$k")
     # shellcheck disable=SC2086 # $m is empty for the anchor: no file
     m0=$(cpu_of $m)
@@ -160,8 +181,10 @@ while [ $r -lt "$ROUNDS" ]; do
     for dir in write read; do
         copy rshare $dir
         copy anchor $dir
+        copy relay $dir
         echo "bench: round $r $dir: rshare $(tail -1 "$WORK/rshare.$dir" | cut -d' ' -f1) MB/s," \
-            "anchor $(tail -1 "$WORK/anchor.$dir" | cut -d' ' -f1) MB/s" >&2
+            "anchor $(tail -1 "$WORK/anchor.$dir" | cut -d' ' -f1) MB/s," \
+            "relay $(tail -1 "$WORK/relay.$dir" | cut -d' ' -f1) MB/s" >&2
     done
 done
 
@@ -186,6 +209,21 @@ spread() { cut -d' ' -f"$2" "$1" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 
             -v qlo="$(sort -g "$WORK/ratio.$dir" | head -1)" -v qhi="$(sort -g "$WORK/ratio.$dir" | tail -1)" \
             'BEGIN { printf "| %s, %d MiB | %.0f MB/s | %.0f MB/s | %.2f×%s | ≥ 0.9× | rshare %s MB/s; anchor %s MB/s; ratio %.2f–%.2f |\n",
                 l, '"$MIB"', r, a, q, (q >= 0.9 ? "" : " (missed)"), rs, as, qlo, qhi }'
+    done
+    echo
+    echo "| figure | relay (nbdkit nbd plugin → file plugin) | relay / anchor | rshare / relay | CPU s per GB, server side: rshare, relay |"
+    echo "|---|---:|---:|---:|---|"
+    for dir in write read; do
+        paste -d' ' "$WORK/relay.$dir" "$WORK/anchor.$dir" | awk '{ print $1 / $6 }' >"$WORK/rl.$dir"
+        paste -d' ' "$WORK/rshare.$dir" "$WORK/relay.$dir" | awk '{ print $1 / $6 }' >"$WORK/rr.$dir"
+        label="nbdcopy file → export (write)"
+        [ $dir = read ] && label="nbdcopy export → file (read)"
+        printf '| %s, %d MiB | %.0f MB/s | %.2f× (%s) | %.2f× (%s) | %.2f, %.2f |\n' "$label" "$MIB" \
+            "$(median "$WORK/relay.$dir" 1)" "$(median "$WORK/rl.$dir" 1)" \
+            "$(sort -g "$WORK/rl.$dir" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')" \
+            "$(median "$WORK/rr.$dir" 1)" \
+            "$(sort -g "$WORK/rr.$dir" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')" \
+            "$(median "$WORK/rshare.$dir" 2)" "$(median "$WORK/relay.$dir" 2)"
     done
     echo
     for dir in write read; do
