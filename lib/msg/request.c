@@ -319,10 +319,16 @@ void rs_request_on_answer(rshare_node *node, uint32_t src, const struct rs_msg_h
     if (!p || p->peer != src || p->type != hdr->type || p->slot < 0)
         return; /* late duplicate of an answer already taken */
     if (placed) {
-        /* Its data went to the sink; without one that is still armed the
-         * body has holes where the data would be: nobody can use it. */
-        if (!p->sink || !p->sink->armed)
+        /* Its data went to the sink, and the body has holes where the data
+         * would be.  A sink disarmed meanwhile: its owner has gone, and the
+         * request ends here rather than being sent again. */
+        if (!p->sink)
             return;
+        if (!p->sink->armed) {
+            struct rshare_reply gone = {.status = RSHARE_ECANCELED};
+            complete(node, p, &gone);
+            return;
+        }
         p->sink->filled = true;
     }
     struct rs_cbor_reader r;

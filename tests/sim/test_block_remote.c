@@ -693,6 +693,57 @@ START_TEST(test_close_remote_in_flight)
 }
 END_TEST
 
+/* A handle closed while a reply's data is already going into the reader's
+ * buffer: the rest of that reply is not written there, and its request
+ * ends as soon as the reply is complete, not sent again (the host would
+ * answer the copy from its reply cache). */
+static uint64_t placed_before;
+static int placed_some(void *ud)
+{
+    (void)ud;
+    return rs_link(nodes[2])->placed_bytes > placed_before;
+}
+
+START_TEST(test_close_while_placing)
+{
+    rshare_block *m;
+    ck_assert_int_eq(rshare_block_open_resource(nodes[2], mem_id, &m), 0);
+    size_t len = 3u << 20;
+    uint8_t *buf = malloc(len);
+    memset(buf, 0x5A, len);
+    struct waiter w;
+    waiter_init(&w, RSHARE_BLOCK_READ, 0, buf, len);
+    /* Host to reader at 20 MB/s: the reply arrives a packet at a time. */
+    struct rshare_loop_link slow;
+    rshare_loop_link_init(&slow, sizeof(slow));
+    slow.mtu = 9000;
+    slow.bandwidth_bps = 20u << 20;
+    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 3, &slow), 0);
+    placed_before = rs_link(nodes[2])->placed_bytes;
+    ck_assert_int_eq(rshare_block_submit(m, &w.io), 0);
+    ck_assert_int_eq(run(placed_some, NULL, 10000000u), 0);
+    ck_assert_int_eq(w.calls, 0);
+    uint64_t placed_at_close = rs_link(nodes[2])->placed_bytes;
+    struct rshare_node_stats host0, host1;
+    ck_assert_int_eq(rshare_node_stats(nodes[0], &host0, sizeof(host0)), 0);
+    rshare_block_close(m);
+    ck_assert_int_eq(w.calls, 1);
+    ck_assert_int_eq(w.status, RSHARE_ECANCELED);
+    /* Well within the request timeout every request is over (3 MiB take
+     * 150 ms at 20 MB/s). */
+    run(NULL, NULL, 1000000u);
+    ck_assert_uint_eq(rs_msg(nodes[2])->pending_count, 0);
+    ck_assert_int_eq(rshare_node_stats(nodes[0], &host1, sizeof(host1)), 0);
+    ck_assert_uint_eq(host1.duplicates_replayed, host0.duplicates_replayed);
+    ck_assert_uint_eq(rs_link(nodes[2])->placed_bytes, placed_at_close);
+    ck_assert_int_eq(w.calls, 1);
+    rshare_loop_link_init(&slow, sizeof(slow));
+    slow.mtu = 9000;
+    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 3, &slow), 0);
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_local_shortcut)
 {
     rshare_block *local, *remote;
@@ -738,6 +789,7 @@ int main(void)
     tcase_add_test(tc, test_host_checks_raw_requests);
     tcase_add_test(tc, test_host_destroyed);
     tcase_add_test(tc, test_close_remote_in_flight);
+    tcase_add_test(tc, test_close_while_placing);
     tcase_add_test(tc, test_local_shortcut);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
