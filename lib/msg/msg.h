@@ -100,7 +100,8 @@ int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uin
  * fragment as they arrive, instead of into a reassembly buffer and then
  * copied.  `filled` is set before the reply's callback when they were: the
  * reply's body then holds its head but not its data.  The owner clears
- * `armed` when its buffers go away before the reply comes; the sink itself
+ * `armed` when its buffers go away before the reply comes (a reply already
+ * going there then ends the request with RSHARE_ECANCELED); the sink itself
  * must live until the request completes. */
 struct rs_reply_sink {
     const struct rs_seg *seg;
