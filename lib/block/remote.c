@@ -93,12 +93,11 @@ static void piece_done(rshare_node *node, const struct rshare_reply *reply, void
             len != piece->length) {
             status = rs_errorf(node, RSHARE_EPROTO, "node %u sent a malformed block read reply",
                                rio->host);
-        } else if (piece->sink.filled) {
-            /* already there: received straight into the caller's buffers */
-        } else if (rio->seg) {
-            rs_seg_copy(rio->seg, rio->nseg, piece->offset, NULL, data, len);
-        } else {
-            memcpy((uint8_t *)rio->io->buf + piece->offset, data, len);
+        } else if (!piece->sink.filled) {
+            /* Not received in place (a one-packet reply, or its first
+             * fragment came when the sink could not take it): copied to
+             * where the sink says. */
+            rs_seg_copy(piece->sink.seg, piece->sink.nseg, piece->sink.skip, NULL, data, len);
         }
     }
     if (status < 0 && rio->status == 0)

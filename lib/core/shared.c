@@ -25,19 +25,23 @@ static struct rs_shared_head **next_of(struct rs_shared_head *h)
     return (struct rs_shared_head **)(void *)(h + 1);
 }
 
+/* Take the spare at `*pp` off the list. */
+static struct rs_shared_head *unlink_spare(struct rs_core *core, struct rs_shared_head **pp)
+{
+    struct rs_shared_head *h = *pp;
+    *pp = *next_of(h);
+    core->spare_count--;
+    core->spare_bytes -= h->cap;
+    return h;
+}
+
 /* The most recently released spare that holds `len` bytes without wasting
  * more than as much again; taken off the list. */
 static struct rs_shared_head *take_spare(struct rs_core *core, size_t len)
 {
-    for (struct rs_shared_head **pp = &core->spares; *pp; pp = next_of(*pp)) {
-        struct rs_shared_head *h = *pp;
-        if (h->cap >= len && h->cap / 2 <= len) {
-            *pp = *next_of(h);
-            core->spare_count--;
-            core->spare_bytes -= h->cap;
-            return h;
-        }
-    }
+    for (struct rs_shared_head **pp = &core->spares; *pp; pp = next_of(*pp))
+        if ((*pp)->cap >= len && (*pp)->cap / 2 <= len)
+            return unlink_spare(core, pp);
     return NULL;
 }
 
@@ -74,11 +78,7 @@ uint8_t *rs_shared_ref(uint8_t *buf)
 
 static void drop(struct rs_core *core, rshare_node *node, struct rs_shared_head **pp)
 {
-    struct rs_shared_head *h = *pp;
-    *pp = *next_of(h);
-    core->spare_count--;
-    core->spare_bytes -= h->cap;
-    rs_free(node, h);
+    rs_free(node, unlink_spare(core, pp));
 }
 
 /* Free the spares that waited RS_SHARED_KEEP_US; wake again for the next. */

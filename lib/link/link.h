@@ -28,9 +28,9 @@ struct rs_link_msg {
  * reassembly buffer first.  `claim` is asked when the first fragment of a
  * multi-packet message from `src` arrives (`first`: its bytes): true when
  * message bytes [*data_off, total) go to the sink named `*key`.  `place`
- * copies message bytes [at, at + len), all at or after data_off, to that
- * sink; false when the sink has gone (its request is over, so the message
- * is of no use any more). */
+ * copies `len` bytes that belong at byte `at` of that data (message byte
+ * data_off + at) to the sink; false when the sink has gone (its request is
+ * over, so the message is of no use any more). */
 struct rs_link_placement {
     bool (*claim)(rshare_node *node, uint32_t src, const uint8_t *first, size_t first_len,
                   size_t total, uint32_t *key, size_t *data_off);

@@ -119,8 +119,8 @@ static uint8_t take_fragment(rshare_node *node, struct rs_reassembly *r, size_t 
     struct rs_link *link = rs_link(node);
     if (r->place == RS_PLACE_SINK && at + len > r->data_off) {
         size_t head = at < r->data_off ? r->data_off - at : 0;
-        if (link->placement.place(node, r->peer->id, r->place_key, at + head, bytes + head,
-                                  len - head)) {
+        if (link->placement.place(node, r->peer->id, r->place_key, at + head - r->data_off,
+                                  bytes + head, len - head)) {
             memcpy(r->buf + at, bytes, head);
             link->placed_bytes += len - head;
             return RS_HAVE_PLACED;
@@ -140,8 +140,8 @@ static void place_buffered(rshare_node *node, struct rs_reassembly *r)
         if (r->have[i] != RS_HAVE_BUFFERED || end <= r->data_off)
             continue;
         at = at > r->data_off ? at : r->data_off;
-        rs_link(node)->placement.place(node, r->peer->id, r->place_key, at, r->buf + at,
-                                       end - at);
+        rs_link(node)->placement.place(node, r->peer->id, r->place_key, at - r->data_off,
+                                       r->buf + at, end - at);
     }
 }
 

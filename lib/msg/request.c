@@ -216,9 +216,7 @@ int rs_msg_call(rshare_node *node, uint32_t peer_id, uint16_t type, const void *
 int rs_msg_call_prepared(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
                          size_t body_len, rshare_reply_fn done, void *user_data)
 {
-    if (!wire)
-        return RSHARE_ENOMEM;
-    return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, NULL, done, user_data);
+    return rs_msg_call_into(node, peer_id, type, wire, body_len, NULL, done, user_data);
 }
 
 int rs_msg_call_into(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t *wire,
@@ -227,7 +225,8 @@ int rs_msg_call_into(rshare_node *node, uint32_t peer_id, uint16_t type, uint8_t
 {
     if (!wire)
         return RSHARE_ENOMEM;
-    sink->filled = false;
+    if (sink)
+        sink->filled = false;
     return submit(node, peer_id, type, wire, RS_MSG_HDR_LEN + body_len, sink, done, user_data);
 }
 
@@ -263,13 +262,9 @@ static bool place_reply(rshare_node *node, uint32_t src, uint32_t key, size_t at
                         const uint8_t *bytes, size_t len)
 {
     struct rs_pending *p = sink_owner(node, src, key);
-    if (!p)
+    if (!p || at > p->sink->length || len > p->sink->length - at)
         return false;
-    const struct rs_reply_sink *s = p->sink;
-    size_t off = RS_MSG_HDR_LEN + s->head_len;
-    if (at < off || at - off > s->length || len > s->length - (at - off))
-        return false;
-    rs_seg_copy(s->seg, s->nseg, s->skip + (at - off), NULL, bytes, len);
+    rs_seg_copy(p->sink->seg, p->sink->nseg, p->sink->skip + at, NULL, bytes, len);
     return true;
 }
 

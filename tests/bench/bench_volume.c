@@ -811,11 +811,11 @@ static void fmt_value(char *out, size_t len, double v, const char *unit)
 
 /* The second table: what moving the same bytes over UDP loopback costs at
  * the least, against the anchor and against rshare. */
-static void report_floor(struct bench *b, struct series *s)
+static void report_floor(const struct series *s)
 {
     bool any = false;
     for (int f = 0; f < F_COUNT; f++) {
-        struct series *x = &s[f];
+        const struct series *x = &s[f];
         if (!x->n_floor || x->n_floor != x->n)
             continue;
         if (!any)
@@ -839,7 +839,6 @@ static void report_floor(struct bench *b, struct series *s)
     }
     if (any)
         printf("\n");
-    (void)b;
 }
 
 static void report(struct bench *b, struct series *s)
@@ -876,7 +875,7 @@ static void report(struct bench *b, struct series *s)
                figures[f].anchor, ratio, figures[f].target, spread);
     }
     printf("\n");
-    report_floor(b, s);
+    report_floor(s);
     for (int f = 0; f < F_COUNT; f++) {
         struct series *x = &s[f];
         if (!x->n)

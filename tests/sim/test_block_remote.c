@@ -104,12 +104,19 @@ static void settle(size_t count)
     ck_assert_int_eq(run(resources_everywhere, NULL, 60000000u), 0);
 }
 
-static void setup(void)
+/* Every link as set up: no faults, MTU 9000 (tests add faults to a copy). */
+static struct rshare_loop_link clean_link(void)
 {
-    ck_assert_int_eq(rshare_loop_net_create(11, &net), 0);
     struct rshare_loop_link link;
     rshare_loop_link_init(&link, sizeof(link));
     link.mtu = 9000;
+    return link;
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(rshare_loop_net_create(11, &net), 0);
+    struct rshare_loop_link link = clean_link();
     ck_assert_int_eq(rshare_loop_net_set_default(net, &link), 0);
     for (size_t i = 0; i < NODES; i++)
         node_up(i);
@@ -384,9 +391,7 @@ START_TEST(test_read_reply_received_in_place)
     ck_assert_uint_eq(link->placed_bytes - placed, len - 1536);
 
     /* Host to reader: reordered, duplicated and lost fragments. */
-    struct rshare_loop_link bad;
-    rshare_loop_link_init(&bad, sizeof(bad));
-    bad.mtu = 9000; /* as set up */
+    struct rshare_loop_link bad = clean_link();
     bad.reorder_ppm = 200000;
     bad.reorder_us = 200;
     bad.duplicate_ppm = 20000;
@@ -416,9 +421,8 @@ START_TEST(test_read_reply_received_in_place)
         buffered_runs += d < len;
     }
     ck_assert_uint_gt(buffered_runs, 0); /* the late-first-fragment path ran */
-    rshare_loop_link_init(&bad, sizeof(bad));
-    bad.mtu = 9000;
-    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 2, &bad), 0);
+    struct rshare_loop_link clean = clean_link();
+    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 2, &clean), 0);
     rshare_block_close(m);
     free(want);
     free(got);
@@ -671,22 +675,31 @@ START_TEST(test_host_destroyed)
 }
 END_TEST
 
+/* Node 3 opens the memory disk and prepares a 3 MiB read into a buffer
+ * marked 0x5A (not submitted yet). */
+#define MARKED_LEN (3u << 20)
+static uint8_t *marked_read(rshare_block **m, struct waiter *w)
+{
+    ck_assert_int_eq(rshare_block_open_resource(nodes[2], mem_id, m), 0);
+    uint8_t *buf = malloc(MARKED_LEN);
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 0x5A, MARKED_LEN);
+    waiter_init(w, RSHARE_BLOCK_READ, 0, buf, MARKED_LEN);
+    return buf;
+}
+
 START_TEST(test_close_remote_in_flight)
 {
     rshare_block *m;
-    ck_assert_int_eq(rshare_block_open_resource(nodes[2], mem_id, &m), 0);
-    size_t len = 3u << 20;
-    uint8_t *buf = malloc(len);
-    memset(buf, 0x5A, len);
     struct waiter w;
-    waiter_init(&w, RSHARE_BLOCK_READ, 0, buf, len);
+    uint8_t *buf = marked_read(&m, &w);
     ck_assert_int_eq(rshare_block_submit(m, &w.io), 0);
     rshare_block_close(m);
     ck_assert_int_eq(w.calls, 1);
     ck_assert_int_eq(w.status, RSHARE_ECANCELED);
     /* The answers still arrive and land nowhere: the buffer is untouched. */
     run(NULL, NULL, 2000000u);
-    for (size_t i = 0; i < len; i += 4096)
+    for (size_t i = 0; i < MARKED_LEN; i += 4096)
         ck_assert_uint_eq(buf[i], 0x5A);
     ck_assert_int_eq(w.calls, 1);
     free(buf);
@@ -707,16 +720,10 @@ static int placed_some(void *ud)
 START_TEST(test_close_while_placing)
 {
     rshare_block *m;
-    ck_assert_int_eq(rshare_block_open_resource(nodes[2], mem_id, &m), 0);
-    size_t len = 3u << 20;
-    uint8_t *buf = malloc(len);
-    memset(buf, 0x5A, len);
     struct waiter w;
-    waiter_init(&w, RSHARE_BLOCK_READ, 0, buf, len);
+    uint8_t *buf = marked_read(&m, &w);
     /* Host to reader at 20 MB/s: the reply arrives a packet at a time. */
-    struct rshare_loop_link slow;
-    rshare_loop_link_init(&slow, sizeof(slow));
-    slow.mtu = 9000;
+    struct rshare_loop_link slow = clean_link();
     slow.bandwidth_bps = 20u << 20;
     ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 3, &slow), 0);
     placed_before = rs_link(nodes[2])->placed_bytes;
@@ -737,9 +744,8 @@ START_TEST(test_close_while_placing)
     ck_assert_uint_eq(host1.duplicates_replayed, host0.duplicates_replayed);
     ck_assert_uint_eq(rs_link(nodes[2])->placed_bytes, placed_at_close);
     ck_assert_int_eq(w.calls, 1);
-    rshare_loop_link_init(&slow, sizeof(slow));
-    slow.mtu = 9000;
-    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 3, &slow), 0);
+    struct rshare_loop_link clean = clean_link();
+    ck_assert_int_eq(rshare_loop_net_set_link(net, 1, 3, &clean), 0);
     free(buf);
 }
 END_TEST
