@@ -11,6 +11,7 @@
 
 #include "msg/body.h"
 #include "msg/header.h"
+#include "link/link.h"
 #include "msg/msg.h"
 #include "rshare/rshare.h"
 
@@ -432,6 +433,90 @@ START_TEST(test_request_id_wrap)
 }
 END_TEST
 
+/* The placement hooks a reply sink answers (rs_msg_placement): a reply's
+ * first fragment is claimed only when it answers the pending request of
+ * that sink, from its peer, with the expected head and length; data is
+ * placed only within the sink, and not once the sink is disarmed. */
+START_TEST(test_reply_sink_claims)
+{
+    struct cluster c;
+    cluster_up(&c, NULL, 2000);
+    rshare_node *n = c.nodes[0];
+    uint8_t into[64], tail[64];
+    memset(into, 0, sizeof(into));
+    memset(tail, 0, sizeof(tail));
+    struct rs_seg seg[2] = {{into, sizeof(into)}, {tail, sizeof(tail)}};
+    struct rs_reply_sink sink = {.seg = seg, .nseg = 2, .skip = 60, .length = 40,
+                                 .head = {0x58, 40}, .head_len = 2, .armed = true};
+    uint8_t *wire = rs_msg_prepare(n, 1);
+    ck_assert_ptr_nonnull(wire);
+    RS_MSG_BODY(wire)[0] = 'x';
+    uint32_t id = rs_msg(n)->next_request_id;
+    struct result r = {0};
+    ck_assert_int_eq(rs_msg_call_into(n, 2, ECHO, wire, 1, &sink, on_reply, &r), 0);
+
+    /* A first fragment of the answer: header, the expected head, data. */
+    uint8_t first[RS_MSG_HDR_LEN + 2 + 8];
+    struct rs_msg_hdr h = {.kind = RS_MSG_RESPONSE, .type = ECHO, .request_id = id, .sender = 2};
+    rs_msg_hdr_encode(&h, first);
+    first[RS_MSG_HDR_LEN] = 0x58;
+    first[RS_MSG_HDR_LEN + 1] = 40;
+    memset(first + RS_MSG_HDR_LEN + 2, 0xC3, 8);
+    size_t total = RS_MSG_HDR_LEN + 2 + 40;
+    const struct rs_link_placement *pl = &rs_msg_placement;
+    uint32_t key = 0;
+    size_t off = 0;
+    ck_assert(pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+    ck_assert_uint_eq(key, id);
+    ck_assert_uint_eq(off, RS_MSG_HDR_LEN + 2);
+    /* Not claimed: another peer, a length other than expected, a first
+     * fragment too short for the head, another head, an error answer,
+     * another type, another request. */
+    ck_assert(!pl->claim(n, 3, first, sizeof(first), total, &key, &off));
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total + 1, &key, &off));
+    ck_assert(!pl->claim(n, 2, first, RS_MSG_HDR_LEN + 1, total, &key, &off));
+    first[RS_MSG_HDR_LEN + 1] = 41;
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+    first[RS_MSG_HDR_LEN + 1] = 40;
+    struct rs_msg_hdr other = h;
+    other.kind = RS_MSG_ERROR;
+    rs_msg_hdr_encode(&other, first);
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+    other = h;
+    other.type = NOTE;
+    rs_msg_hdr_encode(&other, first);
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+    other = h;
+    other.request_id = id + 1;
+    rs_msg_hdr_encode(&other, first);
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+
+    /* Placing: data byte 2 of the sink is byte 62 of the segments; the
+     * bytes cross into the second segment.  Nothing beyond the sink. */
+    uint8_t data[8];
+    memset(data, 0xC3, sizeof(data));
+    ck_assert(pl->place(n, 2, id, 2, data, sizeof(data)));
+    ck_assert_uint_eq(into[61], 0);
+    ck_assert_uint_eq(into[62], 0xC3);
+    ck_assert_uint_eq(into[63], 0xC3);
+    ck_assert_uint_eq(tail[5], 0xC3);
+    ck_assert_uint_eq(tail[6], 0);
+    ck_assert(!pl->place(n, 2, id, 36, data, sizeof(data)));
+    ck_assert(!pl->place(n, 3, id, 0, data, 1));
+    ck_assert_uint_eq(tail[32], 0);
+    /* Disarmed: neither claimed nor placed. */
+    sink.armed = false;
+    rs_msg_hdr_encode(&h, first);
+    ck_assert(!pl->claim(n, 2, first, sizeof(first), total, &key, &off));
+    ck_assert(!pl->place(n, 2, id, 0, data, 1));
+    ck_assert_uint_eq(into[60], 0);
+    ck_assert_int_eq(r.calls, 0);
+    cluster_down(&c); /* the request ends with the node */
+    ck_assert_int_eq(r.calls, 1);
+    free(r.data);
+}
+END_TEST
+
 START_TEST(test_message_limit)
 {
     struct cluster c;
@@ -463,6 +548,7 @@ int main(void)
     tcase_add_test(tc, test_message_limit);
     tcase_add_test(tc, test_map_versioned_requests);
     tcase_add_test(tc, test_request_id_wrap);
+    tcase_add_test(tc, test_reply_sink_claims);
     suite_add_tcase(s, tc);
     return rs_test_run(s);
 }
